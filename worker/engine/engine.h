@@ -1,0 +1,61 @@
+// Engine: one loaded ONNX model, ready to run many times.
+//
+// Load validates the model (ONNX checker, shape inference, supported opsets,
+// operators and element types, acyclicity) and optimizes it once (constant
+// folding, fusions). Run executes it; the execution plan (order, buffer
+// offsets in an arena, per-shape constant values) is built on the first run
+// of each input-shape signature and cached.
+//
+// Thread safety: Run is const and may be called from many threads at once on
+// one Engine.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "common/tensor.h"
+
+namespace tessera::engine {
+
+struct EngineOptions {
+  // Threads each Run may use inside one operator; 0 = all cores.
+  int intra_op_threads = 0;
+  // Constant folding and operator fusion.
+  bool optimize = true;
+};
+
+// A graph input or output: name, element type and shape, where -1 marks a
+// dimension only known at run time (batch, sequence).
+struct TensorInfo {
+  std::string name;
+  DataType dtype = DataType::kUndefined;
+  std::vector<int64_t> shape;
+};
+
+struct NamedTensor {
+  std::string name;
+  Tensor tensor;
+};
+
+class Engine {
+ public:
+  static absl::StatusOr<std::unique_ptr<Engine>> LoadFromFile(const std::string& path,
+                                                             const EngineOptions& options = {});
+  static absl::StatusOr<std::unique_ptr<Engine>> LoadFromBytes(absl::string_view bytes,
+                                                              const EngineOptions& options = {});
+  virtual ~Engine() = default;
+
+  virtual const std::vector<TensorInfo>& inputs() const = 0;
+  virtual const std::vector<TensorInfo>& outputs() const = 0;
+
+  // Runs the model. `inputs` names every graph input exactly once; the result
+  // holds the graph outputs in outputs() order. Wrong names, types or shapes
+  // are InvalidArgument naming the input.
+  virtual absl::StatusOr<std::vector<Tensor>> Run(absl::Span<const NamedTensor> inputs) const = 0;
+};
+
+}  // namespace tessera::engine

@@ -1,0 +1,8 @@
+#include "worker/engine/kernel_registry.h"
+#include "worker/engine/kernels/kernel_groups.h"
+
+namespace tessera::engine {
+
+void RegisterPoolNormKernels(KernelRegistry& registry) { (void)registry; }
+
+}  // namespace tessera::engine
