@@ -185,19 +185,17 @@ absl::StatusOr<ConvGeometry> ResolveConvTransposeGeometry(const ConvAttributes& 
     const int64_t full = g.strides[i] * (g.in_spatial[i] - 1) + output_padding[i] + dk;
     if (!output_shape.empty()) {
       const int64_t total = full - output_shape[i];
-      // ONNX: SAME_UPPER puts the extra padding at the end, otherwise at the
-      // beginning. A negative total (output larger than the natural size)
-      // leaves zeros past the computed region, expressed as negative pads_end.
+      // ONNX (and its reference implementation, with Python's floor
+      // division): SAME_UPPER puts the extra padding at the end, anything
+      // else at the beginning. A negative total (output larger than the
+      // natural size) gives negative pads: zeros at the end (or start).
+      const int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);
       if (a.auto_pad == AutoPad::kSameUpper) {
-        g.pads_begin[i] = total / 2;
-        g.pads_end[i] = total - total / 2;
+        g.pads_begin[i] = half;
+        g.pads_end[i] = total - half;
       } else {
-        g.pads_begin[i] = total - total / 2;
-        g.pads_end[i] = total / 2;
-      }
-      if (total < 0) {
-        g.pads_begin[i] = 0;
-        g.pads_end[i] = total;
+        g.pads_begin[i] = total - half;
+        g.pads_end[i] = half;
       }
       g.out_spatial[i] = output_shape[i];
     } else {
