@@ -12,6 +12,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "onnx/checker.h"
 #include "onnx/shape_inference/implementation.h"
+#include "onnx/version_converter/convert.h"
 #include "worker/engine/kernel_registry.h"
 
 namespace tessera::engine {
@@ -23,6 +24,58 @@ std::string NodeLabel(const onnx::NodeProto& node, int index) {
 }
 
 bool IsOnnxDomain(absl::string_view d) { return d.empty() || d == "ai.onnx"; }
+
+std::string TrimMessage(const std::string& m) {
+  constexpr size_t kMax = 600;
+  std::string s = m;
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s.size() > kMax ? s.substr(0, kMax) + "..." : s;
+}
+
+// Before opset 7, PRelu's 1-D slope of size C applied per channel (axis 1);
+// from opset 7 it broadcasts from the right. The version converter leaves
+// the slope alone, so reshape constant slopes to [C, 1, ..., 1].
+void AdaptOpset6PRelu(onnx::ModelProto* model) {
+  auto* graph = model->mutable_graph();
+  absl::flat_hash_map<std::string, int> rank;
+  auto note = [&](const onnx::ValueInfoProto& v) {
+    if (v.type().tensor_type().has_shape()) rank[v.name()] = v.type().tensor_type().shape().dim_size();
+  };
+  for (const auto& v : graph->input()) note(v);
+  for (const auto& v : graph->value_info()) note(v);
+  for (const auto& node : graph->node()) {
+    if (node.op_type() != "PRelu" || node.input_size() != 2 || !rank.contains(node.input(0))) continue;
+    const int r = rank[node.input(0)];
+    for (auto& init : *graph->mutable_initializer()) {
+      if (init.name() != node.input(1) || init.dims_size() != 1 || init.dims(0) <= 1 || r < 3) continue;
+      for (int k = 0; k < r - 2; ++k) init.add_dims(1);
+      for (auto& in : *graph->mutable_input()) {  // old models list initializers as inputs
+        if (in.name() != init.name() || !in.type().tensor_type().has_shape()) continue;
+        auto* shape = in.mutable_type()->mutable_tensor_type()->mutable_shape();
+        for (int k = 0; k < r - 2; ++k) shape->add_dim()->set_dim_value(1);
+      }
+    }
+  }
+}
+
+// Models older than kMinOpset are upgraded with ONNX's own version
+// converter (it rewrites e.g. the opset-6 `broadcast` attributes); newer
+// ones are refused.
+absl::Status UpgradeOldOpset(onnx::ModelProto* model) {
+  const int opset = OpsetFor(*model, "");
+  if (opset <= 0 || opset >= kMinOpset) return absl::OkStatus();
+  try {
+    // The converter's broadcast adapters need input shapes.
+    onnx::shape_inference::InferShapes(*model);
+    *model = onnx::version_conversion::ConvertVersion(*model, kMinOpset);
+    AdaptOpset6PRelu(model);
+  } catch (const std::exception& e) {
+    return absl::UnimplementedError(absl::StrCat("model imports ai.onnx opset ", opset,
+                                                 " and cannot be upgraded to opset ", kMinOpset, ": ",
+                                                 TrimMessage(e.what())));
+  }
+  return absl::OkStatus();
+}
 
 absl::Status CheckOpsets(const onnx::ModelProto& model) {
   bool has_onnx = false;
@@ -167,12 +220,6 @@ absl::Status CheckTypes(const onnx::GraphProto& graph) {
   return absl::OkStatus();
 }
 
-std::string TrimMessage(const std::string& m) {
-  constexpr size_t kMax = 600;
-  std::string s = m;
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s.size() > kMax ? s.substr(0, kMax) + "..." : s;
-}
 
 }  // namespace
 
@@ -200,6 +247,7 @@ absl::StatusOr<onnx::ModelProto> ParseAndValidateModel(absl::string_view bytes) 
   }
   if (!model.has_graph()) return absl::InvalidArgumentError("model has no graph");
   if (model.ir_version() <= 0) return absl::InvalidArgumentError("model has no ir_version");
+  TESSERA_RETURN_IF_ERROR(UpgradeOldOpset(&model));
   TESSERA_RETURN_IF_ERROR(CheckOpsets(model));
   TESSERA_RETURN_IF_ERROR(CheckAndSortNodes(model.mutable_graph()));
   TESSERA_RETURN_IF_ERROR(CheckTypes(model.graph()));

@@ -131,13 +131,6 @@ CaseResult RunCase(const std::string& dir, const std::string& name, const std::v
                    double rtol, double atol) {
   CaseResult result;
   result.name = name;
-  for (const auto& e : exclusions) {
-    if (GlobMatch(e.pattern, name)) {
-      result.outcome = Outcome::kExcluded;
-      result.detail = e.reason;
-      return result;
-    }
-  }
   std::string bytes;
   if (!ReadFile(fs::path(dir) / "model.onnx", &bytes)) {
     result.detail = "cannot read model.onnx";
@@ -160,6 +153,13 @@ CaseResult RunCase(const std::string& dir, const std::string& name, const std::v
     result.outcome = Outcome::kUnsupported;
     result.detail = absl::StrCat("operators outside the committed list: ", absl::StrJoin(missing, ", "));
     return result;
+  }
+  for (const auto& e : exclusions) {
+    if (GlobMatch(e.pattern, name)) {
+      result.outcome = Outcome::kExcluded;
+      result.detail = e.reason;
+      return result;
+    }
   }
   auto engine = Engine::LoadFromBytes(bytes);
   if (!engine.ok()) {
