@@ -210,10 +210,12 @@ std::string TextReport(const std::vector<TensorInfo>& infos, const std::vector<T
   }
   if (!options.output_dir.empty()) absl::StrAppend(&text, "outputs written to ", options.output_dir, "/\n");
   if (options.iterations > 0) {
-    absl::StrAppend(&text, absl::StrFormat("latency over %d iterations (%d warmup, %d threads): min %.3f ms  "
+    const std::string threads =
+        options.threads == 0 ? std::string("all cores") : absl::StrCat(options.threads, " threads");
+    absl::StrAppend(&text, absl::StrFormat("latency over %d iterations (%d warmup, %s): min %.3f ms  "
                                            "p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  mean %.3f ms\n",
-                                           options.iterations, options.effective_warmup(), options.threads,
-                                           stats.min, stats.p50, stats.p90, stats.p99, stats.mean));
+                                           options.iterations, options.effective_warmup(), threads, stats.min,
+                                           stats.p50, stats.p90, stats.p99, stats.mean));
   }
   return text;
 }

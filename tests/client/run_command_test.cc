@@ -167,7 +167,7 @@ TEST_F(RunCommandTest, TextSummaryShowsOutputsAndLatency) {
   const std::string x = WriteInput("x.npy", Tensor::FromVector<float>({2, 3}, {-1, 2, -3, 4, -5, 6}));
   ASSERT_EQ(Run({"--model", model_, "--input", "x=" + x, "--iterations", "3"}), kExitOk) << err_;
   EXPECT_THAT(out_, HasSubstr("y  float32 [2,3]  [0, 2, 0, 4, 0, 6]"));
-  EXPECT_THAT(out_, ContainsRegex("latency over 3 iterations \\(1 warmup, 0 threads\\): min [0-9.]+ ms  p50"));
+  EXPECT_THAT(out_, ContainsRegex("latency over 3 iterations \\(1 warmup, all cores\\): min [0-9.]+ ms  p50"));
 }
 
 TEST_F(RunCommandTest, FillsStaticInputsNotGivenWithANote) {
