@@ -225,6 +225,9 @@ TEST_F(RunCommandTest, WrongShapeIsAnError) {
   EXPECT_THAT(err_, HasSubstr("input 'x' expects shape [?,3] but " + x + " has shape [1,4]"));
   EXPECT_EQ(Run({"--model", model_, "--random-input", "x=2x3x1"}), kExitRuntimeError);
   EXPECT_THAT(err_, HasSubstr("--random-input x has shape [2,3,1]"));
+  EXPECT_EQ(Run({"--model", model_, "--random-input", "x=100000x3"}, {{"x", DataType::kFloat32, {-1, 3}}}), kExitOk);
+  EXPECT_EQ(Run({"--model", model_, "--random-input", "x=2000000000x3"}), kExitRuntimeError);
+  EXPECT_THAT(err_, HasSubstr("--random-input x: tensor of shape [2000000000,3] and type float32 exceeds"));
 }
 
 TEST_F(RunCommandTest, UnreadableNpyIsAnErrorNamingTheFile) {
