@@ -27,6 +27,8 @@ using engine::NamedTensor;
 using engine::TensorInfo;
 
 constexpr int kPreviewValues = 6;
+// Random inputs larger than this are refused rather than risking the process.
+constexpr int64_t kMaxRandomInputBytes = int64_t{16} << 30;
 
 absl::Status Usage(absl::string_view message) { return absl::InvalidArgumentError(message); }
 
@@ -63,22 +65,23 @@ std::string DeclaredShape(const Shape& shape) {
 }
 
 // Checks a given input against the model's declaration.
-absl::Status CheckFitsDeclaration(const TensorInfo& info, const Tensor& tensor, absl::string_view source) {
-  if (tensor.dtype() != info.dtype) {
+absl::Status CheckFitsDeclaration(const TensorInfo& info, DataType dtype, const Shape& shape,
+                                  absl::string_view source) {
+  if (dtype != info.dtype) {
     return absl::InvalidArgumentError(absl::StrCat("input '", info.name, "' expects ", DataTypeName(info.dtype),
-                                                   " but ", source, " holds ", DataTypeName(tensor.dtype())));
+                                                   " but ", source, " holds ", DataTypeName(dtype)));
   }
   // An empty declared shape is a scalar or an unknown rank (TensorInfo cannot
   // tell them apart); the engine checks those itself.
   if (info.shape.empty()) return absl::OkStatus();
-  bool fits = tensor.rank() == static_cast<int>(info.shape.size());
+  bool fits = shape.size() == info.shape.size();
   for (size_t i = 0; fits && i < info.shape.size(); ++i) {
-    if (info.shape[i] >= 0 && info.shape[i] != tensor.shape()[i]) fits = false;
+    if (info.shape[i] >= 0 && info.shape[i] != shape[i]) fits = false;
   }
   if (!fits) {
     return absl::InvalidArgumentError(absl::StrCat("input '", info.name, "' expects shape ",
                                                    DeclaredShape(info.shape), " but ", source, " has shape ",
-                                                   ShapeToString(tensor.shape())));
+                                                   ShapeToString(shape)));
   }
   return absl::OkStatus();
 }
@@ -115,18 +118,21 @@ absl::StatusOr<std::vector<NamedTensor>> PrepareInputs(const RunOptions& options
       return absl::Status(tensor.status().code(),
                           absl::StrCat("input '", input.name, "': ", tensor.status().message()));
     }
-    if (absl::Status s = CheckFitsDeclaration(*info, *tensor, input.path); !s.ok()) return s;
+    if (absl::Status s = CheckFitsDeclaration(*info, tensor->dtype(), tensor->shape(), input.path); !s.ok()) {
+      return s;
+    }
     given[input.name] = *std::move(tensor);
   }
   std::mt19937_64 rng(options.seed);
   for (const RunOptions::RandomInput& input : options.random_inputs) {
     const TensorInfo* info = FindInput(declared, input.name);
     if (info == nullptr) return unknown(input.name);
-    Tensor tensor = MakeRandomTensor(info->dtype, input.shape, options.distribution, rng);
-    if (absl::Status s = CheckFitsDeclaration(*info, tensor, absl::StrCat("--random-input ", input.name)); !s.ok()) {
-      return s;
+    const std::string source = absl::StrCat("--random-input ", input.name);
+    if (absl::Status s = CheckFitsDeclaration(*info, info->dtype, input.shape, source); !s.ok()) return s;
+    if (absl::Status s = ValidateShape(input.shape, info->dtype, kMaxRandomInputBytes); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat(source, ": ", s.message()));
     }
-    given[input.name] = std::move(tensor);
+    given[input.name] = MakeRandomTensor(info->dtype, input.shape, options.distribution, rng);
   }
   std::vector<NamedTensor> inputs;
   for (const TensorInfo& info : declared) {
@@ -210,10 +216,12 @@ std::string TextReport(const std::vector<TensorInfo>& infos, const std::vector<T
   }
   if (!options.output_dir.empty()) absl::StrAppend(&text, "outputs written to ", options.output_dir, "/\n");
   if (options.iterations > 0) {
-    absl::StrAppend(&text, absl::StrFormat("latency over %d iterations (%d warmup, %d threads): min %.3f ms  "
+    const std::string threads =
+        options.threads == 0 ? std::string("all cores") : absl::StrCat(options.threads, " threads");
+    absl::StrAppend(&text, absl::StrFormat("latency over %d iterations (%d warmup, %s): min %.3f ms  "
                                            "p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  mean %.3f ms\n",
-                                           options.iterations, options.effective_warmup(), options.threads,
-                                           stats.min, stats.p50, stats.p90, stats.p99, stats.mean));
+                                           options.iterations, options.effective_warmup(), threads, stats.min,
+                                           stats.p50, stats.p90, stats.p99, stats.mean));
   }
   return text;
 }

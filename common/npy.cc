@@ -1,8 +1,8 @@
 #include "common/npy.h"
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <limits>
 #include <vector>
 
@@ -291,10 +291,18 @@ absl::StatusOr<Tensor> ReadNpy(absl::string_view bytes) {
 }
 
 absl::StatusOr<Tensor> ReadNpyFile(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    return absl::InvalidArgumentError(absl::StrCat(path, " is a directory, not a .npy file"));
+  }
+  std::ifstream file(path, std::ios::binary | std::ios::ate);
   if (!file) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  if (file.bad()) return absl::DataLossError(absl::StrCat("error reading ", path));
+  const std::streamoff size = file.tellg();
+  if (size < 0) return absl::DataLossError(absl::StrCat("error reading ", path));
+  std::string bytes(static_cast<size_t>(size), '\0');
+  file.seekg(0);
+  file.read(bytes.data(), size);
+  if (!file) return absl::DataLossError(absl::StrCat("error reading ", path));
   absl::StatusOr<Tensor> tensor = ReadNpy(bytes);
   if (!tensor.ok()) {
     return absl::Status(tensor.status().code(), absl::StrCat(path, ": ", tensor.status().message()));

@@ -167,7 +167,7 @@ TEST_F(RunCommandTest, TextSummaryShowsOutputsAndLatency) {
   const std::string x = WriteInput("x.npy", Tensor::FromVector<float>({2, 3}, {-1, 2, -3, 4, -5, 6}));
   ASSERT_EQ(Run({"--model", model_, "--input", "x=" + x, "--iterations", "3"}), kExitOk) << err_;
   EXPECT_THAT(out_, HasSubstr("y  float32 [2,3]  [0, 2, 0, 4, 0, 6]"));
-  EXPECT_THAT(out_, ContainsRegex("latency over 3 iterations \\(1 warmup, 0 threads\\): min [0-9.]+ ms  p50"));
+  EXPECT_THAT(out_, ContainsRegex("latency over 3 iterations \\(1 warmup, all cores\\): min [0-9.]+ ms  p50"));
 }
 
 TEST_F(RunCommandTest, FillsStaticInputsNotGivenWithANote) {
@@ -225,6 +225,9 @@ TEST_F(RunCommandTest, WrongShapeIsAnError) {
   EXPECT_THAT(err_, HasSubstr("input 'x' expects shape [?,3] but " + x + " has shape [1,4]"));
   EXPECT_EQ(Run({"--model", model_, "--random-input", "x=2x3x1"}), kExitRuntimeError);
   EXPECT_THAT(err_, HasSubstr("--random-input x has shape [2,3,1]"));
+  EXPECT_EQ(Run({"--model", model_, "--random-input", "x=100000x3"}, {{"x", DataType::kFloat32, {-1, 3}}}), kExitOk);
+  EXPECT_EQ(Run({"--model", model_, "--random-input", "x=2000000000x3"}), kExitRuntimeError);
+  EXPECT_THAT(err_, HasSubstr("--random-input x: tensor of shape [2000000000,3] and type float32 exceeds"));
 }
 
 TEST_F(RunCommandTest, UnreadableNpyIsAnErrorNamingTheFile) {

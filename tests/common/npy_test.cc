@@ -174,6 +174,9 @@ TEST(NpyTest, FilesRoundTrip) {
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(missing.status().message(), HasSubstr("/nonexistent/dir/x.npy"));
   EXPECT_FALSE(WriteNpyFile("/nonexistent/dir/x.npy", original).ok());
+  absl::StatusOr<Tensor> directory = ReadNpyFile(std::filesystem::temp_directory_path().string());
+  EXPECT_EQ(directory.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(directory.status().message(), HasSubstr("is a directory"));
 }
 
 void ExpectInvalid(const std::string& bytes, const std::string& message_part) {
