@@ -63,7 +63,7 @@ class Tensor {
   template <typename T>
   const T* data() const { return static_cast<const T*>(data_); }
   template <typename T>
-  absl::Span<const T> values() const { return {data<T>(), static_cast<size_t>(num_elements())}; }
+  absl::Span<const T> values() const { return absl::Span<const T>(data<T>(), static_cast<size_t>(num_elements())); }
 
   // The same bytes under a new shape with equal element count (no copy).
   Tensor Reshaped(Shape shape) const;

@@ -32,7 +32,7 @@ std::unique_ptr<Engine> ReluAddEngine() {
       .Initializer("bias", Tensor::FromVector<float>({4}, {1, 2, 3, 4}))
       .Node("Relu", {"x"}, {"r"})
       .Node("Add", {"r", "bias"}, {"y"})
-      .Output("y");
+      .Output("y", {-1, 4});
   auto engine = Engine::LoadFromBytes(b.Bytes());
   EXPECT_TRUE(engine.ok()) << engine.status();
   return engine.ok() ? std::move(engine).value() : nullptr;
@@ -142,7 +142,7 @@ TEST(EngineTest, FoldsPyTorchShapeChainWithDynamicBatch) {
       .Node("Concat", {"n1", "twelve"}, {"shape"}, {Attr("axis", int64_t{0})})
       .Node("Reshape", {"x", "shape"}, {"r"})
       .Node("Relu", {"r"}, {"y"})
-      .Output("y");
+      .Output("y", {-1, 12});
   auto engine = Engine::LoadFromBytes(b.Bytes());
   ASSERT_TRUE(engine.ok()) << engine.status();
   for (int64_t batch : {2, 5, 2}) {
@@ -170,7 +170,7 @@ TEST(EngineTest, OptimizedConvBatchNormReluMatchesUnoptimized) {
       .Node("Conv", {"x", "w", "bc"}, {"c"}, {Attr("pads", std::vector<int64_t>{1, 1, 1, 1})})
       .Node("BatchNormalization", {"c", "scale", "bias", "mean", "var"}, {"bn"})
       .Node("Relu", {"bn"}, {"y"})
-      .Output("y");
+      .Output("y", {-1, m, 8, 8});
   EngineOptions plain;
   plain.optimize = false;
   auto optimized = Engine::LoadFromBytes(b.Bytes());
@@ -192,7 +192,7 @@ TEST(EngineTest, OptimizedMatMulAddGeluMatchesUnoptimized) {
       .Node("MatMul", {"x", "w"}, {"mm"})
       .Node("Add", {"mm", "b"}, {"a"})
       .Node("Relu", {"a"}, {"y"})
-      .Output("y");
+      .Output("y", {-1, 5, 16});
   EngineOptions plain;
   plain.optimize = false;
   auto optimized = Engine::LoadFromBytes(b.Bytes());
@@ -212,7 +212,7 @@ TEST(EngineTest, ReportsRuntimeErrorWithNodeName) {
   b.Input("x", kFloat, {-1, 4})
       .Input("shape", onnx::TensorProto::INT64, {2})
       .Node("Reshape", {"x", "shape"}, {"y"}, {}, "bad_reshape")
-      .Output("y");
+      .Output("y", {-1, -1});
   auto engine = Engine::LoadFromBytes(b.Bytes());
   ASSERT_TRUE(engine.ok()) << engine.status();
   auto out = (*engine)->Run({{"x", Random({2, 4}, 1)}, {"shape", Tensor::FromVector<int64_t>({2}, {3, 3})}});

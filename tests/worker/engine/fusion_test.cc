@@ -51,7 +51,7 @@ ModelBuilder ConvModel(bool with_bn, const std::string& activation) {
     b.Node(activation, {last}, {"act"});
     last = "act";
   }
-  b.Node("Identity", {last}, {"y"}).Output("y");
+  b.Node("Identity", {last}, {"y"}).Output("y", {1, 3, 4, 4});
   return b;
 }
 
@@ -76,7 +76,7 @@ TEST(FusionTest, ClipWithConstantBoundsFuses) {
       .Initializer("hi", Tensor::Scalar<float>(6.0f))
       .Node("Conv", {"x", "w"}, {"c"})
       .Node("Clip", {"c", "lo", "hi"}, {"y"})
-      .Output("y");
+      .Output("y", {1, 3, 4, 4});
   Graph g = Optimize(b);
   ASSERT_EQ(Ops(g), (std::vector<std::string>{"ai.tessera.FusedConv"}));
   NodeAttributes attrs(g.nodes[0]);
@@ -91,7 +91,7 @@ TEST(FusionTest, DoesNotFuseWhenIntermediateIsShared) {
       .Node("Conv", {"x", "w"}, {"c"})
       .Node("Relu", {"c"}, {"r"})
       .Node("Add", {"c", "r"}, {"y"})
-      .Output("y");
+      .Output("y", {1, 3, 4, 4});
   Graph g = Optimize(b);
   EXPECT_EQ(Ops(g), (std::vector<std::string>{"Conv", "Relu", "Add"}));
 }
@@ -102,8 +102,8 @@ TEST(FusionTest, DoesNotFuseGraphOutput) {
       .Initializer("w", Ones({3, 2, 1, 1}))
       .Node("Conv", {"x", "w"}, {"c"})
       .Node("Relu", {"c"}, {"y"})
-      .Output("c")
-      .Output("y");
+      .Output("c", {1, 3, 4, 4})
+      .Output("y", {1, 3, 4, 4});
   Graph g = Optimize(b);
   EXPECT_EQ(Ops(g), (std::vector<std::string>{"Conv", "Relu"}));
 }
@@ -116,7 +116,7 @@ TEST(FusionTest, MatMulBiasActivation) {
       .Node("MatMul", {"x", "w"}, {"mm"})
       .Node("Add", {"b", "mm"}, {"a"})
       .Node("Relu", {"a"}, {"y"})
-      .Output("y");
+      .Output("y", {-1, 4});
   Graph g = Optimize(b);
   ASSERT_EQ(Ops(g), (std::vector<std::string>{"ai.tessera.FusedMatMul"}));
   EXPECT_EQ(g.nodes[0].input(2), "b");
@@ -130,7 +130,7 @@ TEST(FusionTest, MatMulWithNonConstantAddStays) {
       .Initializer("w", Ones({8, 4}))
       .Node("MatMul", {"x", "w"}, {"mm"})
       .Node("Add", {"mm", "z"}, {"y"})
-      .Output("y");
+      .Output("y", {2, 4});
   Graph g = Optimize(b);
   EXPECT_EQ(Ops(g), (std::vector<std::string>{"MatMul", "Add"}));
 }
@@ -143,7 +143,7 @@ TEST(ConstantFoldingTest, FoldsConstantSubgraphAndStaticShape) {
       .Node("Shape", {"x"}, {"s"})           // static shape
       .Node("Reshape", {"x", "s"}, {"r"})
       .Node("Add", {"r", "two"}, {"y"})
-      .Output("y");
+      .Output("y", {2, 3});
   Graph g = Optimize(b);
   EXPECT_EQ(Ops(g), (std::vector<std::string>{"Reshape", "Add"}));
   ASSERT_TRUE(g.IsConstant("two"));
@@ -160,8 +160,8 @@ TEST(ConstantFoldingTest, ReportsFailingConstantNode) {
       .Initializer("shape", Tensor::FromVector<int64_t>({2}, {4, 4}))
       .Node("Reshape", {"a", "shape"}, {"r"}, {}, "broken")
       .Node("Add", {"x", "x"}, {"y"})
-      .Output("r")
-      .Output("y");
+      .Output("r", {4, 4})
+      .Output("y", {2});
   auto model = ParseAndValidateModel(b.Bytes());
   ASSERT_TRUE(model.ok()) << model.status();
   auto graph = Graph::FromModel(*model);

@@ -31,10 +31,10 @@ class ModelBuilder {
     SetType(model_.mutable_graph()->add_input(), name, elem_type, &dims);
     return *this;
   }
-  // Output without a declared type/shape (shape inference fills it).
-  ModelBuilder& Output(const std::string& name) {
-    model_.mutable_graph()->add_output()->set_name(name);
-    return *this;
+  // A float32 output; dims as for Input (the ONNX checker wants a shape on
+  // every main-graph output).
+  ModelBuilder& Output(const std::string& name, const std::vector<int64_t>& dims) {
+    return Output(name, onnx::TensorProto::FLOAT, dims);
   }
   ModelBuilder& Output(const std::string& name, int32_t elem_type, const std::vector<int64_t>& dims) {
     SetType(model_.mutable_graph()->add_output(), name, elem_type, &dims);

@@ -9,11 +9,21 @@ namespace {
 
 using ::testing::HasSubstr;
 using testing::ModelBuilder;
+
+namespace testing_attr {
+onnx::AttributeProto Int(const std::string& name, int64_t v) {
+  onnx::AttributeProto a;
+  a.set_name(name);
+  a.set_type(onnx::AttributeProto::INT);
+  a.set_i(v);
+  return a;
+}
+}  // namespace testing_attr
 constexpr int32_t kFloat = onnx::TensorProto::FLOAT;
 
 ModelBuilder ReluModel() {
   ModelBuilder b;
-  b.Input("x", kFloat, {-1, 4}).Node("Relu", {"x"}, {"y"}, {}, "relu1").Output("y");
+  b.Input("x", kFloat, {-1, 4}).Node("Relu", {"x"}, {"y"}, {}, "relu1").Output("y", {-1, -1});
   return b;
 }
 
@@ -46,7 +56,7 @@ TEST(ModelValidatorTest, RefusesEveryTruncation) {
 
 TEST(ModelValidatorTest, NamesUnsupportedOperatorAndNode) {
   ModelBuilder b;
-  b.Input("x", kFloat, {2}).Node("FancyOp", {"x"}, {"y"}, {}, "fancy_node").Output("y");
+  b.Input("x", kFloat, {2}).Node("FancyOp", {"x"}, {"y"}, {}, "fancy_node").Output("y", {2});
   auto model = ParseAndValidateModel(b.Bytes());
   EXPECT_EQ(model.status().code(), absl::StatusCode::kUnimplemented);
   EXPECT_THAT(model.status().message(), HasSubstr("'FancyOp'"));
@@ -55,7 +65,7 @@ TEST(ModelValidatorTest, NamesUnsupportedOperatorAndNode) {
 
 TEST(ModelValidatorTest, NamesMissingInitializer) {
   ModelBuilder b;
-  b.Input("x", kFloat, {2}).Node("Add", {"x", "bias"}, {"y"}, {}, "add1").Output("y");
+  b.Input("x", kFloat, {2}).Node("Add", {"x", "bias"}, {"y"}, {}, "add1").Output("y", {2});
   auto model = ParseAndValidateModel(b.Bytes());
   EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(model.status().message(), HasSubstr("'bias'"));
@@ -67,7 +77,7 @@ TEST(ModelValidatorTest, DetectsCycle) {
   b.Input("x", kFloat, {2})
       .Node("Add", {"x", "b"}, {"a"}, {}, "n1")
       .Node("Relu", {"a"}, {"b"}, {}, "n2")
-      .Output("a");
+      .Output("a", {2});
   auto model = ParseAndValidateModel(b.Bytes());
   EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(model.status().message(), HasSubstr("cycle"));
@@ -78,7 +88,7 @@ TEST(ModelValidatorTest, SortsUnsortedAcyclicGraph) {
   b.Input("x", kFloat, {2})
       .Node("Relu", {"a"}, {"y"}, {}, "second")
       .Node("Relu", {"x"}, {"a"}, {}, "first")
-      .Output("y");
+      .Output("y", {2});
   auto model = ParseAndValidateModel(b.Bytes());
   ASSERT_TRUE(model.ok()) << model.status();
   EXPECT_EQ(model->graph().node(0).name(), "first");
@@ -87,25 +97,33 @@ TEST(ModelValidatorTest, SortsUnsortedAcyclicGraph) {
 
 TEST(ModelValidatorTest, RefusesUnsupportedElementType) {
   ModelBuilder b;
-  b.Input("x", onnx::TensorProto::FLOAT16, {2}).Node("Relu", {"x"}, {"y"}).Output("y");
+  b.Input("x", onnx::TensorProto::FLOAT16, {2}).Node("Relu", {"x"}, {"y"}).Output("y", {2});
   auto model = ParseAndValidateModel(b.Bytes());
   EXPECT_EQ(model.status().code(), absl::StatusCode::kUnimplemented);
   EXPECT_THAT(model.status().message(), HasSubstr("FLOAT16"));
 }
 
-TEST(ModelValidatorTest, RefusesOpsetOutsideRange) {
-  for (int opset : {5, 18}) {
-    ModelBuilder b(opset);
-    b.Input("x", kFloat, {2}).Node("Relu", {"x"}, {"y"}).Output("y");
-    auto model = ParseAndValidateModel(b.Bytes());
-    EXPECT_EQ(model.status().code(), absl::StatusCode::kUnimplemented) << opset;
-    EXPECT_THAT(model.status().message(), HasSubstr("opset " + std::to_string(opset)));
-  }
+TEST(ModelValidatorTest, RefusesOpsetAboveRange) {
+  ModelBuilder b(kMaxOpset + 1);
+  b.Input("x", kFloat, {2}).Node("Relu", {"x"}, {"y"}).Output("y", {2});
+  auto model = ParseAndValidateModel(b.Bytes());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(model.status().message(), HasSubstr("opset 18"));
+}
+
+TEST(ModelValidatorTest, UpgradesOldOpsetWithVersionConverter) {
+  ModelBuilder b(6);
+  b.Input("x", kFloat, {2, 3}).Input("b", kFloat, {3}).Node("Add", {"x", "b"}, {"y"},
+      {testing_attr::Int("broadcast", 1)}).Output("y", {2, 3});
+  auto model = ParseAndValidateModel(b.Bytes());
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ(OpsetFor(*model, ""), kMinOpset);
+  for (const auto& a : model->graph().node(0).attribute()) EXPECT_NE(a.name(), "broadcast");
 }
 
 TEST(ModelValidatorTest, RefusesDuplicateDefinition) {
   ModelBuilder b;
-  b.Input("x", kFloat, {2}).Node("Relu", {"x"}, {"y"}).Node("Relu", {"x"}, {"y"}).Output("y");
+  b.Input("x", kFloat, {2}).Node("Relu", {"x"}, {"y"}).Node("Relu", {"x"}, {"y"}).Output("y", {2});
   auto model = ParseAndValidateModel(b.Bytes());
   EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(model.status().message(), HasSubstr("more than once"));
@@ -114,7 +132,7 @@ TEST(ModelValidatorTest, RefusesDuplicateDefinition) {
 TEST(ModelValidatorTest, RefusesCheckerViolations) {
   // Relu with two inputs violates its schema.
   ModelBuilder b;
-  b.Input("x", kFloat, {2}).Node("Relu", {"x", "x"}, {"y"}).Output("y");
+  b.Input("x", kFloat, {2}).Node("Relu", {"x", "x"}, {"y"}).Output("y", {2});
   auto model = ParseAndValidateModel(b.Bytes());
   EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(model.status().message(), HasSubstr("ONNX checker"));
@@ -122,7 +140,7 @@ TEST(ModelValidatorTest, RefusesCheckerViolations) {
 
 TEST(ModelValidatorTest, RefusesUndeclaredGraphOutput) {
   ModelBuilder b;
-  b.Input("x", kFloat, {2}).Node("Relu", {"x"}, {"y"}).Output("nowhere");
+  b.Input("x", kFloat, {2}).Node("Relu", {"x"}, {"y"}).Output("nowhere", {2});
   auto model = ParseAndValidateModel(b.Bytes());
   EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(model.status().message(), HasSubstr("'nowhere'"));
