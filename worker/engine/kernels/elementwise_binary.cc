@@ -13,6 +13,7 @@
 #include "common/status_macros.h"
 #include "worker/engine/kernel_registry.h"
 #include "worker/engine/kernels/elementwise_common.h"
+#include "worker/engine/kernels/elementwise_math.h"
 
 namespace tessera::engine::elementwise {
 namespace {
@@ -129,7 +130,7 @@ struct LessOrEqualOp {
 };
 struct PReluOp {
   template <typename T>
-  T operator()(T x, T slope) const { return x < T(0) ? static_cast<T>(slope * x) : x; }
+  T operator()(T x, T slope) const { return Select(x < T(0), static_cast<T>(slope * x), x); }
 };
 
 // Converts a double result to an integer type without undefined behaviour:

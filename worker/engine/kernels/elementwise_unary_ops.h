@@ -15,6 +15,10 @@
 
 namespace tessera::engine::elementwise {
 
+// e^x with the vectorizable float path.
+inline float ExpOf(float x) { return VecExp(x); }
+inline double ExpOf(double x) { return std::exp(x); }
+
 struct AbsOp {
   template <typename T>
   T operator()(T x) const {
@@ -40,10 +44,9 @@ struct NegOp {
 struct SignOp {
   template <typename T>
   T operator()(T x) const {
-    if constexpr (std::is_floating_point_v<T>) {
-      if (std::isnan(x)) return x;
-    }
-    if constexpr (std::is_unsigned_v<T> || std::is_same_v<T, bool>) {
+    if constexpr (std::is_floating_point_v<T>) {  // NaN and zeros pass through
+      return Select(x > T(0), T(1), Select(x < T(0), T(-1), x));
+    } else if constexpr (std::is_unsigned_v<T> || std::is_same_v<T, bool>) {
       return static_cast<T>(x != T(0));
     } else {
       return static_cast<T>((x > T(0)) - (x < T(0)));
@@ -52,11 +55,17 @@ struct SignOp {
 };
 struct CeilOp {
   template <typename T>
-  T operator()(T x) const { return std::ceil(x); }
+  T operator()(T x) const {  // via nearbyint, which vectorizes; sign of zero kept
+    const T r = std::nearbyint(x);
+    return std::copysign(Select(r < x, r + T(1), r), x);
+  }
 };
 struct FloorOp {
   template <typename T>
-  T operator()(T x) const { return std::floor(x); }
+  T operator()(T x) const {
+    const T r = std::nearbyint(x);
+    return std::copysign(Select(r > x, r - T(1), r), x);
+  }
 };
 // Round half to even (the default floating-point rounding mode).
 struct RoundOp {
@@ -129,20 +138,20 @@ struct NotOp {
 struct LeakyReluOp {
   float alpha = 0.01f;
   template <typename T>
-  T operator()(T x) const { return x < T(0) ? static_cast<T>(alpha) * x : x; }
+  T operator()(T x) const { return Select(x < T(0), static_cast<T>(alpha) * x, x); }
 };
 struct EluOp {
   float alpha = 1.0f;
   template <typename T>
-  T operator()(T x) const { return x < T(0) ? static_cast<T>(alpha) * (std::exp(x) - T(1)) : x; }
+  T operator()(T x) const { return Select(x < T(0), static_cast<T>(alpha) * (ExpOf(x) - T(1)), x); }
 };
 struct SeluOp {
   float alpha = 1.67326319217681884765625f;
   float gamma = 1.05070102214813232421875f;
   template <typename T>
   T operator()(T x) const {
-    return x > T(0) ? static_cast<T>(gamma) * x
-                    : static_cast<T>(gamma) * (static_cast<T>(alpha) * std::exp(x) - static_cast<T>(alpha));
+    return Select(x > T(0), static_cast<T>(gamma) * x,
+                  static_cast<T>(gamma) * (static_cast<T>(alpha) * ExpOf(x) - static_cast<T>(alpha)));
   }
 };
 struct HardSigmoidOp {

@@ -9,6 +9,7 @@
 #include "worker/engine/kernel_registry.h"
 #include "worker/engine/kernels/broadcast.h"
 #include "worker/engine/kernels/elementwise_common.h"
+#include "worker/engine/kernels/elementwise_math.h"
 
 namespace tessera::engine::elementwise {
 namespace {
@@ -71,7 +72,7 @@ KernelOr MakeVariadic(std::string name, Op op) {
 // Where's inner loop for one combination of which operands advance.
 template <bool kC, bool kX, bool kY, typename T>
 void SelectRun(const bool* c, const T* x, const T* y, T* out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) out[i] = c[kC ? i : 0] ? x[kX ? i : 0] : y[kY ? i : 0];
+  for (int64_t i = 0; i < n; ++i) out[i] = Select(c[kC ? i : 0], x[kX ? i : 0], y[kY ? i : 0]);
 }
 
 template <typename T>
