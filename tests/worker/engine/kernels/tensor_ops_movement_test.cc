@@ -280,6 +280,12 @@ TEST(Transpose, LargeFastPathsAndElementSizes) {
   EXPECT_TRUE(TensorsNear(Run1({.op_type = "Transpose", .attrs = {Attr("perm", std::vector<int64_t>{0, 2, 3, 1})},
                                 .inputs = {bert}, .threads = 2}),
                           RefTranspose<float>(bert, {0, 2, 3, 1})));
+  // Plane sides that are not multiples of the 8x8 / 4x4 register blocks.
+  Tensor f = Iota({37, 45});
+  EXPECT_TRUE(TensorsNear(Run1({.op_type = "Transpose", .inputs = {f}}), RefTranspose<float>(f, {1, 0})));
+  Tensor i32 = Iota<int32_t>({5, 19, 23});
+  EXPECT_TRUE(TensorsNear(Run1({.op_type = "Transpose", .inputs = {i32}, .threads = 2}),
+                          RefTranspose<int32_t>(i32, {2, 1, 0})));
   Tensor m8 = Iota<int8_t>({301, 257});
   EXPECT_TRUE(TensorsNear(Run1({.op_type = "Transpose", .inputs = {m8}, .threads = 2}),
                           RefTranspose<int8_t>(m8, {1, 0})));
