@@ -391,6 +391,14 @@ TEST(Pad, NegativePadsCrop) {
                           Vals({3, 2}, {3, 3, 7, 7, 11, 11})));
 }
 
+TEST(Pad, EmptyInput) {
+  Tensor x = Iota({0, 2});
+  EXPECT_TRUE(TensorsNear(Run1({.op_type = "Pad", .inputs = {x, Ints({1, 0, 0, 1}), Tensor::Scalar<float>(3)}}),
+                          Vals({1, 3}, {3, 3, 3})));
+  ExpectError({.op_type = "Pad", .attrs = {Attr("mode", std::string("reflect"))}, .inputs = {x, Ints({1, 0, 0, 0})}},
+              absl::StatusCode::kInvalidArgument, "empty axis");
+}
+
 TEST(Pad, LargeConstantMatchesReference) {
   Tensor x = Iota({8, 64, 64});
   Tensor y = Run1({.op_type = "Pad", .inputs = {x, Ints({0, 3, -2, 1, 0, 5})}, .threads = 2});
