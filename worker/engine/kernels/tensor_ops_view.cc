@@ -119,7 +119,8 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateSqueeze(const KernelInit& init) 
     TESSERA_ASSIGN_OR_RETURN(std::vector<int64_t> axes, ReadAxes("Squeeze", ctx, from_input, attr_axes, &present));
     const int rank = data->rank();
     std::vector<bool> drop(rank, false);
-    if (!present) {
+    if (!present || axes.empty()) {
+      // No axes (or an empty list, as ONNX Runtime treats it): drop every size-1 axis.
       for (int i = 0; i < rank; ++i) drop[i] = data->dim(i) == 1;
     } else {
       for (int64_t axis : axes) {

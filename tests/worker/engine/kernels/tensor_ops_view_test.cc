@@ -112,6 +112,7 @@ TEST(Squeeze, AxesFromAttributeAndInput) {
   EXPECT_EQ(all.shape(), Shape({3, 2}));
   EXPECT_EQ(all.raw_data(), x.raw_data());
   EXPECT_EQ(Run1({.op_type = "Squeeze", .opset = 7, .inputs = {x}}).shape(), Shape({3, 2}));
+  EXPECT_EQ(Run1({.op_type = "Squeeze", .inputs = {x, Tensor::FromVector<int64_t>({0}, {})}}).shape(), Shape({3, 2}));
   ExpectError({.op_type = "Squeeze", .inputs = {x, Ints({1})}}, absl::StatusCode::kInvalidArgument,
               "size is not 1");
   ExpectError({.op_type = "Squeeze", .inputs = {x, Ints({0, -4})}}, absl::StatusCode::kInvalidArgument,
