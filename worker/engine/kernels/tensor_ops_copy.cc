@@ -258,8 +258,8 @@ void TransposeContiguous(size_t elem_size, const Shape& in_shape, const std::vec
     if (in_shape[axis] != 1) kept_perm.push_back(kept_index[axis]);
   }
   // Merge runs of axes that are consecutive in both input and output order.
-  std::vector<int64_t> group_size;   // in output order
-  std::vector<int> group_first_in;   // first input axis of each group
+  std::vector<int64_t> group_size;  // in output order
+  std::vector<int> group_first_in;  // first input axis of each group
   for (size_t j = 0; j < kept_perm.size(); ++j) {
     if (j > 0 && kept_perm[j] == kept_perm[j - 1] + 1) {
       group_size.back() *= kept_shape[kept_perm[j]];
@@ -333,9 +333,8 @@ void FillElements(size_t elem_size, void* dst, int64_t count, const void* value,
     U v;
     std::memcpy(&v, value, sizeof(U));
     U* d = static_cast<U*>(dst);
-    ParallelFor(threads, count, 4 * kParallelGrain, [&](int64_t begin, int64_t end) {
-      std::fill(d + begin, d + end, v);
-    });
+    ParallelFor(threads, count, 4 * kParallelGrain,
+                [&](int64_t begin, int64_t end) { std::fill(d + begin, d + end, v); });
   });
 }
 

@@ -4,9 +4,9 @@
 // and compares every output with the expected one. Cases that need element
 // types Tessera does not support, or operators of other groups, are skipped.
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
-#include <cctype>
 #include <map>
 #include <set>
 #include <string>
@@ -30,9 +30,10 @@ constexpr const char* kDataDir = "/usr/share/libonnx-testdata/data";
 // The operators of this kernel group.
 const std::set<std::string>& GroupOps() {
   static const std::set<std::string> ops = {
-      "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Concat", "Split", "Slice", "Gather", "GatherElements",
-      "Transpose", "Expand", "Tile", "Pad", "Shape", "Size", "ConstantOfShape", "Range", "Constant", "Identity",
-      "Dropout", "DepthToSpace", "SpaceToDepth", "Trilu"};
+      "Reshape",  "Flatten", "Squeeze",        "Unsqueeze",       "Concat", "Split",
+      "Slice",    "Gather",  "GatherElements", "Transpose",       "Expand", "Tile",
+      "Pad",      "Shape",   "Size",           "ConstantOfShape", "Range",  "Constant",
+      "Identity", "Dropout", "DepthToSpace",   "SpaceToDepth",    "Trilu"};
   return ops;
 }
 
@@ -46,10 +47,10 @@ bool ReadProto(const std::filesystem::path& path, Proto* proto) {
 // any model elsewhere (simple/, pytorch-*) built only from this group's operators.
 std::vector<std::string> CaseNames() {
   static constexpr const char* kNodeOps[] = {
-      "reshape", "flatten",   "squeeze",     "unsqueeze", "concat",          "split",    "slice",
-      "gather",  "transpose", "expand",      "tile",      "constant_pad",    "edge_pad", "reflect_pad",
-      "constant", "shape",    "size",        "range",     "identity",        "dropout",  "depthtospace",
-      "spacetodepth", "tril", "triu",        "constantofshape"};
+      "reshape",      "flatten",   "squeeze", "unsqueeze",      "concat",       "split",    "slice",
+      "gather",       "transpose", "expand",  "tile",           "constant_pad", "edge_pad", "reflect_pad",
+      "constant",     "shape",     "size",    "range",          "identity",     "dropout",  "depthtospace",
+      "spacetodepth", "tril",      "triu",    "constantofshape"};
   auto is_group_node_test = [](const std::string& name) {
     if (name.rfind("test_gathernd", 0) == 0) return false;
     for (const char* op : kNodeOps) {
