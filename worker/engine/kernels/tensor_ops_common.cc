@@ -8,8 +8,8 @@ absl::StatusOr<int> NormalizeAxis(absl::string_view op, int64_t axis, int64_t ra
   const int64_t hi = allow_rank ? rank : rank - 1;
   const int64_t lo = -rank;
   if (axis < lo || axis > hi) {
-    return absl::InvalidArgumentError(absl::StrCat(op, ": axis ", axis, " is out of range [", lo, ", ", hi,
-                                                   "] for rank ", rank));
+    return absl::InvalidArgumentError(
+        absl::StrCat(op, ": axis ", axis, " is out of range [", lo, ", ", hi, "] for rank ", rank));
   }
   return static_cast<int>(axis < 0 ? axis + rank : axis);
 }
@@ -23,8 +23,7 @@ absl::StatusOr<const Tensor*> RequiredInput(absl::string_view op, const KernelCo
   return t;
 }
 
-absl::StatusOr<std::vector<int64_t>> ReadInt64Vector(absl::string_view op, absl::string_view what,
-                                                     const Tensor& t) {
+absl::StatusOr<std::vector<int64_t>> ReadInt64Vector(absl::string_view op, absl::string_view what, const Tensor& t) {
   if (t.dtype() != DataType::kInt64 && t.dtype() != DataType::kInt32) {
     return absl::InvalidArgumentError(
         absl::StrCat(op, ": ", what, " must be int64 or int32, got ", DataTypeName(t.dtype())));
@@ -74,8 +73,8 @@ absl::Status ValidateOutputShape(absl::string_view op, const Shape& shape, DataT
   return absl::Status(st.code(), absl::StrCat(op, ": output ", st.message()));
 }
 
-void RegisterOp(KernelRegistry& registry, absl::string_view op_type, KernelFactory factory,
-                bool output_aliases_input, bool deterministic) {
+void RegisterOp(KernelRegistry& registry, absl::string_view op_type, KernelFactory factory, bool output_aliases_input,
+                bool deterministic) {
   KernelDef def;
   def.domain = std::string(kOnnxDomain);
   def.op_type = std::string(op_type);

@@ -33,8 +33,7 @@ absl::StatusOr<const Tensor*> RequiredInput(absl::string_view op, const KernelCo
 
 // Reads an int32/int64 tensor of rank <= 1 (shape, axes, pads, repeats...)
 // as int64 values. Names `op` and `what` on error.
-absl::StatusOr<std::vector<int64_t>> ReadInt64Vector(absl::string_view op, absl::string_view what,
-                                                     const Tensor& t);
+absl::StatusOr<std::vector<int64_t>> ReadInt64Vector(absl::string_view op, absl::string_view what, const Tensor& t);
 
 // Reads a single-element int32/int64 tensor (scalar or shape [1]).
 absl::StatusOr<int64_t> ReadInt64Scalar(absl::string_view op, absl::string_view what, const Tensor& t);
@@ -50,10 +49,18 @@ absl::Status ValidateOutputShape(absl::string_view op, const Shape& shape, DataT
 template <typename Fn>
 void DispatchElementSize(size_t elem_size, Fn&& fn) {
   switch (elem_size) {
-    case 1: fn(uint8_t{}); break;
-    case 2: fn(uint16_t{}); break;
-    case 4: fn(uint32_t{}); break;
-    default: fn(uint64_t{}); break;
+    case 1:
+      fn(uint8_t{});
+      break;
+    case 2:
+      fn(uint16_t{});
+      break;
+    case 4:
+      fn(uint32_t{});
+      break;
+    default:
+      fn(uint64_t{});
+      break;
   }
 }
 
@@ -69,14 +76,14 @@ void RegisterOp(KernelRegistry& registry, absl::string_view op_type, KernelFacto
 
 // One registration function per tensor_ops_<theme>.cc file; all are called
 // from RegisterTensorKernels (tensor_ops.cc).
-void RegisterShapeViewKernels(KernelRegistry& registry);     // tensor_ops_view.cc
-void RegisterShapeQueryKernels(KernelRegistry& registry);    // tensor_ops_generate.cc
-void RegisterConcatSplitKernels(KernelRegistry& registry);   // tensor_ops_concat.cc
-void RegisterSliceKernels(KernelRegistry& registry);         // tensor_ops_slice.cc
-void RegisterGatherKernels(KernelRegistry& registry);        // tensor_ops_gather.cc
-void RegisterLayoutKernels(KernelRegistry& registry);        // tensor_ops_layout.cc
-void RegisterReplicateKernels(KernelRegistry& registry);     // tensor_ops_replicate.cc
-void RegisterPadKernels(KernelRegistry& registry);           // tensor_ops_pad.cc
-void RegisterTriluKernels(KernelRegistry& registry);         // tensor_ops_trilu.cc
+void RegisterShapeViewKernels(KernelRegistry& registry);    // tensor_ops_view.cc
+void RegisterShapeQueryKernels(KernelRegistry& registry);   // tensor_ops_generate.cc
+void RegisterConcatSplitKernels(KernelRegistry& registry);  // tensor_ops_concat.cc
+void RegisterSliceKernels(KernelRegistry& registry);        // tensor_ops_slice.cc
+void RegisterGatherKernels(KernelRegistry& registry);       // tensor_ops_gather.cc
+void RegisterLayoutKernels(KernelRegistry& registry);       // tensor_ops_layout.cc
+void RegisterReplicateKernels(KernelRegistry& registry);    // tensor_ops_replicate.cc
+void RegisterPadKernels(KernelRegistry& registry);          // tensor_ops_pad.cc
+void RegisterTriluKernels(KernelRegistry& registry);        // tensor_ops_trilu.cc
 
 }  // namespace tessera::engine::tensor_ops

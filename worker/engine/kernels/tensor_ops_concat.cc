@@ -85,8 +85,8 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateConcat(const KernelInit& init) {
       const Tensor* t = ctx.input(i);
       const size_t row = static_cast<size_t>(t->dim(axis) * inner) * elem;
       if (row > 0) {
-        runs.push_back({static_cast<const char*>(t->raw_data()), row, static_cast<char*>(out->raw_data()) + offset,
-                        out_row, row});
+        runs.push_back(
+            {static_cast<const char*>(t->raw_data()), row, static_cast<char*>(out->raw_data()) + offset, out_row, row});
       }
       offset += row;
     }
@@ -154,8 +154,8 @@ class SplitKernel : public OpKernel {
     }
     if (explicit_split) {
       if (static_cast<int>(split.size()) != n_out) {
-        return absl::InvalidArgumentError(absl::StrCat("Split: split has ", split.size(), " entries but the node has ",
-                                                       n_out, " outputs"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("Split: split has ", split.size(), " entries but the node has ", n_out, " outputs"));
       }
       int64_t sum = 0;
       for (int64_t s : split) {
@@ -171,8 +171,8 @@ class SplitKernel : public OpKernel {
     if (num_outputs_attr_ > 0) {
       // Opset 18: ceil(dim / n) per part, the last part smaller.
       if (num_outputs_attr_ != n_out) {
-        return absl::InvalidArgumentError(absl::StrCat("Split: num_outputs is ", num_outputs_attr_,
-                                                       " but the node has ", n_out, " outputs"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("Split: num_outputs is ", num_outputs_attr_, " but the node has ", n_out, " outputs"));
       }
       const int64_t part = (dim + n_out - 1) / n_out;
       std::vector<int64_t> sizes(n_out);
@@ -184,8 +184,8 @@ class SplitKernel : public OpKernel {
       return sizes;
     }
     if (dim % n_out != 0) {
-      return absl::InvalidArgumentError(absl::StrCat("Split: axis length ", dim, " cannot be split into ", n_out,
-                                                     " equal parts"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("Split: axis length ", dim, " cannot be split into ", n_out, " equal parts"));
     }
     return std::vector<int64_t>(n_out, dim / n_out);
   }

@@ -4,6 +4,10 @@
 #include <cstring>
 #include <numeric>
 
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
+
 #include "worker/engine/kernels/broadcast.h"
 #include "worker/engine/kernels/parallel.h"
 #include "worker/engine/kernels/tensor_ops_common.h"
@@ -94,33 +98,118 @@ void CopyRows(const std::vector<StridedDim>& outer, const StridedDim& inner, con
   });
 }
 
-// Tiled transpose of the innermost plane: for every outer offset,
+// Scalar transpose of an a_n x b_n block: d[a * das + b] = s[b * sbs + a].
+template <typename U>
+inline void TransposeBlockScalar(const U* s, int64_t sbs, U* d, int64_t das, int64_t a_n, int64_t b_n) {
+  for (int64_t a = 0; a < a_n; ++a) {
+    for (int64_t b = 0; b < b_n; ++b) d[a * das + b] = s[b * sbs + a];
+  }
+}
+
+// Side of the register-blocked micro-kernel for elements of type U (0: none).
+template <typename U>
+constexpr int64_t MicroKernelSize() {
+#if defined(__AVX__)
+  if constexpr (sizeof(U) == 4) return 8;
+  if constexpr (sizeof(U) == 8) return 4;
+#endif
+  return 0;
+}
+
+#if defined(__AVX__)
+// 8x8 transpose of 32-bit elements (moved as float bit patterns, no
+// arithmetic, so any 4-byte type is preserved exactly).
+inline void TransposeMicro(const uint32_t* src, int64_t sbs, uint32_t* dst, int64_t das) {
+  const float* s = reinterpret_cast<const float*>(src);
+  float* d = reinterpret_cast<float*>(dst);
+  __m256 r0 = _mm256_loadu_ps(s + 0 * sbs), r1 = _mm256_loadu_ps(s + 1 * sbs);
+  __m256 r2 = _mm256_loadu_ps(s + 2 * sbs), r3 = _mm256_loadu_ps(s + 3 * sbs);
+  __m256 r4 = _mm256_loadu_ps(s + 4 * sbs), r5 = _mm256_loadu_ps(s + 5 * sbs);
+  __m256 r6 = _mm256_loadu_ps(s + 6 * sbs), r7 = _mm256_loadu_ps(s + 7 * sbs);
+  const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+  const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+  const __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+  const __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+  _mm256_storeu_ps(d + 0 * das, _mm256_permute2f128_ps(u0, u4, 0x20));
+  _mm256_storeu_ps(d + 1 * das, _mm256_permute2f128_ps(u1, u5, 0x20));
+  _mm256_storeu_ps(d + 2 * das, _mm256_permute2f128_ps(u2, u6, 0x20));
+  _mm256_storeu_ps(d + 3 * das, _mm256_permute2f128_ps(u3, u7, 0x20));
+  _mm256_storeu_ps(d + 4 * das, _mm256_permute2f128_ps(u0, u4, 0x31));
+  _mm256_storeu_ps(d + 5 * das, _mm256_permute2f128_ps(u1, u5, 0x31));
+  _mm256_storeu_ps(d + 6 * das, _mm256_permute2f128_ps(u2, u6, 0x31));
+  _mm256_storeu_ps(d + 7 * das, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
+// 4x4 transpose of 64-bit elements (moved as double bit patterns).
+inline void TransposeMicro(const uint64_t* src, int64_t sbs, uint64_t* dst, int64_t das) {
+  const double* s = reinterpret_cast<const double*>(src);
+  double* d = reinterpret_cast<double*>(dst);
+  const __m256d r0 = _mm256_loadu_pd(s + 0 * sbs), r1 = _mm256_loadu_pd(s + 1 * sbs);
+  const __m256d r2 = _mm256_loadu_pd(s + 2 * sbs), r3 = _mm256_loadu_pd(s + 3 * sbs);
+  const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+  const __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+  _mm256_storeu_pd(d + 0 * das, _mm256_permute2f128_pd(t0, t2, 0x20));
+  _mm256_storeu_pd(d + 1 * das, _mm256_permute2f128_pd(t1, t3, 0x20));
+  _mm256_storeu_pd(d + 2 * das, _mm256_permute2f128_pd(t0, t2, 0x31));
+  _mm256_storeu_pd(d + 3 * das, _mm256_permute2f128_pd(t1, t3, 0x31));
+}
+#endif
+
+// Transposes source rows [b0, b1) of one plane across all a_size columns:
+// d[a * das + b] = s[b * sbs + a]. Full K x K blocks use the micro-kernel;
+// the column sweep is outermost so each destination row gets whole cache
+// lines from the b-rows of this tile.
+template <typename U>
+void TransposeRowTile(const U* s, int64_t sbs, U* d, int64_t das, int64_t a_size, int64_t b0, int64_t b1) {
+  constexpr int64_t K = MicroKernelSize<U>();
+  int64_t b_full = b0;
+  if constexpr (K > 0) {
+    b_full = b0 + (b1 - b0) / K * K;
+    int64_t a = 0;
+    for (; a + K <= a_size; a += K) {
+      for (int64_t b = b0; b < b_full; b += K) TransposeMicro(s + b * sbs + a, sbs, d + a * das + b, das);
+    }
+    if (a < a_size) TransposeBlockScalar(s + b0 * sbs + a, sbs, d + a * das + b0, das, a_size - a, b_full - b0);
+  }
+  if (b_full < b1) {
+    constexpr int64_t kCols = 16;
+    for (int64_t a = 0; a < a_size; a += kCols) {
+      TransposeBlockScalar(s + b_full * sbs + a, sbs, d + a * das + b_full, das, std::min(kCols, a_size - a),
+                           b1 - b_full);
+    }
+  }
+}
+
+// Transposes the innermost plane for every outer offset:
 //   dst[a * dst_a_stride + b] = src[b * src_b_stride + a],  a < a_size, b < b_size.
+// Work items are (plane, tile of source rows).
 template <typename U>
 void TransposePlanes(const std::vector<StridedDim>& outer, int64_t a_size, int64_t b_size, int64_t src_b_stride,
                      int64_t dst_a_stride, const U* src, U* dst, int threads) {
-  constexpr int64_t kTile = 16;
+  // About kTileElements per item (16..256 rows, a multiple of 16), so narrow
+  // planes still write long runs of each destination row.
+  constexpr int64_t kTileElements = 4096;
+  const int64_t row_tile = std::clamp<int64_t>((kTileElements / std::max<int64_t>(1, a_size) + 15) / 16 * 16, 16, 256);
   int64_t planes = 1;
   for (const auto& d : outer) planes *= d.size;
-  const int64_t b_tiles = (b_size + kTile - 1) / kTile;
+  const int64_t b_tiles = (b_size + row_tile - 1) / row_tile;
   const int64_t items = planes * b_tiles;
-  const int64_t grain = std::max<int64_t>(1, kParallelGrain / (kTile * a_size));
+  const int64_t grain = std::max<int64_t>(1, kParallelGrain / (row_tile * a_size));
   ParallelFor(threads, items, grain, [&](int64_t begin, int64_t end) {
     for (int64_t item = begin; item < end; ++item) {
       const int64_t plane = item / b_tiles;
-      const int64_t b0 = (item % b_tiles) * kTile;
-      const int64_t b1 = std::min(b_size, b0 + kTile);
+      const int64_t b0 = (item % b_tiles) * row_tile;
+      const int64_t b1 = std::min(b_size, b0 + row_tile);
       RowCursor cursor(outer, plane);
-      const U* s = src + cursor.src();
-      U* d = dst + cursor.dst();
-      for (int64_t a0 = 0; a0 < a_size; a0 += kTile) {
-        const int64_t a1 = std::min(a_size, a0 + kTile);
-        for (int64_t a = a0; a < a1; ++a) {
-          U* drow = d + a * dst_a_stride;
-          const U* scol = s + a;
-          for (int64_t b = b0; b < b1; ++b) drow[b] = scol[b * src_b_stride];
-        }
-      }
+      TransposeRowTile<U>(src + cursor.src(), src_b_stride, dst + cursor.dst(), dst_a_stride, a_size, b0, b1);
     }
   });
 }
@@ -169,8 +258,8 @@ void TransposeContiguous(size_t elem_size, const Shape& in_shape, const std::vec
     if (in_shape[axis] != 1) kept_perm.push_back(kept_index[axis]);
   }
   // Merge runs of axes that are consecutive in both input and output order.
-  std::vector<int64_t> group_size;   // in output order
-  std::vector<int> group_first_in;   // first input axis of each group
+  std::vector<int64_t> group_size;  // in output order
+  std::vector<int> group_first_in;  // first input axis of each group
   for (size_t j = 0; j < kept_perm.size(); ++j) {
     if (j > 0 && kept_perm[j] == kept_perm[j - 1] + 1) {
       group_size.back() *= kept_shape[kept_perm[j]];
@@ -244,9 +333,8 @@ void FillElements(size_t elem_size, void* dst, int64_t count, const void* value,
     U v;
     std::memcpy(&v, value, sizeof(U));
     U* d = static_cast<U*>(dst);
-    ParallelFor(threads, count, 4 * kParallelGrain, [&](int64_t begin, int64_t end) {
-      std::fill(d + begin, d + end, v);
-    });
+    ParallelFor(threads, count, 4 * kParallelGrain,
+                [&](int64_t begin, int64_t end) { std::fill(d + begin, d + end, v); });
   });
 }
 

@@ -23,9 +23,8 @@ absl::Status CheckIndices(absl::string_view op, const I* idx, int64_t n, int64_t
   if (n == 0 || (lo >= -dim && hi < dim)) return absl::OkStatus();
   for (int64_t i = 0; i < n; ++i) {
     if (idx[i] < -dim || idx[i] >= dim) {
-      return absl::InvalidArgumentError(absl::StrCat(op, ": index ", idx[i], " (at position ", i,
-                                                     ") is out of range [", -dim, ", ", dim - 1, "] for axis ",
-                                                     axis, " of size ", dim));
+      return absl::InvalidArgumentError(absl::StrCat(op, ": index ", idx[i], " (at position ", i, ") is out of range [",
+                                                     -dim, ", ", dim - 1, "] for axis ", axis, " of size ", dim));
     }
   }
   return absl::OkStatus();
@@ -47,8 +46,8 @@ absl::Status CheckIndexType(absl::string_view op, const Tensor& indices) {
 // out[o, m, :] = data[o, idx[m], :] with o over data[:axis], m over the
 // indices and ':' the contiguous block data[axis+1:].
 template <typename I>
-void GatherRows(const char* src, char* dst, const I* idx, int64_t outer, int64_t n_idx, int64_t dim,
-                int64_t inner, size_t elem, int threads) {
+void GatherRows(const char* src, char* dst, const I* idx, int64_t outer, int64_t n_idx, int64_t dim, int64_t inner,
+                size_t elem, int threads) {
   const int64_t items = outer * n_idx;
   const int64_t grain = std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, inner));
   if (inner == 1) {
@@ -98,8 +97,8 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateGather(const KernelInit& init) {
       TESSERA_RETURN_IF_ERROR(CheckIndices<I>("Gather", idx, n_idx, dim, axis));
       Tensor* out = ctx.AllocateOutput(0, data->dtype(), out_shape);
       if (out->num_elements() == 0) return absl::OkStatus();
-      GatherRows<I>(static_cast<const char*>(data->raw_data()), static_cast<char*>(out->raw_data()), idx, outer,
-                    n_idx, dim, inner, DataTypeSize(data->dtype()), ctx.num_threads());
+      GatherRows<I>(static_cast<const char*>(data->raw_data()), static_cast<char*>(out->raw_data()), idx, outer, n_idx,
+                    dim, inner, DataTypeSize(data->dtype()), ctx.num_threads());
       return absl::OkStatus();
     });
   });
@@ -150,8 +149,8 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateGatherElements(const KernelInit&
     const int rank = data->rank();
     if (rank == 0) return absl::InvalidArgumentError("GatherElements: data must have rank >= 1, got a scalar");
     if (indices->rank() != rank) {
-      return absl::InvalidArgumentError(absl::StrCat("GatherElements: indices rank ", indices->rank(),
-                                                     " differs from data rank ", rank));
+      return absl::InvalidArgumentError(
+          absl::StrCat("GatherElements: indices rank ", indices->rank(), " differs from data rank ", rank));
     }
     TESSERA_ASSIGN_OR_RETURN(int axis, NormalizeAxis("GatherElements", axis_attr, rank));
     for (int d = 0; d < rank; ++d) {

@@ -50,13 +50,12 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateSize(const KernelInit&) {
 // The value a Constant node holds, from whichever value attribute it has.
 absl::StatusOr<Tensor> ConstantValue(const KernelInit& init) {
   static constexpr const char* kUnsupported[] = {"sparse_value", "value_string", "value_strings"};
-  static constexpr const char* kAll[] = {"value",     "sparse_value", "value_float",   "value_floats",
+  static constexpr const char* kAll[] = {"value",     "sparse_value", "value_float",  "value_floats",
                                          "value_int", "value_ints",   "value_string", "value_strings"};
   int count = 0;
   for (const char* name : kAll) count += init.attrs.Has(name) ? 1 : 0;
   if (count != 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("Constant: exactly one value attribute must be set, found ", count));
+    return absl::InvalidArgumentError(absl::StrCat("Constant: exactly one value attribute must be set, found ", count));
   }
   for (const char* name : kUnsupported) {
     if (init.attrs.Has(name)) {
@@ -105,8 +104,8 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateConstantOfShape(const KernelInit
     auto t = init.attrs.GetTensor("value");
     if (!t.ok()) return absl::Status(t.status().code(), absl::StrCat("ConstantOfShape: ", t.status().message()));
     if (t->num_elements() != 1) {
-      return absl::InvalidArgumentError(absl::StrCat("ConstantOfShape: attribute 'value' must hold one element, got ",
-                                                     ShapeToString(t->shape())));
+      return absl::InvalidArgumentError(
+          absl::StrCat("ConstantOfShape: attribute 'value' must hold one element, got ", ShapeToString(t->shape())));
     }
     value = *t;
   }

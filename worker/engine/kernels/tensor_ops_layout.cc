@@ -24,8 +24,8 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateTranspose(const KernelInit& init
       for (int i = 0; i < rank; ++i) perm[i] = rank - 1 - i;
     } else {
       if (static_cast<int>(perm_attr.size()) != rank) {
-        return absl::InvalidArgumentError(absl::StrCat("Transpose: perm [", absl::StrJoin(perm_attr, ","),
-                                                       "] has ", perm_attr.size(), " entries for rank ", rank));
+        return absl::InvalidArgumentError(absl::StrCat("Transpose: perm [", absl::StrJoin(perm_attr, ","), "] has ",
+                                                       perm_attr.size(), " entries for rank ", rank));
       }
       std::vector<bool> used(rank, false);
       for (int i = 0; i < rank; ++i) {
@@ -59,7 +59,8 @@ absl::Status CheckNchw(absl::string_view op, const Tensor& data, int64_t blocksi
 }
 
 absl::StatusOr<std::unique_ptr<OpKernel>> CreateDepthToSpace(const KernelInit& init) {
-  if (!init.attrs.Has("blocksize")) return absl::InvalidArgumentError("DepthToSpace: attribute 'blocksize' is required");
+  if (!init.attrs.Has("blocksize"))
+    return absl::InvalidArgumentError("DepthToSpace: attribute 'blocksize' is required");
   const int64_t b = init.attrs.GetInt("blocksize", 0);
   const std::string mode = init.opset >= 11 ? init.attrs.GetString("mode", "DCR") : "DCR";
   if (mode != "DCR" && mode != "CRD") {
@@ -71,8 +72,8 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateDepthToSpace(const KernelInit& i
     TESSERA_RETURN_IF_ERROR(CheckNchw("DepthToSpace", *data, b));
     const int64_t n = data->dim(0), c = data->dim(1), h = data->dim(2), w = data->dim(3);
     if (c % (b * b) != 0) {
-      return absl::InvalidArgumentError(absl::StrCat("DepthToSpace: channels ", c,
-                                                     " are not divisible by blocksize^2 = ", b * b));
+      return absl::InvalidArgumentError(
+          absl::StrCat("DepthToSpace: channels ", c, " are not divisible by blocksize^2 = ", b * b));
     }
     const int64_t oc = c / (b * b);
     Shape six;
@@ -85,28 +86,27 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateDepthToSpace(const KernelInit& i
       perm = {0, 3, 4, 1, 5, 2};
     }
     Tensor* out = ctx.AllocateOutput(0, data->dtype(), {n, oc, h * b, w * b});
-    TransposeContiguous(DataTypeSize(data->dtype()), six, perm, data->raw_data(), out->raw_data(),
-                        ctx.num_threads());
+    TransposeContiguous(DataTypeSize(data->dtype()), six, perm, data->raw_data(), out->raw_data(), ctx.num_threads());
     return absl::OkStatus();
   });
 }
 
 absl::StatusOr<std::unique_ptr<OpKernel>> CreateSpaceToDepth(const KernelInit& init) {
-  if (!init.attrs.Has("blocksize")) return absl::InvalidArgumentError("SpaceToDepth: attribute 'blocksize' is required");
+  if (!init.attrs.Has("blocksize"))
+    return absl::InvalidArgumentError("SpaceToDepth: attribute 'blocksize' is required");
   const int64_t b = init.attrs.GetInt("blocksize", 0);
   return MakeKernel([b](KernelContext& ctx) -> absl::Status {
     TESSERA_ASSIGN_OR_RETURN(const Tensor* data, RequiredInput("SpaceToDepth", ctx, 0, "input"));
     TESSERA_RETURN_IF_ERROR(CheckNchw("SpaceToDepth", *data, b));
     const int64_t n = data->dim(0), c = data->dim(1), h = data->dim(2), w = data->dim(3);
     if (h % b != 0 || w % b != 0) {
-      return absl::InvalidArgumentError(absl::StrCat("SpaceToDepth: spatial size ", h, "x", w,
-                                                     " is not divisible by blocksize ", b));
+      return absl::InvalidArgumentError(
+          absl::StrCat("SpaceToDepth: spatial size ", h, "x", w, " is not divisible by blocksize ", b));
     }
     const Shape six = {n, c, h / b, b, w / b, b};
     const std::vector<int> perm = {0, 3, 5, 1, 2, 4};
     Tensor* out = ctx.AllocateOutput(0, data->dtype(), {n, c * b * b, h / b, w / b});
-    TransposeContiguous(DataTypeSize(data->dtype()), six, perm, data->raw_data(), out->raw_data(),
-                        ctx.num_threads());
+    TransposeContiguous(DataTypeSize(data->dtype()), six, perm, data->raw_data(), out->raw_data(), ctx.num_threads());
     return absl::OkStatus();
   });
 }

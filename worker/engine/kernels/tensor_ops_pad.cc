@@ -73,6 +73,40 @@ void PadByIndexMaps(const U* src, U* dst, const Shape& in_shape, const std::vect
               });
 }
 
+// Constant padding in one pass over the output: each output row (last axis)
+// is either all padding or [value..., input row, value...].
+template <typename U>
+void PadConstantRows(const U* src, U* dst, const Shape& in_shape, const std::vector<AxisPad>& axes, U value,
+                     int threads) {
+  const int rank = static_cast<int>(axes.size());
+  const std::vector<int64_t> in_strides = ContiguousStrides(in_shape);
+  const AxisPad& last = axes[rank - 1];
+  const int64_t len = last.out_dim;
+  int64_t rows = 1;
+  for (int d = 0; d < rank - 1; ++d) rows *= axes[d].out_dim;
+  ParallelFor(
+      threads, rows, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, len)), [&](int64_t begin, int64_t end) {
+        for (int64_t r = begin; r < end; ++r) {
+          int64_t src_off = 0, rem = r;
+          bool inside = last.count > 0;
+          for (int d = rank - 2; d >= 0 && inside; --d) {
+            const int64_t i = rem % axes[d].out_dim - axes[d].pad_begin;
+            rem /= axes[d].out_dim;
+            inside = i >= 0 && i < axes[d].count;
+            src_off += (axes[d].crop_begin + i) * in_strides[d];
+          }
+          U* o = dst + r * len;
+          if (!inside) {
+            std::fill(o, o + len, value);
+            continue;
+          }
+          std::fill(o, o + last.pad_begin, value);
+          std::memcpy(o + last.pad_begin, src + src_off + last.crop_begin, static_cast<size_t>(last.count) * sizeof(U));
+          std::fill(o + last.pad_begin + last.count, o + len, value);
+        }
+      });
+}
+
 class PadKernel : public OpKernel {
  public:
   static absl::StatusOr<std::unique_ptr<OpKernel>> Create(const KernelInit& init) {
@@ -91,7 +125,8 @@ class PadKernel : public OpKernel {
     }
     k->from_inputs_ = init.opset >= 11;
     if (!k->from_inputs_) {
-      if (!init.attrs.Has("pads")) return absl::InvalidArgumentError("Pad: attribute 'pads' is required before opset 11");
+      if (!init.attrs.Has("pads"))
+        return absl::InvalidArgumentError("Pad: attribute 'pads' is required before opset 11");
       k->attr_pads_ = init.attrs.GetInts("pads");
       k->attr_value_ = init.attrs.GetFloat("value", 0.0f);
     }
@@ -104,8 +139,8 @@ class PadKernel : public OpKernel {
     const size_t elem = DataTypeSize(data->dtype());
     std::vector<int64_t> pads = attr_pads_;
     uint64_t value_bits = 0;  // the constant, as elem bytes of the data type
-    const absl::Status cast = DispatchType<float, double, int32_t, int64_t, int8_t, uint8_t, bool>(
-        data->dtype(), [&](auto tag) {
+    const absl::Status cast =
+        DispatchType<float, double, int32_t, int64_t, int8_t, uint8_t, bool>(data->dtype(), [&](auto tag) {
           using T = decltype(tag);
           const T v = static_cast<T>(attr_value_);
           std::memcpy(&value_bits, &v, sizeof(T));
@@ -139,8 +174,8 @@ class PadKernel : public OpKernel {
     }
     const size_t n_axes = axes.size();
     if (pads.size() != 2 * n_axes) {
-      return absl::InvalidArgumentError(absl::StrCat("Pad: pads has ", pads.size(), " entries, expected ",
-                                                     2 * n_axes, " for input shape ", ShapeToString(data->shape())));
+      return absl::InvalidArgumentError(absl::StrCat("Pad: pads has ", pads.size(), " entries, expected ", 2 * n_axes,
+                                                     " for input shape ", ShapeToString(data->shape())));
     }
     std::vector<AxisPad> plan(rank);
     for (int d = 0; d < rank; ++d) plan[d] = {0, data->dim(d), 0, data->dim(d)};
@@ -169,11 +204,17 @@ class PadKernel : public OpKernel {
     Tensor* out = ctx.AllocateOutput(0, data->dtype(), out_shape);
     if (out->num_elements() == 0) return absl::OkStatus();
 
-    if (mode_ == PadMode::kConstant || !any_padding) {
-      if (any_padding || any_empty) {
-        FillElements(elem, out->raw_data(), out->num_elements(), &value_bits, ctx.num_threads());
-      }
-      if (any_empty) return absl::OkStatus();
+    if (mode_ == PadMode::kConstant && any_padding) {
+      DispatchElementSize(elem, [&](auto tag) {
+        using U = decltype(tag);
+        U value;
+        std::memcpy(&value, &value_bits, sizeof(U));
+        PadConstantRows<U>(data->data<U>(), out->data<U>(), data->shape(), plan, value, ctx.num_threads());
+      });
+      return absl::OkStatus();
+    }
+    if (!any_padding) {
+      // Only cropping (or nothing): a strided copy of the kept region.
       const std::vector<int64_t> in_strides = ContiguousStrides(data->shape());
       const std::vector<int64_t> out_strides = ContiguousStrides(out_shape);
       int64_t src_off = 0, dst_off = 0;
@@ -181,8 +222,8 @@ class PadKernel : public OpKernel {
         src_off += plan[d].crop_begin * in_strides[d];
         dst_off += plan[d].pad_begin * out_strides[d];
       }
-      CopyStrided(elem, counts, in_strides, static_cast<const char*>(data->raw_data()) + src_off * elem,
-                  out_strides, static_cast<char*>(out->raw_data()) + dst_off * elem, ctx.num_threads());
+      CopyStrided(elem, counts, in_strides, static_cast<const char*>(data->raw_data()) + src_off * elem, out_strides,
+                  static_cast<char*>(out->raw_data()) + dst_off * elem, ctx.num_threads());
       return absl::OkStatus();
     }
     if (any_empty) {

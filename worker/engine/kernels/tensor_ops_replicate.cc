@@ -17,8 +17,8 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateExpand(const KernelInit&) {
     TESSERA_ASSIGN_OR_RETURN(Shape target, ReadInt64Vector("Expand", "shape", *shape_t));
     for (int64_t d : target) {
       if (d < 0) {
-        return absl::InvalidArgumentError(absl::StrCat("Expand: shape ", ShapeToString(target),
-                                                       " has a negative dimension"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("Expand: shape ", ShapeToString(target), " has a negative dimension"));
       }
     }
     auto out_shape = BroadcastShapes({data->shape(), target});
@@ -41,20 +41,20 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateTile(const KernelInit&) {
     TESSERA_ASSIGN_OR_RETURN(std::vector<int64_t> repeats, ReadInt64Vector("Tile", "repeats", *repeats_t));
     const int rank = data->rank();
     if (static_cast<int>(repeats.size()) != rank) {
-      return absl::InvalidArgumentError(absl::StrCat("Tile: repeats has ", repeats.size(),
-                                                     " entries but the input has rank ", rank));
+      return absl::InvalidArgumentError(
+          absl::StrCat("Tile: repeats has ", repeats.size(), " entries but the input has rank ", rank));
     }
     Shape out_shape(rank), split_shape(2 * rank);
     std::vector<int64_t> split_strides(2 * rank);
     const std::vector<int64_t> in_strides = ContiguousStrides(data->shape());
     for (int d = 0; d < rank; ++d) {
       if (repeats[d] < 0) {
-        return absl::InvalidArgumentError(absl::StrCat("Tile: repeats ", ShapeToString(repeats),
-                                                       " has a negative entry"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("Tile: repeats ", ShapeToString(repeats), " has a negative entry"));
       }
       if (data->dim(d) != 0 && repeats[d] > std::numeric_limits<int64_t>::max() / data->dim(d)) {
-        return absl::InvalidArgumentError(absl::StrCat("Tile: repeats ", ShapeToString(repeats),
-                                                       " overflow the output size"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("Tile: repeats ", ShapeToString(repeats), " overflow the output size"));
       }
       out_shape[d] = data->dim(d) * repeats[d];
       split_shape[2 * d] = repeats[d];
@@ -64,8 +64,8 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateTile(const KernelInit&) {
     }
     TESSERA_RETURN_IF_ERROR(ValidateOutputShape("Tile", out_shape, data->dtype()));
     Tensor* out = ctx.AllocateOutput(0, data->dtype(), out_shape);
-    CopyStridedToContiguous(DataTypeSize(data->dtype()), split_shape, split_strides, data->raw_data(),
-                            out->raw_data(), ctx.num_threads());
+    CopyStridedToContiguous(DataTypeSize(data->dtype()), split_shape, split_strides, data->raw_data(), out->raw_data(),
+                            ctx.num_threads());
     return absl::OkStatus();
   });
 }

@@ -75,8 +75,8 @@ class SliceKernel : public OpKernel {
     }
     const size_t n = starts.size();
     if (ends.size() != n || (has_axes && axes.size() != n) || (!steps.empty() && steps.size() != n)) {
-      return absl::InvalidArgumentError(absl::StrCat("Slice: starts, ends, axes and steps must have equal lengths (",
-                                                     n, ", ", ends.size(), ", ", has_axes ? axes.size() : n, ", ",
+      return absl::InvalidArgumentError(absl::StrCat("Slice: starts, ends, axes and steps must have equal lengths (", n,
+                                                     ", ", ends.size(), ", ", has_axes ? axes.size() : n, ", ",
                                                      steps.empty() ? n : steps.size(), ")"));
     }
     const int rank = data->rank();

@@ -119,7 +119,8 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateSqueeze(const KernelInit& init) 
     TESSERA_ASSIGN_OR_RETURN(std::vector<int64_t> axes, ReadAxes("Squeeze", ctx, from_input, attr_axes, &present));
     const int rank = data->rank();
     std::vector<bool> drop(rank, false);
-    if (!present) {
+    if (!present || axes.empty()) {
+      // No axes (or an empty list, as ONNX Runtime treats it): drop every size-1 axis.
       for (int i = 0; i < rank; ++i) drop[i] = data->dim(i) == 1;
     } else {
       for (int64_t axis : axes) {
@@ -150,8 +151,7 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateUnsqueeze(const KernelInit& init
   return MakeKernel([from_input, attr_axes](KernelContext& ctx) -> absl::Status {
     TESSERA_ASSIGN_OR_RETURN(const Tensor* data, RequiredInput("Unsqueeze", ctx, 0, "data"));
     bool present = false;
-    TESSERA_ASSIGN_OR_RETURN(std::vector<int64_t> axes,
-                             ReadAxes("Unsqueeze", ctx, from_input, attr_axes, &present));
+    TESSERA_ASSIGN_OR_RETURN(std::vector<int64_t> axes, ReadAxes("Unsqueeze", ctx, from_input, attr_axes, &present));
     if (!present) return absl::InvalidArgumentError("Unsqueeze: required input 1 (axes) is missing");
     const int64_t out_rank = data->rank() + static_cast<int64_t>(axes.size());
     std::vector<bool> inserted(out_rank, false);
@@ -236,8 +236,8 @@ class DropoutKernel : public OpKernel {
     bool training = false;
     if (const Tensor* t = ctx.input(2); t != nullptr) {
       if (t->dtype() != DataType::kBool || t->num_elements() != 1) {
-        return absl::InvalidArgumentError(absl::StrCat("Dropout: training_mode must be a bool scalar, got ",
-                                                       t->DebugString()));
+        return absl::InvalidArgumentError(
+            absl::StrCat("Dropout: training_mode must be a bool scalar, got ", t->DebugString()));
       }
       training = t->data<bool>()[0];
     }
@@ -253,8 +253,8 @@ class DropoutKernel : public OpKernel {
       return absl::InvalidArgumentError(absl::StrCat("Dropout: ratio ", ratio, " must be in [0, 1)"));
     }
     if (data->dtype() != DataType::kFloat32 && data->dtype() != DataType::kFloat64) {
-      return absl::InvalidArgumentError(absl::StrCat("Dropout: training mode needs float32 or float64 data, got ",
-                                                     DataTypeName(data->dtype())));
+      return absl::InvalidArgumentError(
+          absl::StrCat("Dropout: training mode needs float32 or float64 data, got ", DataTypeName(data->dtype())));
     }
     const uint64_t seed = has_seed_ ? seed_ : std::random_device{}();
     return RandomDropout(ctx, *data, ratio, seed);
