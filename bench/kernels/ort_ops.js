@@ -1,4 +1,4 @@
-// Times ONNX Runtime (onnxruntime-node, 2 intra-op threads, all graph
+// Times ONNX Runtime (onnxruntime-node, ORT_THREADS (default 2) intra-op threads, all graph
 // optimizations) on the single-operator models from make_ort_op_models.py.
 // Prints "<op>/<shape>/b<batch> median_us min_us runs".
 //
@@ -9,7 +9,7 @@ const ort = require('onnxruntime-node');
 
 async function timeModel(file) {
   const session = await ort.InferenceSession.create(file, {
-    intraOpNumThreads: 2,
+    intraOpNumThreads: Number(process.env.ORT_THREADS || 2),
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',

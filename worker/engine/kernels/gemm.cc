@@ -10,7 +10,8 @@
 namespace tessera::engine {
 namespace {
 
-constexpr int64_t kMinParallelMacs = int64_t{1} << 16;
+// Below this many multiply-adds a product runs on one thread.
+constexpr int64_t kMinParallelMacs = int64_t{1} << 18;
 
 class GemmKernel : public OpKernel {
  public:
