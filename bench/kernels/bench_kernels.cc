@@ -289,7 +289,7 @@ void RegisterAll() {
             ->UseManualTime();
       }
     }
-    benchmark::RegisterBenchmark(absl::StrCat("Gemm/resnet_fc_512x1000_transB/b", batch, "/openblas").c_str(),
+    benchmark::RegisterBenchmark(absl::StrCat("Gemm/resnet_fc_512x1000_transB/b", batch, "/auto").c_str(),
                                  BenchGemm, batch)
         ->Iterations(IterationsFor(double(batch) * 512 * 1000))
         ->Unit(benchmark::kMicrosecond)
