@@ -26,11 +26,32 @@ namespace {
 constexpr int kMaxSpatialRank = 8;     // im2col's limit
 constexpr int kOneDnnMaxSpatialRank = 3;
 
-// The backend measured fastest for this geometry on AVX2 with 2 threads
-// (bench/kernels/RESULTS.md).
+// Below this many multiply-adds a convolution runs on one thread: a parallel
+// region costs more than it saves.
+constexpr double kMinParallelMacs = 1 << 18;
+
+// The backend measured fastest for this geometry on this machine (AVX2,
+// single-thread CPU time; bench/kernels/RESULTS.md): oneDNN's blocked
+// (nChw8c) direct convolutions win for dense KxK and depthwise convolutions
+// even with the reorders from/to NCHW; unpadded strided 1x1 convolutions are
+// cheapest as im2col + sgemm; stride-1 1x1 projections to few channels run
+// best on oneDNN's plain-layout GEMM convolution.
 ConvBackend ChooseBackend(const ConvGeometry& g) {
   if (g.spatial_rank > kOneDnnMaxSpatialRank) return ConvBackend::kIm2colBlas;
+  bool pointwise = true, strided = false;
+  for (int i = 0; i < g.spatial_rank; ++i) {
+    pointwise = pointwise && g.kernel[i] == 1 && g.pads_begin[i] == 0 && g.pads_end[i] == 0;
+    strided = strided || g.strides[i] > 1;
+  }
+  if (pointwise && g.group == 1) {
+    if (strided) return ConvBackend::kIm2colBlas;
+    if (g.out_channels <= 64) return ConvBackend::kOneDnnPlain;
+  }
   return ConvBackend::kOneDnnBlocked;
+}
+
+double ConvMacs(const ConvGeometry& g) {
+  return double(g.batch) * g.out_channels * g.OutSpatialSize() * (g.in_channels / g.group) * g.KernelSize();
 }
 
 class ConvKernel : public OpKernel {
@@ -78,7 +99,7 @@ class ConvKernel : public OpKernel {
     TESSERA_RETURN_IF_ERROR(ValidateShape(out_shape, x->dtype()));
     Tensor* y = ctx.AllocateOutput(0, x->dtype(), out_shape);
     if (y->num_elements() == 0) return absl::OkStatus();
-    const int threads = ctx.num_threads();
+    const int threads = ConvMacs(g) < kMinParallelMacs ? 1 : ctx.num_threads();
     if (x->dtype() == DataType::kFloat64) {
       if (z != nullptr || !activation_.is_none()) {
         return absl::UnimplementedError(absl::StrCat(op, ": fused residual/activation need float32"));

@@ -1,21 +1,38 @@
 #include <algorithm>
 #include <memory>
+#include <optional>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
+#include "worker/engine/kernels/conv_onednn_runtime.h"
 #include "worker/engine/kernels/gemm_blas.h"
 #include "worker/engine/kernels/gemm_kernel.h"
+#include "worker/engine/kernels/matmul_onednn.h"
+#include "worker/engine/kernels/matmul_shape.h"
 #include "worker/engine/kernels/parallel.h"
 
 namespace tessera::engine {
 namespace {
 
-constexpr int64_t kMinParallelMacs = int64_t{1} << 16;
+// Below this many multiply-adds a product runs on one thread.
+constexpr int64_t kMinParallelMacs = int64_t{1} << 18;
+
+// Fewer rows than this use oneDNN's matmul when the weights allow it: at
+// M = 1..8 (a classifier at small batch) it is about 4x faster than sgemm
+// (bench/kernels/RESULTS.md, resnet_fc_512x1000).
+constexpr int64_t kOneDnnMaxRows = 64;
 
 class GemmKernel : public OpKernel {
  public:
-  GemmKernel(float alpha, float beta, bool trans_a, bool trans_b)
-      : alpha_(alpha), beta_(beta), trans_a_(trans_a), trans_b_(trans_b) {}
+  // `b_as_kn`: a constant float32 B already laid out as [K, N] (transposed
+  // once at load when transB), enabling the oneDNN path for
+  // Y = A @ B + C with alpha = beta = 1, no transA and C absent or [N].
+  GemmKernel(float alpha, float beta, bool trans_a, bool trans_b, std::optional<Tensor> b_as_kn)
+      : alpha_(alpha), beta_(beta), trans_a_(trans_a), trans_b_(trans_b), b_as_kn_(std::move(b_as_kn)) {}
 
   absl::Status Compute(KernelContext& ctx) const override {
     const Tensor* a = ctx.input(0);
@@ -64,6 +81,14 @@ class GemmKernel : public OpKernel {
     if (m == 0 || n == 0) return absl::OkStatus();
     int threads = ctx.num_threads();
     if (m * n * std::max<int64_t>(k, 1) < kMinParallelMacs) threads = 1;
+    const bool bias_like_c = c == nullptr || (c->num_elements() == n && c->rank() >= 1 && c->shape().back() == n);
+    if (type == DataType::kFloat32 && b_as_kn_.has_value() && m < kOneDnnMaxRows && k > 0 && !trans_a_ &&
+        alpha_ == 1.0f && (c == nullptr || beta_ == 1.0f) && bias_like_c && b_as_kn_->dim(0) == k &&
+        b_as_kn_->dim(1) == n) {
+      TESSERA_ASSIGN_OR_RETURN(std::shared_ptr<const OneDnnMatMul> mm, GetOneDnn(m, k, n, c != nullptr, threads));
+      ScopedOmpThreads omp_threads(threads);
+      return mm->Run(a->data<float>(), b_as_kn_->data<float>(), c ? c->data<float>() : nullptr, y->data<float>());
+    }
     return DispatchType<float, double, int32_t, int64_t>(type, [&](auto tag) -> absl::Status {
       using T = decltype(tag);
       const T* ad = a->data<T>();
@@ -104,16 +129,53 @@ class GemmKernel : public OpKernel {
   }
 
  private:
+  absl::StatusOr<std::shared_ptr<const OneDnnMatMul>> GetOneDnn(int64_t m, int64_t k, int64_t n, bool has_bias,
+                                                                int threads) const {
+    const std::vector<int64_t> key = {m, has_bias, threads};
+    absl::MutexLock lock(&mu_);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) return it->second;
+    OneDnnMatMul::Config config;
+    TESSERA_ASSIGN_OR_RETURN(config.shape, ResolveMatMulShape({m, k}, {k, n}, "Gemm"));
+    config.has_bias = has_bias;
+    config.threads = threads;
+    ScopedOmpThreads omp_threads(threads);
+    TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<OneDnnMatMul> mm, OneDnnMatMul::Create(config, b_as_kn_->data<float>()));
+    std::shared_ptr<const OneDnnMatMul> shared = std::move(mm);
+    cache_.emplace(key, shared);
+    return shared;
+  }
+
   float alpha_, beta_;
   bool trans_a_, trans_b_;
+  std::optional<Tensor> b_as_kn_;
+  mutable absl::Mutex mu_;
+  mutable absl::flat_hash_map<std::vector<int64_t>, std::shared_ptr<const OneDnnMatMul>> cache_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<OpKernel>> CreateGemmKernel(const KernelInit& init) {
   // Opsets before 7 had a `broadcast` attribute; from 7 on C always broadcasts.
+  const bool trans_b = init.attrs.GetInt("transB", 0) != 0;
+  std::optional<Tensor> b_as_kn;
+  const Tensor* b = init.constant_inputs.size() > 1 ? init.constant_inputs[1] : nullptr;
+  if (b != nullptr && b->dtype() == DataType::kFloat32 && b->rank() == 2) {
+    if (!trans_b) {
+      b_as_kn = *b;
+    } else {  // [N, K] -> [K, N], once
+      const int64_t n = b->dim(0), k = b->dim(1);
+      Tensor t = Tensor::Allocate(DataType::kFloat32, {k, n});
+      const float* src = b->data<float>();
+      float* dst = t.data<float>();
+      for (int64_t i = 0; i < n; ++i) {
+        for (int64_t j = 0; j < k; ++j) dst[j * n + i] = src[i * k + j];
+      }
+      b_as_kn = std::move(t);
+    }
+  }
   return std::make_unique<GemmKernel>(init.attrs.GetFloat("alpha", 1.0f), init.attrs.GetFloat("beta", 1.0f),
-                                      init.attrs.GetInt("transA", 0) != 0, init.attrs.GetInt("transB", 0) != 0);
+                                      init.attrs.GetInt("transA", 0) != 0, trans_b, std::move(b_as_kn));
 }
 
 }  // namespace tessera::engine

@@ -21,12 +21,17 @@ namespace tessera::engine {
 namespace {
 
 // Below this many multiply-adds a product runs on one thread.
-constexpr int64_t kMinParallelMacs = int64_t{1} << 16;
+constexpr int64_t kMinParallelMacs = int64_t{1} << 18;
 
-// The backend measured fastest for this shape on AVX2 with 2 threads
-// (bench/kernels/RESULTS.md).
+// The backend measured fastest for this shape on this machine (AVX2;
+// bench/kernels/RESULTS.md): OpenBLAS sgemm for products with a shared 2-D B
+// and at least 64 rows (BERT projections), oneDNN for few rows (its GEMV-like
+// kernels are several times faster than sgemm at M = 1..8) and for batched
+// products (attention), where both are level.
 MatMulBackend ChooseBackend(const MatMulShape& s) {
   if (!OneDnnMatMul::Supports(s)) return MatMulBackend::kBlas;
+  const int64_t rows = s.b_shared ? s.batch_count * s.m : s.m;
+  if (s.b_shared && rows >= 64) return MatMulBackend::kBlas;
   return MatMulBackend::kOneDnn;
 }
 
@@ -111,7 +116,8 @@ class MatMulKernel : public OpKernel {
     TESSERA_RETURN_IF_ERROR(ValidateShape(s.output, type));
     Tensor* y = ctx.AllocateOutput(0, type, s.output);
     if (y->num_elements() == 0) return absl::OkStatus();
-    const int threads = ctx.num_threads();
+    const int threads =
+        s.batch_count * s.m * s.n * std::max<int64_t>(s.k, 1) < kMinParallelMacs ? 1 : ctx.num_threads();
     return DispatchType<float, double, int32_t, int64_t>(type, [&](auto tag) -> absl::Status {
       using T = decltype(tag);
       const T* bias_data = bias ? bias->data<T>() : nullptr;
