@@ -69,8 +69,11 @@ int64_t PlaneGrain(const PoolWindow3D& w) {
   return std::max<int64_t>(1, kParallelGrain / work);
 }
 
-// Runs the tap loop for every output row of planes [begin, end): `init`
-// fills an output row, `combine` folds one input value in, `finish(row, od,
+// Runs the window loop for every output row of planes [begin, end). Windows
+// are separable: the valid (depth, height) taps of an output row are first
+// folded into a row buffer over the whole input width (contiguous,
+// vectorized), then each width tap folds that buffer into the output row.
+// `init` fills an output row, `combine` folds one value in, `finish(row, od,
 // oh)` post-processes a finished row.
 template <typename T, typename Combine, typename Finish>
 void PoolPlanes(const PoolWindow3D& w, const T* x, T* y, int64_t begin, int64_t end, T init, Combine combine,
@@ -80,21 +83,36 @@ void PoolPlanes(const PoolWindow3D& w, const T* x, T* y, int64_t begin, int64_t 
   const ColumnTaps ct = ComputeColumnTaps(w);
   const int64_t in_plane = w.in_plane_size(), out_plane = w.out_plane_size();
   const int64_t H = w.in[1], W = w.in[2], OH = w.out[1], OW = w.out[2];
+  std::vector<T> folded(W);
   for (int64_t p = begin; p < end; ++p) {
     const T* xp = x + p * in_plane;
     T* yp = y + p * out_plane;
     for (int64_t od = 0; od < w.out[0]; ++od) {
       for (int64_t oh = 0; oh < OH; ++oh) {
         T* orow = yp + (od * OH + oh) * OW;
-        std::fill(orow, orow + OW, init);
+        const T* src = nullptr;  // the folded input row, once there is one
         for (int64_t kd = dr.first[od]; kd < dr.last[od]; ++kd) {
           const int64_t id = od * w.stride[0] - w.pad_begin[0] + kd * w.dilation[0];
           for (int64_t kh = hr.first[oh]; kh < hr.last[oh]; ++kh) {
             const int64_t ih = oh * w.stride[1] - w.pad_begin[1] + kh * w.dilation[1];
             const T* irow = xp + (id * H + ih) * W;
-            for (size_t k = 0; k < ct.offset.size(); ++k) {
-              CombineRow(orow, irow, ct.offset[k], ct.lo[k], ct.hi[k], w.stride[2], combine);
+            if (src == nullptr) {
+              src = irow;
+            } else {
+              T* f = folded.data();
+              if (src != f) {
+                for (int64_t i = 0; i < W; ++i) f[i] = combine(src[i], irow[i]);
+                src = f;
+              } else {
+                for (int64_t i = 0; i < W; ++i) f[i] = combine(f[i], irow[i]);
+              }
             }
+          }
+        }
+        std::fill(orow, orow + OW, init);
+        if (src != nullptr) {
+          for (size_t k = 0; k < ct.offset.size(); ++k) {
+            CombineRow(orow, src, ct.offset[k], ct.lo[k], ct.hi[k], w.stride[2], combine);
           }
         }
         finish(orow, od, oh);

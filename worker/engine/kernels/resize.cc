@@ -10,6 +10,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
+#include <type_traits>
 #include <memory>
 #include <numeric>
 #include <vector>
@@ -134,6 +136,73 @@ void ResizeOneAxis(const T* src, T* dst, int64_t outer, int64_t in_len, int64_t 
               });
 }
 
+// Linear / cubic over the last two axes of [planes, H, W] in one pass: each
+// output row first blends its kTaps input rows into a row buffer (contiguous,
+// vectorized; skipped when one input row has all the weight), then gathers
+// kTaps values of that buffer per output column.
+template <typename T, int kTaps>
+void Resize2D(const T* in, T* out, int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW,
+              const ResizeAxisMap& rows_map, const ResizeAxisMap& cols_map, T extrapolation, int threads) {
+  const std::vector<T> wh(rows_map.weight.begin(), rows_map.weight.end());
+  // Column taps stored tap-major (one contiguous array per tap) so the
+  // gather loop below vectorizes (AVX2 gathers).
+  std::vector<T> ww(kTaps * OW);
+  std::vector<int32_t> iw(kTaps * OW);
+  for (int64_t o = 0; o < OW; ++o) {
+    for (int t = 0; t < kTaps; ++t) {
+      ww[t * OW + o] = static_cast<T>(cols_map.weight[o * kTaps + t]);
+      iw[t * OW + o] = static_cast<int32_t>(cols_map.index[o * kTaps + t]);
+    }
+  }
+  const int64_t* ih = rows_map.index.data();
+  const int64_t grain = std::max<int64_t>(1, kParallelGrain / ((OW + W) * kTaps));
+  ParallelFor(threads, planes * OH, grain, [&](int64_t begin, int64_t end) {
+    std::vector<T> blended(W);
+    for (int64_t row = begin; row < end; ++row) {
+      const int64_t p = row / OH, oh = row % OH;
+      T* d = out + row * OW;
+      if (rows_map.outside[oh]) {
+        std::fill(d, d + OW, extrapolation);
+        continue;
+      }
+      const T* plane = in + p * H * W;
+      const T* w = &wh[oh * kTaps];
+      const int64_t* idx = &ih[oh * kTaps];
+      const T* src = nullptr;
+      for (int t = 0; t < kTaps; ++t) {
+        if (w[t] == T(1)) src = plane + idx[t] * W;
+      }
+      if (src == nullptr) {
+        T* b = blended.data();
+        const T* r0 = plane + idx[0] * W;
+        const T w0 = w[0];
+        for (int64_t i = 0; i < W; ++i) b[i] = w0 * r0[i];
+        for (int t = 1; t < kTaps; ++t) {
+          const T* rt = plane + idx[t] * W;
+          const T wt = w[t];
+          for (int64_t i = 0; i < W; ++i) b[i] += wt * rt[i];
+        }
+        src = b;
+      }
+      {
+        const int32_t* ci = iw.data();
+        const T* cw = ww.data();
+        for (int64_t o = 0; o < OW; ++o) d[o] = cw[o] * src[ci[o]];
+        for (int t = 1; t < kTaps; ++t) {
+          const int32_t* cit = ci + t * OW;
+          const T* cwt = cw + t * OW;
+          for (int64_t o = 0; o < OW; ++o) d[o] += cwt[o] * src[cit[o]];
+        }
+      }
+      if (cols_map.any_outside) {
+        for (int64_t o = 0; o < OW; ++o) {
+          if (cols_map.outside[o]) d[o] = extrapolation;
+        }
+      }
+    }
+  });
+}
+
 template <typename T>
 void SeparableResize(const T* in, T* out, const Shape& in_shape, const Shape& out_shape,
                      const std::vector<ResizeAxisMap>& maps, T extrapolation, int threads) {
@@ -145,6 +214,25 @@ void SeparableResize(const T* in, T* out, const Shape& in_shape, const Shape& ou
   if (axes.empty()) {
     std::copy(in, in + NumElements(in_shape), out);
     return;
+  }
+  // Common image case: only the last two axes change.
+  if (rank >= 2 && axes.size() == 2 && std::min(axes[0], axes[1]) == rank - 2 &&
+      in_shape[rank - 1] <= std::numeric_limits<int32_t>::max()) {
+    const int64_t planes = NumElements(in_shape) / (in_shape[rank - 2] * in_shape[rank - 1]);
+    const ResizeAxisMap& rows = maps[rank - 2];
+    const ResizeAxisMap& cols = maps[rank - 1];
+    if (rows.taps == cols.taps && (rows.taps == 2 || rows.taps == 4)) {
+      auto run = [&](auto taps) {
+        Resize2D<T, decltype(taps)::value>(in, out, planes, in_shape[rank - 2], in_shape[rank - 1], out_shape[rank - 2],
+                                           out_shape[rank - 1], rows, cols, extrapolation, threads);
+      };
+      if (rows.taps == 2) {
+        run(std::integral_constant<int, 2>());
+      } else {
+        run(std::integral_constant<int, 4>());
+      }
+      return;
+    }
   }
   // Shrink first so later passes touch less data.
   std::stable_sort(axes.begin(), axes.end(), [&](int a, int b) {
