@@ -175,6 +175,47 @@ TEST(ResizeTest, LinearFloat64) {
   EXPECT_TRUE(TensorsNear(y, Tensor::FromVector<double>({5}, {0, 1, 2, 5, 8})));
 }
 
+TEST(ResizeTest, TrilinearAlignCornersReproducesLinearFunction) {
+  // f(a, b, c) = a + 2b + 4c is reproduced exactly by N-linear interpolation;
+  // with align_corners, output index o of an axis maps to o * (in - 1) / (out - 1).
+  const Shape in = {2, 3, 2}, out = {3, 5, 4};
+  std::vector<float> x, expected;
+  for (int a = 0; a < 2; ++a)
+    for (int b = 0; b < 3; ++b)
+      for (int c = 0; c < 2; ++c) x.push_back(a + 2.0f * b + 4.0f * c);
+  for (int a = 0; a < 3; ++a)
+    for (int b = 0; b < 5; ++b)
+      for (int c = 0; c < 4; ++c) expected.push_back(a * 0.5f + 2.0f * (b * 0.5f) + 4.0f * (c / 3.0f));
+  for (int threads : {1, 2}) {
+    Tensor y = RunOne({.op_type = "Resize",
+                       .attrs = {Attr("mode", std::string("linear")),
+                                 Attr("coordinate_transformation_mode", std::string("align_corners"))},
+                       .inputs = {F(in, x), kEmpty, kEmpty, Sizes(out)},
+                       .threads = threads});
+    EXPECT_TRUE(TensorsNear(y, F(out, expected), 1e-5, 1e-5));
+  }
+}
+
+TEST(UpsampleTest, ScalesFromAttributeOrInput) {
+  const Tensor x = F({1, 1, 2, 2}, {1, 2, 3, 4});
+  const Tensor expected = F({1, 1, 2, 6}, {1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4});
+  EXPECT_TRUE(TensorsNear(RunOne({.op_type = "Upsample",
+                                  .opset = 7,
+                                  .attrs = {Attr("scales", std::vector<float>{1, 1, 1, 3})},
+                                  .inputs = {x}}),
+                          expected));
+  EXPECT_TRUE(TensorsNear(RunOne({.op_type = "Upsample", .opset = 9, .inputs = {x, Scales({1, 1, 1, 3})}}), expected));
+  // Linear, asymmetric: x_original = x / 2.
+  EXPECT_TRUE(TensorsNear(RunOne({.op_type = "Upsample",
+                                  .opset = 9,
+                                  .attrs = {Attr("mode", std::string("linear"))},
+                                  .inputs = {F({2}, {1, 3}), Scales({2})}}),
+                          F({4}, {1, 2, 3, 3})));
+  absl::Status s = RunKernel({.op_type = "Upsample", .opset = 8, .inputs = {x}}).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("scales"), std::string::npos) << s;
+}
+
 TEST(ResizeTest, BadInputs) {
   auto expect = [](KernelTestCase tc, absl::StatusCode code, const std::string& needle) {
     absl::Status s = RunKernel(tc).status();
