@@ -135,18 +135,19 @@ template <typename T>
 void AveragePoolImpl(const PoolWindow3D& w, bool count_include_pad, const T* x, T* y, int threads) {
   const std::vector<int64_t> cd = TapCounts(w, 0, count_include_pad);
   const std::vector<int64_t> ch = TapCounts(w, 1, count_include_pad);
+  // Divisors of 0 (windows with no counted tap, whose sum is 0) become 1 so
+  // the division loop has no branch and vectorizes.
   const std::vector<int64_t> cw_int = TapCounts(w, 2, count_include_pad);
-  const std::vector<T> cw(cw_int.begin(), cw_int.end());
+  std::vector<T> cw(cw_int.size());
+  for (size_t i = 0; i < cw.size(); ++i) cw[i] = static_cast<T>(std::max<int64_t>(cw_int[i], 1));
   const int64_t OW = w.out[2];
   ParallelFor(threads, w.planes, PlaneGrain(w), [&](int64_t begin, int64_t end) {
     PoolPlanes<T>(
         w, x, y, begin, end, T(0), [](T a, T b) { return a + b; },
         [&](T* row, int64_t od, int64_t oh) {
-          const T outer = static_cast<T>(cd[od] * ch[oh]);
-          for (int64_t o = 0; o < OW; ++o) {
-            const T denom = outer * cw[o];
-            row[o] = denom > T(0) ? row[o] / denom : T(0);
-          }
+          const T outer = static_cast<T>(std::max<int64_t>(cd[od] * ch[oh], 1));
+          const T* divisors = cw.data();
+          for (int64_t o = 0; o < OW; ++o) row[o] = row[o] / (outer * divisors[o]);
         });
   });
 }
