@@ -145,8 +145,7 @@ template <typename T, int kTaps>
 void Resize2D(const T* in, T* out, int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW,
               const ResizeAxisMap& rows_map, const ResizeAxisMap& cols_map, T extrapolation, int threads) {
   const std::vector<T> wh(rows_map.weight.begin(), rows_map.weight.end());
-  // Column taps stored tap-major (one contiguous array per tap) so the
-  // gather loop below vectorizes (AVX2 gathers).
+  // Column taps stored tap-major (one contiguous array per tap).
   std::vector<T> ww(kTaps * OW);
   std::vector<int32_t> iw(kTaps * OW);
   for (int64_t o = 0; o < OW; ++o) {
@@ -169,10 +168,16 @@ void Resize2D(const T* in, T* out, int64_t planes, int64_t H, int64_t W, int64_t
       const T* plane = in + p * H * W;
       const T* w = &wh[oh * kTaps];
       const int64_t* idx = &ih[oh * kTaps];
+      // One input row carrying all the weight (e.g. integer coordinates).
       const T* src = nullptr;
+      int nonzero = 0;
       for (int t = 0; t < kTaps; ++t) {
-        if (w[t] == T(1)) src = plane + idx[t] * W;
+        if (w[t] != T(0)) {
+          ++nonzero;
+          if (w[t] == T(1)) src = plane + idx[t] * W;
+        }
       }
+      if (nonzero != 1) src = nullptr;
       if (src == nullptr) {
         T* b = blended.data();
         const T* r0 = plane + idx[0] * W;
@@ -188,11 +193,10 @@ void Resize2D(const T* in, T* out, int64_t planes, int64_t H, int64_t W, int64_t
       {
         const int32_t* ci = iw.data();
         const T* cw = ww.data();
-        for (int64_t o = 0; o < OW; ++o) d[o] = cw[o] * src[ci[o]];
-        for (int t = 1; t < kTaps; ++t) {
-          const int32_t* cit = ci + t * OW;
-          const T* cwt = cw + t * OW;
-          for (int64_t o = 0; o < OW; ++o) d[o] += cwt[o] * src[cit[o]];
+        for (int64_t o = 0; o < OW; ++o) {
+          T acc = cw[o] * src[ci[o]];
+          for (int t = 1; t < kTaps; ++t) acc += cw[t * OW + o] * src[ci[t * OW + o]];
+          d[o] = acc;
         }
       }
       if (cols_map.any_outside) {
