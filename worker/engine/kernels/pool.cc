@@ -2,10 +2,11 @@
 // the registration of the whole pool / normalization / resize group.
 //
 // Each (n, c) plane is independent and planes are spread over threads. Inside
-// a plane, every kernel tap adds one shifted (and strided) input row into the
-// output row, so the innermost loop is a contiguous, branch-free loop over
-// output columns that the compiler vectorizes; the column range valid for
-// each tap is precomputed, which removes all padding checks from that loop.
+// a plane, the input rows of an output row's window are first folded into
+// one row (sum or max), then every width tap folds a shifted (and strided)
+// view of that row into the output row. All innermost loops are contiguous,
+// branch-free loops the compiler vectorizes; the column range valid for each
+// tap is precomputed, which removes all padding checks from them.
 #include <algorithm>
 #include <cstdint>
 #include <limits>
