@@ -2,10 +2,11 @@
 // the registration of the whole pool / normalization / resize group.
 //
 // Each (n, c) plane is independent and planes are spread over threads. Inside
-// a plane, every kernel tap adds one shifted (and strided) input row into the
-// output row, so the innermost loop is a contiguous, branch-free loop over
-// output columns that the compiler vectorizes; the column range valid for
-// each tap is precomputed, which removes all padding checks from that loop.
+// a plane, the input rows of an output row's window are first folded into
+// one row (sum or max), then every width tap folds a shifted (and strided)
+// view of that row into the output row. All innermost loops are contiguous,
+// branch-free loops the compiler vectorizes; the column range valid for each
+// tap is precomputed, which removes all padding checks from them.
 #include <algorithm>
 #include <cstdint>
 #include <limits>
@@ -69,8 +70,11 @@ int64_t PlaneGrain(const PoolWindow3D& w) {
   return std::max<int64_t>(1, kParallelGrain / work);
 }
 
-// Runs the tap loop for every output row of planes [begin, end): `init`
-// fills an output row, `combine` folds one input value in, `finish(row, od,
+// Runs the window loop for every output row of planes [begin, end). Windows
+// are separable: the valid (depth, height) taps of an output row are first
+// folded into a row buffer over the whole input width (contiguous,
+// vectorized), then each width tap folds that buffer into the output row.
+// `init` fills an output row, `combine` folds one value in, `finish(row, od,
 // oh)` post-processes a finished row.
 template <typename T, typename Combine, typename Finish>
 void PoolPlanes(const PoolWindow3D& w, const T* x, T* y, int64_t begin, int64_t end, T init, Combine combine,
@@ -80,21 +84,36 @@ void PoolPlanes(const PoolWindow3D& w, const T* x, T* y, int64_t begin, int64_t 
   const ColumnTaps ct = ComputeColumnTaps(w);
   const int64_t in_plane = w.in_plane_size(), out_plane = w.out_plane_size();
   const int64_t H = w.in[1], W = w.in[2], OH = w.out[1], OW = w.out[2];
+  std::vector<T> folded(W);
   for (int64_t p = begin; p < end; ++p) {
     const T* xp = x + p * in_plane;
     T* yp = y + p * out_plane;
     for (int64_t od = 0; od < w.out[0]; ++od) {
       for (int64_t oh = 0; oh < OH; ++oh) {
         T* orow = yp + (od * OH + oh) * OW;
-        std::fill(orow, orow + OW, init);
+        const T* src = nullptr;  // the folded input row, once there is one
         for (int64_t kd = dr.first[od]; kd < dr.last[od]; ++kd) {
           const int64_t id = od * w.stride[0] - w.pad_begin[0] + kd * w.dilation[0];
           for (int64_t kh = hr.first[oh]; kh < hr.last[oh]; ++kh) {
             const int64_t ih = oh * w.stride[1] - w.pad_begin[1] + kh * w.dilation[1];
             const T* irow = xp + (id * H + ih) * W;
-            for (size_t k = 0; k < ct.offset.size(); ++k) {
-              CombineRow(orow, irow, ct.offset[k], ct.lo[k], ct.hi[k], w.stride[2], combine);
+            if (src == nullptr) {
+              src = irow;
+            } else {
+              T* f = folded.data();
+              if (src != f) {
+                for (int64_t i = 0; i < W; ++i) f[i] = combine(src[i], irow[i]);
+                src = f;
+              } else {
+                for (int64_t i = 0; i < W; ++i) f[i] = combine(f[i], irow[i]);
+              }
             }
+          }
+        }
+        std::fill(orow, orow + OW, init);
+        if (src != nullptr) {
+          for (size_t k = 0; k < ct.offset.size(); ++k) {
+            CombineRow(orow, src, ct.offset[k], ct.lo[k], ct.hi[k], w.stride[2], combine);
           }
         }
         finish(orow, od, oh);
@@ -117,18 +136,19 @@ template <typename T>
 void AveragePoolImpl(const PoolWindow3D& w, bool count_include_pad, const T* x, T* y, int threads) {
   const std::vector<int64_t> cd = TapCounts(w, 0, count_include_pad);
   const std::vector<int64_t> ch = TapCounts(w, 1, count_include_pad);
+  // Divisors of 0 (windows with no counted tap, whose sum is 0) become 1 so
+  // the division loop has no branch and vectorizes.
   const std::vector<int64_t> cw_int = TapCounts(w, 2, count_include_pad);
-  const std::vector<T> cw(cw_int.begin(), cw_int.end());
+  std::vector<T> cw(cw_int.size());
+  for (size_t i = 0; i < cw.size(); ++i) cw[i] = static_cast<T>(std::max<int64_t>(cw_int[i], 1));
   const int64_t OW = w.out[2];
   ParallelFor(threads, w.planes, PlaneGrain(w), [&](int64_t begin, int64_t end) {
     PoolPlanes<T>(
         w, x, y, begin, end, T(0), [](T a, T b) { return a + b; },
         [&](T* row, int64_t od, int64_t oh) {
-          const T outer = static_cast<T>(cd[od] * ch[oh]);
-          for (int64_t o = 0; o < OW; ++o) {
-            const T denom = outer * cw[o];
-            row[o] = denom > T(0) ? row[o] / denom : T(0);
-          }
+          const T outer = static_cast<T>(std::max<int64_t>(cd[od] * ch[oh], 1));
+          const T* divisors = cw.data();
+          for (int64_t o = 0; o < OW; ++o) row[o] = row[o] / (outer * divisors[o]);
         });
   });
 }

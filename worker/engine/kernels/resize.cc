@@ -10,8 +10,11 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
+#include <type_traits>
 #include <memory>
 #include <numeric>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -134,6 +137,77 @@ void ResizeOneAxis(const T* src, T* dst, int64_t outer, int64_t in_len, int64_t 
               });
 }
 
+// Linear / cubic over the last two axes of [planes, H, W] in one pass: each
+// output row first blends its kTaps input rows into a row buffer (contiguous,
+// vectorized; skipped when one input row has all the weight), then gathers
+// kTaps values of that buffer per output column.
+template <typename T, int kTaps>
+void Resize2D(const T* in, T* out, int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW,
+              const ResizeAxisMap& rows_map, const ResizeAxisMap& cols_map, T extrapolation, int threads) {
+  const std::vector<T> wh(rows_map.weight.begin(), rows_map.weight.end());
+  // Column taps stored tap-major (one contiguous array per tap).
+  std::vector<T> ww(kTaps * OW);
+  std::vector<int32_t> iw(kTaps * OW);
+  for (int64_t o = 0; o < OW; ++o) {
+    for (int t = 0; t < kTaps; ++t) {
+      ww[t * OW + o] = static_cast<T>(cols_map.weight[o * kTaps + t]);
+      iw[t * OW + o] = static_cast<int32_t>(cols_map.index[o * kTaps + t]);
+    }
+  }
+  const int64_t* ih = rows_map.index.data();
+  const int64_t grain = std::max<int64_t>(1, kParallelGrain / ((OW + W) * kTaps));
+  ParallelFor(threads, planes * OH, grain, [&](int64_t begin, int64_t end) {
+    std::vector<T> blended(W);
+    for (int64_t row = begin; row < end; ++row) {
+      const int64_t p = row / OH, oh = row % OH;
+      T* d = out + row * OW;
+      if (rows_map.outside[oh]) {
+        std::fill(d, d + OW, extrapolation);
+        continue;
+      }
+      const T* plane = in + p * H * W;
+      const T* w = &wh[oh * kTaps];
+      const int64_t* idx = &ih[oh * kTaps];
+      // One input row carrying all the weight (e.g. integer coordinates).
+      const T* src = nullptr;
+      int nonzero = 0;
+      for (int t = 0; t < kTaps; ++t) {
+        if (w[t] != T(0)) {
+          ++nonzero;
+          if (w[t] == T(1)) src = plane + idx[t] * W;
+        }
+      }
+      if (nonzero != 1) src = nullptr;
+      if (src == nullptr) {
+        T* b = blended.data();
+        const T* r0 = plane + idx[0] * W;
+        const T w0 = w[0];
+        for (int64_t i = 0; i < W; ++i) b[i] = w0 * r0[i];
+        for (int t = 1; t < kTaps; ++t) {
+          const T* rt = plane + idx[t] * W;
+          const T wt = w[t];
+          for (int64_t i = 0; i < W; ++i) b[i] += wt * rt[i];
+        }
+        src = b;
+      }
+      {
+        const int32_t* ci = iw.data();
+        const T* cw = ww.data();
+        for (int64_t o = 0; o < OW; ++o) {
+          T acc = cw[o] * src[ci[o]];
+          for (int t = 1; t < kTaps; ++t) acc += cw[t * OW + o] * src[ci[t * OW + o]];
+          d[o] = acc;
+        }
+      }
+      if (cols_map.any_outside) {
+        for (int64_t o = 0; o < OW; ++o) {
+          if (cols_map.outside[o]) d[o] = extrapolation;
+        }
+      }
+    }
+  });
+}
+
 template <typename T>
 void SeparableResize(const T* in, T* out, const Shape& in_shape, const Shape& out_shape,
                      const std::vector<ResizeAxisMap>& maps, T extrapolation, int threads) {
@@ -145,6 +219,25 @@ void SeparableResize(const T* in, T* out, const Shape& in_shape, const Shape& ou
   if (axes.empty()) {
     std::copy(in, in + NumElements(in_shape), out);
     return;
+  }
+  // Common image case: only the last two axes change.
+  if (rank >= 2 && axes.size() == 2 && std::min(axes[0], axes[1]) == rank - 2 &&
+      in_shape[rank - 1] <= std::numeric_limits<int32_t>::max()) {
+    const int64_t planes = NumElements(in_shape) / (in_shape[rank - 2] * in_shape[rank - 1]);
+    const ResizeAxisMap& rows = maps[rank - 2];
+    const ResizeAxisMap& cols = maps[rank - 1];
+    if (rows.taps == cols.taps && (rows.taps == 2 || rows.taps == 4)) {
+      auto run = [&](auto taps) {
+        Resize2D<T, decltype(taps)::value>(in, out, planes, in_shape[rank - 2], in_shape[rank - 1], out_shape[rank - 2],
+                                           out_shape[rank - 1], rows, cols, extrapolation, threads);
+      };
+      if (rows.taps == 2) {
+        run(std::integral_constant<int, 2>());
+      } else {
+        run(std::integral_constant<int, 4>());
+      }
+      return;
+    }
   }
   // Shrink first so later passes touch less data.
   std::stable_sort(axes.begin(), axes.end(), [&](int a, int b) {
@@ -183,8 +276,34 @@ void SeparableResize(const T* in, T* out, const Shape& in_shape, const Shape& ou
 
 class ResizeKernel : public OpKernel {
  public:
-  ResizeKernel(int opset, ResizeAxisOptions options, double extrapolation_value)
-      : opset_(opset), options_(options), extrapolation_value_(extrapolation_value) {}
+  ResizeKernel(std::string op_name, int opset, ResizeAxisOptions options, double extrapolation_value,
+               std::vector<double> attr_scales)
+      : op_name_(std::move(op_name)),
+        opset_(opset),
+        options_(options),
+        extrapolation_value_(extrapolation_value),
+        attr_scales_(std::move(attr_scales)) {}
+
+  // Upsample (opsets 7-9, deprecated): Resize-10 semantics (asymmetric
+  // coordinates, floor for nearest) with scales from the attribute (7, 8) or
+  // input 1 (9).
+  static absl::StatusOr<std::unique_ptr<OpKernel>> CreateUpsample(const KernelInit& init) {
+    ResizeAxisOptions options;
+    std::string mode = init.attrs.GetString("mode", "nearest");
+    if (mode == "bilinear") mode = "linear";
+    TESSERA_ASSIGN_OR_RETURN(options.mode, ParseResizeMode(mode));
+    if (options.mode == ResizeMode::kCubic) {
+      return absl::InvalidArgumentError("Upsample: mode must be nearest or linear, got cubic");
+    }
+    options.transform = CoordinateTransform::kAsymmetric;
+    options.rounding = NearestRounding::kOpset10;
+    std::vector<double> scales;
+    if (init.opset < 9) {
+      for (float v : init.attrs.GetFloats("scales")) scales.push_back(v);
+      if (scales.empty()) return absl::InvalidArgumentError("Upsample: attribute scales is required before opset 9");
+    }
+    return std::make_unique<ResizeKernel>("Upsample", std::min(init.opset, 10), options, 0.0, std::move(scales));
+  }
 
   static absl::StatusOr<std::unique_ptr<OpKernel>> Create(const KernelInit& init) {
     ResizeAxisOptions options;
@@ -202,29 +321,33 @@ class ResizeKernel : public OpKernel {
       options.exclude_outside = init.attrs.GetInt("exclude_outside", 0) != 0;
       extrapolation_value = init.attrs.GetFloat("extrapolation_value", 0.0f);
     }
-    return std::make_unique<ResizeKernel>(init.opset, options, extrapolation_value);
+    return std::make_unique<ResizeKernel>("Resize", init.opset, options, extrapolation_value, std::vector<double>{});
   }
 
   absl::Status Compute(KernelContext& ctx) const override {
     const Tensor* x = ctx.input(0);
-    if (x == nullptr) return absl::InvalidArgumentError("Resize: input X is missing");
-    if (x->rank() < 1) return absl::InvalidArgumentError("Resize: input X must have rank >= 1, got a scalar");
+    if (x == nullptr) return absl::InvalidArgumentError(absl::StrCat(op_name_, ": input X is missing"));
+    if (x->rank() < 1) return absl::InvalidArgumentError(absl::StrCat(op_name_, ": input X must have rank >= 1, got a scalar"));
     const DataType t = x->dtype();
     if (options_.mode != ResizeMode::kNearest && t != DataType::kFloat32 && t != DataType::kFloat64) {
-      return absl::UnimplementedError(absl::StrCat("Resize: mode linear/cubic on element type ", DataTypeName(t),
+      return absl::UnimplementedError(absl::StrCat(op_name_, ": mode linear/cubic on element type ", DataTypeName(t),
                                                    " is not supported (float32 and float64 are)"));
     }
     const int rank = x->rank();
     const Shape& in_shape = x->shape();
 
-    const Tensor* scales_t = NonEmptyInput(ctx, opset_ < 11 ? 1 : 2);
+    // Upsample-7/8 carry scales as an attribute; Resize-10 and Upsample-9
+    // take them as input 1, later Resize as input 2.
+    const Tensor* scales_t = attr_scales_.empty() ? NonEmptyInput(ctx, opset_ < 11 ? 1 : 2) : nullptr;
+    const bool have_scales = scales_t != nullptr || !attr_scales_.empty();
+    const int64_t num_scales = scales_t != nullptr ? scales_t->num_elements() : static_cast<int64_t>(attr_scales_.size());
     const Tensor* sizes_t = opset_ < 11 ? nullptr : NonEmptyInput(ctx, 3);
     const Tensor* roi_t = opset_ < 11 ? nullptr : NonEmptyInput(ctx, 1);
-    if (scales_t != nullptr && sizes_t != nullptr) {
-      return absl::InvalidArgumentError("Resize: only one of scales and sizes may be given, got both");
+    if (have_scales && sizes_t != nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(op_name_, ": only one of scales and sizes may be given, got both"));
     }
-    if (scales_t == nullptr && sizes_t == nullptr) {
-      return absl::InvalidArgumentError("Resize: one of scales and sizes must be given (non-empty)");
+    if (!have_scales && sizes_t == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(op_name_, ": one of scales and sizes must be given (non-empty)"));
     }
     const bool crop = options_.transform == CoordinateTransform::kTfCropAndResize;
     std::vector<double> roi(2 * rank);
@@ -234,7 +357,7 @@ class ResizeKernel : public OpKernel {
     }
     if (crop && roi_t != nullptr) {
       if (roi_t->num_elements() != 2 * rank) {
-        return absl::InvalidArgumentError(absl::StrCat("Resize: roi has ", roi_t->num_elements(),
+        return absl::InvalidArgumentError(absl::StrCat(op_name_, ": roi has ", roi_t->num_elements(),
                                                        " values, expected 2 * rank = ", 2 * rank));
       }
       for (int i = 0; i < 2 * rank; ++i) roi[i] = roi_t->GetAsDouble(i);
@@ -242,37 +365,37 @@ class ResizeKernel : public OpKernel {
 
     Shape out_shape(rank);
     std::vector<double> scales(rank);
-    if (scales_t != nullptr) {
-      if (scales_t->num_elements() != rank) {
-        return absl::InvalidArgumentError(absl::StrCat("Resize: scales has ", scales_t->num_elements(),
+    if (have_scales) {
+      if (num_scales != rank) {
+        return absl::InvalidArgumentError(absl::StrCat(op_name_, ": scales has ", num_scales,
                                                        " values, expected one per dim of X ", ShapeToString(in_shape)));
       }
       for (int a = 0; a < rank; ++a) {
-        scales[a] = scales_t->GetAsDouble(a);
+        scales[a] = scales_t != nullptr ? scales_t->GetAsDouble(a) : attr_scales_[a];
         if (!(scales[a] > 0) || !std::isfinite(scales[a])) {
-          return absl::InvalidArgumentError(absl::StrCat("Resize: scales must be positive, got ", scales[a],
+          return absl::InvalidArgumentError(absl::StrCat(op_name_, ": scales must be positive, got ", scales[a],
                                                          " for axis ", a));
         }
         const double extent = crop ? roi[rank + a] - roi[a] : 1.0;
         const double out = std::floor(static_cast<double>(in_shape[a]) * extent * scales[a]);
         if (!(out >= 0) || out > 9.0e15) {
-          return absl::InvalidArgumentError(absl::StrCat("Resize: output size ", out, " for axis ", a, " is invalid"));
+          return absl::InvalidArgumentError(absl::StrCat(op_name_, ": output size ", out, " for axis ", a, " is invalid"));
         }
         out_shape[a] = static_cast<int64_t>(out);
       }
     } else {
       if (sizes_t->dtype() != DataType::kInt64 || sizes_t->num_elements() != rank) {
-        return absl::InvalidArgumentError(absl::StrCat("Resize: sizes must be int64 with one value per dim of X ",
+        return absl::InvalidArgumentError(absl::StrCat(op_name_, ": sizes must be int64 with one value per dim of X ",
                                                        ShapeToString(in_shape), ", got ", sizes_t->DebugString()));
       }
       for (int a = 0; a < rank; ++a) {
         out_shape[a] = sizes_t->data<int64_t>()[a];
         if (out_shape[a] < 0) {
-          return absl::InvalidArgumentError(absl::StrCat("Resize: sizes must be >= 0, got ", out_shape[a]));
+          return absl::InvalidArgumentError(absl::StrCat(op_name_, ": sizes must be >= 0, got ", out_shape[a]));
         }
         if (in_shape[a] == 0 && out_shape[a] != 0) {
           return absl::InvalidArgumentError(
-              absl::StrCat("Resize: cannot resize the empty axis ", a, " of X ", ShapeToString(in_shape)));
+              absl::StrCat(op_name_, ": cannot resize the empty axis ", a, " of X ", ShapeToString(in_shape)));
         }
         scales[a] = in_shape[a] > 0 ? static_cast<double>(out_shape[a]) / static_cast<double>(in_shape[a]) : 1.0;
       }
@@ -303,13 +426,18 @@ class ResizeKernel : public OpKernel {
   }
 
  private:
+  std::string op_name_;
   int opset_;
   ResizeAxisOptions options_;
   double extrapolation_value_;
+  std::vector<double> attr_scales_;  // Upsample-7/8 only
 };
 
 }  // namespace
 
-void RegisterResizeKernel(KernelRegistry& registry) { registry.Register("Resize", FactoryOf<ResizeKernel>()); }
+void RegisterResizeKernel(KernelRegistry& registry) {
+  registry.Register("Resize", FactoryOf<ResizeKernel>());
+  registry.Register("Upsample", [](const KernelInit& init) { return ResizeKernel::CreateUpsample(init); });
+}
 
 }  // namespace tessera::engine

@@ -1,7 +1,8 @@
 // Resize (ai.onnx opsets 10, 11, 13; N-D): nearest / linear / cubic with every
 // coordinate_transformation_mode and nearest_mode, scales or sizes, roi and
-// extrapolation_value for tf_crop_and_resize. Defined in resize.cc and
-// registered from RegisterPoolNormKernels (pool.cc).
+// extrapolation_value for tf_crop_and_resize; and the deprecated Upsample
+// (opsets 7-9) on the same machinery. Defined in resize.cc and registered
+// from RegisterPoolNormKernels (pool.cc).
 #pragma once
 
 namespace tessera::engine {

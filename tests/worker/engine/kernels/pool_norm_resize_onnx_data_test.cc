@@ -27,7 +27,7 @@ constexpr const char* kNodeTestDir = "/usr/share/libonnx-testdata/data/node";
 std::vector<std::string> CaseNames() {
   static const char* kPrefixes[] = {"test_averagepool_", "test_maxpool_",     "test_globalaveragepool",
                                     "test_globalmaxpool", "test_batchnorm_",  "test_instancenorm_",
-                                    "test_layer_normalization_", "test_lrn", "test_resize_"};
+                                    "test_layer_normalization_", "test_lrn", "test_resize_", "test_upsample_"};
   std::vector<std::string> names;
   std::error_code ec;
   if (!fs::is_directory(kNodeTestDir, ec)) return names;
