@@ -1,3 +1,4 @@
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,33 @@ TEST(ArgMinMax, MiddleAxisOtherTypes) {
   out = RunKernel(Case("ArgMax", 13, {Attr("axis", int64_t{0})}, {Tensor::FromVector<uint8_t>({3}, {4, 200, 3})}));
   ASSERT_TRUE(out.ok());
   EXPECT_TRUE(TensorsNear((*out)[0], Tensor::FromVector<int64_t>({1}, {1})));
+}
+
+TEST(ArgMinMax, LongRowsUseVectorPassAndHandleNaN) {
+  std::vector<float> v(2 * 100);
+  for (int i = 0; i < 200; ++i) v[i] = static_cast<float>((i * 37) % 23);
+  v[37] = 50;
+  v[80] = 50;
+  v[100 + 5] = -9;
+  v[100 + 99] = -9;
+  const Tensor x = Tensor::FromVector<float>({2, 100}, v);
+  auto out = RunKernel(Case("ArgMax", 13, {Attr("axis", int64_t{1}), Attr("keepdims", int64_t{0})}, {x}));
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ((*out)[0].GetAsInt64(0), 37);
+  out = RunKernel(Case("ArgMax", 13,
+                       {Attr("axis", int64_t{1}), Attr("keepdims", int64_t{0}), Attr("select_last_index", int64_t{1})},
+                       {x}));
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ((*out)[0].GetAsInt64(0), 80);
+  out = RunKernel(Case("ArgMin", 13, {Attr("axis", int64_t{1}), Attr("keepdims", int64_t{0})}, {x}));
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ((*out)[0].GetAsInt64(1), 5);
+  // A NaN in the row is skipped, as in a sequential scan.
+  v[10] = NAN;
+  out = RunKernel(Case("ArgMax", 13, {Attr("axis", int64_t{1}), Attr("keepdims", int64_t{0})},
+                       {Tensor::FromVector<float>({2, 100}, v)}));
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ((*out)[0].GetAsInt64(0), 37);
 }
 
 TEST(ArgMinMax, BadInputs) {
