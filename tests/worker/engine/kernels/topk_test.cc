@@ -58,26 +58,34 @@ TEST(TopK, OuterAxisAndOpset1Attribute) {
 }
 
 TEST(TopK, LargeRandomMatchesSort) {
-  const int64_t rows = 64, n = 1000, k = 17;
+  const int64_t rows = 64, n = 1000;
   std::vector<float> v(rows * n);
   std::mt19937 rng(11);
   std::uniform_int_distribution<int> dist(-200, 200);  // many ties
   for (float& f : v) f = static_cast<float>(dist(rng));
-  auto out = RunKernel(Case("TopK", 11, {}, {Tensor::FromVector<float>({rows, n}, v), K(k)}, 2));
-  ASSERT_TRUE(out.ok());
-  std::vector<float> ev;
-  std::vector<int64_t> ei;
-  for (int64_t r = 0; r < rows; ++r) {
-    std::vector<int64_t> idx(n);
-    std::iota(idx.begin(), idx.end(), 0);
-    std::stable_sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) { return v[r * n + a] > v[r * n + b]; });
-    for (int64_t i = 0; i < k; ++i) {
-      ev.push_back(v[r * n + idx[i]]);
-      ei.push_back(idx[i]);
+  for (int64_t largest : {1, 0}) {
+    for (int64_t k : {17, 300}) {  // the small-k insertion path and the selection path
+      SCOPED_TRACE(k);
+      auto out = RunKernel(
+          Case("TopK", 11, {Attr("largest", largest)}, {Tensor::FromVector<float>({rows, n}, v), K(k)}, 2));
+      ASSERT_TRUE(out.ok());
+      std::vector<float> ev;
+      std::vector<int64_t> ei;
+      for (int64_t r = 0; r < rows; ++r) {
+        std::vector<int64_t> idx(n);
+        std::iota(idx.begin(), idx.end(), 0);
+        std::stable_sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) {
+          return largest ? v[r * n + a] > v[r * n + b] : v[r * n + a] < v[r * n + b];
+        });
+        for (int64_t i = 0; i < k; ++i) {
+          ev.push_back(v[r * n + idx[i]]);
+          ei.push_back(idx[i]);
+        }
+      }
+      EXPECT_TRUE(TensorsNear((*out)[0], Tensor::FromVector<float>({rows, k}, ev)));
+      EXPECT_TRUE(TensorsNear((*out)[1], Tensor::FromVector<int64_t>({rows, k}, ei)));
     }
   }
-  EXPECT_TRUE(TensorsNear((*out)[0], Tensor::FromVector<float>({rows, k}, ev)));
-  EXPECT_TRUE(TensorsNear((*out)[1], Tensor::FromVector<int64_t>({rows, k}, ei)));
 }
 
 TEST(TopK, BadInputs) {
