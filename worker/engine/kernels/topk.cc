@@ -136,8 +136,12 @@ class TopKKernel : public OpKernel {
     absl::Status status =
         DispatchType<float, double, int32_t, int64_t, int8_t, uint8_t>(input->dtype(), [&](auto tag) -> absl::Status {
           using T = decltype(tag);
-          Tensor* values = ctx.AllocateOutput(0, input->dtype(), out_shape);
-          Tensor* indices = ctx.AllocateOutput(1, DataType::kInt64, out_shape);
+          // An output nobody asked for still needs somewhere to be written.
+          Tensor values_scratch, indices_scratch;
+          Tensor* values = ctx.output_requested(0) ? ctx.AllocateOutput(0, input->dtype(), out_shape)
+                                                   : &(values_scratch = Tensor::Allocate(input->dtype(), out_shape));
+          Tensor* indices = ctx.output_requested(1) ? ctx.AllocateOutput(1, DataType::kInt64, out_shape)
+                                                    : &(indices_scratch = Tensor::Allocate(DataType::kInt64, out_shape));
           if (values->num_elements() == 0) return absl::OkStatus();
           if (largest_) {
             RunTopK<T, true>(input->data<T>(), values->data<T>(), indices->data<int64_t>(), outer, n, inner, k,

@@ -51,6 +51,10 @@ TEST(TopK, OuterAxisAndOpset1Attribute) {
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_TRUE(TensorsNear((*out)[0], Tensor::FromVector<int32_t>({2, 2}, {7, 9, 4, 8})));
   EXPECT_TRUE(TensorsNear((*out)[1], Tensor::FromVector<int64_t>({2, 2}, {1, 0, 2, 2})));
+  // Only the values requested.
+  out = RunKernel(Case("TopK", 11, {Attr("axis", int64_t{0})}, {x, K(1)}, 1));
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_TRUE(TensorsNear((*out)[0], Tensor::FromVector<int32_t>({1, 2}, {7, 9})));
   // k = 0: empty outputs.
   out = RunKernel(Case("TopK", 10, {}, {Tensor::FromVector<float>({2, 3}, {1, 2, 3, 4, 5, 6}), K(0)}, 2));
   ASSERT_TRUE(out.ok());
