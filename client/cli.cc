@@ -1,0 +1,35 @@
+#include "client/cli.h"
+
+#include "client/exit_codes.h"
+#include "client/run_command.h"
+
+namespace tessera::client {
+namespace {
+
+constexpr char kUsage[] = R"(usage: tessera <command> [options]
+
+commands:
+  run     run an ONNX model on the local engine (inputs from .npy or random),
+          print outputs and latency; see 'tessera run --help'
+  help    this text
+)";
+
+}  // namespace
+
+int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (args.empty()) {
+    err << kUsage;
+    return kExitUsageError;
+  }
+  const std::string& command = args[0];
+  const std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (command == "run") return RunCommand(rest, out, err);
+  if (command == "help" || command == "--help" || command == "-h") {
+    out << kUsage;
+    return kExitOk;
+  }
+  err << "tessera: unknown command '" << command << "'\n" << kUsage;
+  return kExitUsageError;
+}
+
+}  // namespace tessera::client

@@ -1,0 +1,11 @@
+// The `tessera` executable; all logic lives in the tessera_client library.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "client/cli.h"
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  return tessera::client::RunCli(args, std::cout, std::cerr);
+}

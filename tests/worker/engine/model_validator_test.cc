@@ -1,0 +1,132 @@
+#include "worker/engine/model_validator.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/worker/engine/model_builder.h"
+
+namespace tessera::engine {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::ModelBuilder;
+constexpr int32_t kFloat = onnx::TensorProto::FLOAT;
+
+ModelBuilder ReluModel() {
+  ModelBuilder b;
+  b.Input("x", kFloat, {-1, 4}).Node("Relu", {"x"}, {"y"}, {}, "relu1").Output("y");
+  return b;
+}
+
+TEST(ModelValidatorTest, AcceptsValidModelAndInfersShapes) {
+  auto model = ParseAndValidateModel(ReluModel().Bytes());
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ(model->graph().node_size(), 1);
+  EXPECT_EQ(OpsetFor(*model, ""), 17);
+}
+
+TEST(ModelValidatorTest, RefusesEmptyBytes) {
+  auto model = ParseAndValidateModel("");
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(model.status().message(), HasSubstr("empty"));
+}
+
+TEST(ModelValidatorTest, RefusesGarbage) {
+  auto model = ParseAndValidateModel("this is certainly not a protobuf \xff\xff\xff\xff");
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(model.status().message(), HasSubstr("not a valid ONNX protobuf"));
+}
+
+TEST(ModelValidatorTest, RefusesEveryTruncation) {
+  const std::string bytes = ReluModel().Bytes();
+  for (size_t len = 1; len < bytes.size(); ++len) {
+    auto model = ParseAndValidateModel(absl::string_view(bytes.data(), len));
+    EXPECT_FALSE(model.ok()) << "truncated to " << len << " bytes was accepted";
+  }
+}
+
+TEST(ModelValidatorTest, NamesUnsupportedOperatorAndNode) {
+  ModelBuilder b;
+  b.Input("x", kFloat, {2}).Node("FancyOp", {"x"}, {"y"}, {}, "fancy_node").Output("y");
+  auto model = ParseAndValidateModel(b.Bytes());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(model.status().message(), HasSubstr("'FancyOp'"));
+  EXPECT_THAT(model.status().message(), HasSubstr("fancy_node"));
+}
+
+TEST(ModelValidatorTest, NamesMissingInitializer) {
+  ModelBuilder b;
+  b.Input("x", kFloat, {2}).Node("Add", {"x", "bias"}, {"y"}, {}, "add1").Output("y");
+  auto model = ParseAndValidateModel(b.Bytes());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(model.status().message(), HasSubstr("'bias'"));
+  EXPECT_THAT(model.status().message(), HasSubstr("add1"));
+}
+
+TEST(ModelValidatorTest, DetectsCycle) {
+  ModelBuilder b;
+  b.Input("x", kFloat, {2})
+      .Node("Add", {"x", "b"}, {"a"}, {}, "n1")
+      .Node("Relu", {"a"}, {"b"}, {}, "n2")
+      .Output("a");
+  auto model = ParseAndValidateModel(b.Bytes());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(model.status().message(), HasSubstr("cycle"));
+}
+
+TEST(ModelValidatorTest, SortsUnsortedAcyclicGraph) {
+  ModelBuilder b;
+  b.Input("x", kFloat, {2})
+      .Node("Relu", {"a"}, {"y"}, {}, "second")
+      .Node("Relu", {"x"}, {"a"}, {}, "first")
+      .Output("y");
+  auto model = ParseAndValidateModel(b.Bytes());
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ(model->graph().node(0).name(), "first");
+  EXPECT_EQ(model->graph().node(1).name(), "second");
+}
+
+TEST(ModelValidatorTest, RefusesUnsupportedElementType) {
+  ModelBuilder b;
+  b.Input("x", onnx::TensorProto::FLOAT16, {2}).Node("Relu", {"x"}, {"y"}).Output("y");
+  auto model = ParseAndValidateModel(b.Bytes());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(model.status().message(), HasSubstr("FLOAT16"));
+}
+
+TEST(ModelValidatorTest, RefusesOpsetOutsideRange) {
+  for (int opset : {5, 18}) {
+    ModelBuilder b(opset);
+    b.Input("x", kFloat, {2}).Node("Relu", {"x"}, {"y"}).Output("y");
+    auto model = ParseAndValidateModel(b.Bytes());
+    EXPECT_EQ(model.status().code(), absl::StatusCode::kUnimplemented) << opset;
+    EXPECT_THAT(model.status().message(), HasSubstr("opset " + std::to_string(opset)));
+  }
+}
+
+TEST(ModelValidatorTest, RefusesDuplicateDefinition) {
+  ModelBuilder b;
+  b.Input("x", kFloat, {2}).Node("Relu", {"x"}, {"y"}).Node("Relu", {"x"}, {"y"}).Output("y");
+  auto model = ParseAndValidateModel(b.Bytes());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(model.status().message(), HasSubstr("more than once"));
+}
+
+TEST(ModelValidatorTest, RefusesCheckerViolations) {
+  // Relu with two inputs violates its schema.
+  ModelBuilder b;
+  b.Input("x", kFloat, {2}).Node("Relu", {"x", "x"}, {"y"}).Output("y");
+  auto model = ParseAndValidateModel(b.Bytes());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(model.status().message(), HasSubstr("ONNX checker"));
+}
+
+TEST(ModelValidatorTest, RefusesUndeclaredGraphOutput) {
+  ModelBuilder b;
+  b.Input("x", kFloat, {2}).Node("Relu", {"x"}, {"y"}).Output("nowhere");
+  auto model = ParseAndValidateModel(b.Bytes());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(model.status().message(), HasSubstr("'nowhere'"));
+}
+
+}  // namespace
+}  // namespace tessera::engine

@@ -1,0 +1,54 @@
+// Graph: the engine's mutable view of a validated model while it is being
+// optimized (constant folding, fusion), before kernels are created.
+//
+// Nodes stay onnx::NodeProto (so passes can rewrite op types and attributes)
+// in topological order; initializers and folded values are decoded Tensors.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "common/tensor.h"
+#include "onnx/onnx_pb.h"
+
+namespace tessera::engine {
+
+// What shape inference (or folding) knows about a tensor.
+struct ValueType {
+  int32_t elem_type = 0;          // onnx::TensorProto_DataType, 0 = unknown
+  std::optional<std::vector<int64_t>> dims;  // rank known; -1 = unknown dim
+  // The full shape, when every dimension is known.
+  std::optional<Shape> StaticShape() const;
+};
+
+class Graph {
+ public:
+  // Builds from a model that passed ParseAndValidateModel.
+  static absl::StatusOr<Graph> FromModel(const onnx::ModelProto& model);
+
+  std::vector<onnx::NodeProto> nodes;  // topological order
+  absl::flat_hash_map<std::string, Tensor> constants;
+  absl::flat_hash_map<std::string, ValueType> types;
+  // Graph inputs the caller must feed (inputs without an initializer).
+  std::vector<std::string> inputs;
+  // Graph inputs backed by an initializer: the caller may override them.
+  std::vector<std::string> optional_inputs;
+  std::vector<std::string> outputs;
+  absl::flat_hash_map<std::string, int> opsets;  // domain ("" = ai.onnx) -> version
+
+  int OpsetOf(const onnx::NodeProto& node) const;
+  bool IsConstant(const std::string& name) const { return constants.contains(name); }
+  bool IsGraphOutput(const std::string& name) const;
+  // Number of node inputs (across all nodes) that read `name`.
+  absl::flat_hash_map<std::string, int> ConsumerCounts() const;
+  // Returns a name not used by any tensor yet, based on `base`.
+  std::string UniqueName(const std::string& base);
+
+ private:
+  int unique_counter_ = 0;
+};
+
+}  // namespace tessera::engine

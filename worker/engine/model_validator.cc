@@ -1,0 +1,221 @@
+#include "worker/engine/model_validator.h"
+
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "common/data_type.h"
+#include "common/status_macros.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "onnx/checker.h"
+#include "onnx/shape_inference/implementation.h"
+#include "worker/engine/kernel_registry.h"
+
+namespace tessera::engine {
+namespace {
+
+std::string NodeLabel(const onnx::NodeProto& node, int index) {
+  return absl::StrCat("node '", node.name().empty() ? absl::StrCat("#", index) : node.name(), "' (",
+                      node.op_type(), ")");
+}
+
+bool IsOnnxDomain(absl::string_view d) { return d.empty() || d == "ai.onnx"; }
+
+absl::Status CheckOpsets(const onnx::ModelProto& model) {
+  bool has_onnx = false;
+  for (const auto& imp : model.opset_import()) {
+    if (IsOnnxDomain(imp.domain())) {
+      has_onnx = true;
+      if (imp.version() < kMinOpset || imp.version() > kMaxOpset) {
+        return absl::UnimplementedError(absl::StrCat("model imports ai.onnx opset ", imp.version(),
+                                                     "; Tessera supports opsets ", kMinOpset, " to ", kMaxOpset));
+      }
+    }
+  }
+  if (!has_onnx && model.graph().node_size() > 0) {
+    bool uses_onnx = false;
+    for (const auto& n : model.graph().node()) uses_onnx |= IsOnnxDomain(n.domain());
+    if (uses_onnx) return absl::InvalidArgumentError("model does not import the ai.onnx opset");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckValueType(const onnx::ValueInfoProto& v, absl::string_view what) {
+  if (!v.has_type()) return absl::OkStatus();
+  if (!v.type().has_tensor_type()) {
+    return absl::UnimplementedError(
+        absl::StrCat(what, " '", v.name(), "' is not a tensor (sequences, maps and optionals are not supported)"));
+  }
+  const int32_t t = v.type().tensor_type().elem_type();
+  if (t != 0 && !IsSupportedDataType(t)) {
+    return absl::UnimplementedError(
+        absl::StrCat(what, " '", v.name(), "' has unsupported element type ", OnnxTypeName(t)));
+  }
+  return absl::OkStatus();
+}
+
+// Checks operators and references, then sorts nodes topologically (Kahn).
+absl::Status CheckAndSortNodes(onnx::GraphProto* graph) {
+  const KernelRegistry& registry = KernelRegistry::Global();
+  absl::flat_hash_set<std::string> available;  // graph inputs and initializers
+  for (const auto& in : graph->input()) available.insert(in.name());
+  for (const auto& init : graph->initializer()) available.insert(init.name());
+
+  const int n = graph->node_size();
+  absl::flat_hash_map<std::string, int> producer;
+  for (int i = 0; i < n; ++i) {
+    const auto& node = graph->node(i);
+    if (node.op_type().empty()) return absl::InvalidArgumentError(absl::StrCat("node #", i, " has no op_type"));
+    if (registry.Find(node.domain(), node.op_type()) == nullptr) {
+      return absl::UnimplementedError(
+          absl::StrCat("unsupported operator '", node.op_type(), "'",
+                       IsOnnxDomain(node.domain()) ? "" : absl::StrCat(" in domain '", node.domain(), "'"), " in ",
+                       NodeLabel(node, i)));
+    }
+    for (const auto& out : node.output()) {
+      if (out.empty()) continue;
+      if (available.contains(out) || !producer.emplace(out, i).second) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("tensor '", out, "' is defined more than once (again by ", NodeLabel(node, i), ")"));
+      }
+    }
+  }
+  // Edges and in-degrees.
+  std::vector<std::vector<int>> consumers(n);
+  std::vector<int> indegree(n, 0);
+  for (int i = 0; i < n; ++i) {
+    const auto& node = graph->node(i);
+    absl::flat_hash_set<int> deps;
+    for (const auto& in : node.input()) {
+      if (in.empty() || available.contains(in)) continue;
+      auto it = producer.find(in);
+      if (it == producer.end()) {
+        return absl::InvalidArgumentError(absl::StrCat("input '", in, "' of ", NodeLabel(node, i),
+                                                       " is not a graph input, an initializer or "
+                                                       "the output of any node"));
+      }
+      if (deps.insert(it->second).second) {
+        consumers[it->second].push_back(i);
+        ++indegree[i];
+      }
+    }
+    for (const auto& attr : node.attribute()) {
+      if (attr.has_g() || attr.graphs_size() > 0) {
+        return absl::UnimplementedError(
+            absl::StrCat(NodeLabel(node, i), " has a subgraph attribute '", attr.name(),
+                         "'; control flow is not supported"));
+      }
+    }
+  }
+  std::vector<int> order;
+  order.reserve(n);
+  std::vector<int> ready;
+  for (int i = n - 1; i >= 0; --i) {
+    if (indegree[i] == 0) ready.push_back(i);
+  }
+  while (!ready.empty()) {
+    // Take the lowest index first so an already sorted graph keeps its order.
+    int best = 0;
+    for (size_t k = 1; k < ready.size(); ++k) {
+      if (ready[k] < ready[best]) best = static_cast<int>(k);
+    }
+    const int i = ready[best];
+    ready.erase(ready.begin() + best);
+    order.push_back(i);
+    for (int c : consumers[i]) {
+      if (--indegree[c] == 0) ready.push_back(c);
+    }
+  }
+  if (static_cast<int>(order.size()) != n) {
+    for (int i = 0; i < n; ++i) {
+      if (indegree[i] > 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("the graph has a cycle through ", NodeLabel(graph->node(i), i)));
+      }
+    }
+  }
+  google::protobuf::RepeatedPtrField<onnx::NodeProto> sorted;
+  sorted.Reserve(n);
+  for (int i : order) *sorted.Add() = std::move(*graph->mutable_node(i));
+  graph->mutable_node()->Swap(&sorted);
+
+  for (const auto& out : graph->output()) {
+    if (!available.contains(out.name()) && !producer.contains(out.name())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("graph output '", out.name(), "' is not produced by any node, input or initializer"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckTypes(const onnx::GraphProto& graph) {
+  for (const auto& v : graph.input()) TESSERA_RETURN_IF_ERROR(CheckValueType(v, "graph input"));
+  for (const auto& v : graph.output()) TESSERA_RETURN_IF_ERROR(CheckValueType(v, "graph output"));
+  for (const auto& v : graph.value_info()) TESSERA_RETURN_IF_ERROR(CheckValueType(v, "tensor"));
+  for (const auto& t : graph.initializer()) {
+    if (!IsSupportedDataType(t.data_type())) {
+      return absl::UnimplementedError(absl::StrCat("initializer '", t.name(), "' has unsupported element type ",
+                                                   OnnxTypeName(t.data_type())));
+    }
+  }
+  for (const auto& s : graph.sparse_initializer()) {
+    return absl::UnimplementedError(absl::StrCat("sparse initializer '", s.values().name(), "' is not supported"));
+  }
+  return absl::OkStatus();
+}
+
+std::string TrimMessage(const std::string& m) {
+  constexpr size_t kMax = 600;
+  std::string s = m;
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s.size() > kMax ? s.substr(0, kMax) + "..." : s;
+}
+
+}  // namespace
+
+int OpsetFor(const onnx::ModelProto& model, absl::string_view domain) {
+  for (const auto& imp : model.opset_import()) {
+    if (imp.domain() == domain || (IsOnnxDomain(domain) && IsOnnxDomain(imp.domain()))) {
+      return static_cast<int>(imp.version());
+    }
+  }
+  return 0;
+}
+
+absl::StatusOr<onnx::ModelProto> ParseAndValidateModel(absl::string_view bytes) {
+  if (bytes.empty()) return absl::InvalidArgumentError("model is empty (0 bytes)");
+  if (static_cast<int64_t>(bytes.size()) > kMaxModelBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("model is ", bytes.size(), " bytes, over the 2 GiB limit"));
+  }
+  onnx::ModelProto model;
+  google::protobuf::io::CodedInputStream stream(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                                static_cast<int>(bytes.size()));
+  stream.SetRecursionLimit(64);
+  if (!model.ParseFromCodedStream(&stream) || !stream.ConsumedEntireMessage()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model bytes (", bytes.size(), ") are not a valid ONNX protobuf (corrupt or truncated)"));
+  }
+  if (!model.has_graph()) return absl::InvalidArgumentError("model has no graph");
+  if (model.ir_version() <= 0) return absl::InvalidArgumentError("model has no ir_version");
+  TESSERA_RETURN_IF_ERROR(CheckOpsets(model));
+  TESSERA_RETURN_IF_ERROR(CheckAndSortNodes(model.mutable_graph()));
+  TESSERA_RETURN_IF_ERROR(CheckTypes(model.graph()));
+  try {
+    onnx::checker::check_model(model);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("ONNX checker: ", TrimMessage(e.what())));
+  }
+  try {
+    onnx::ShapeInferenceOptions options(/*check_type=*/false, /*error_mode=*/0, /*data_prop=*/true);
+    onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(), options);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("shape inference: ", TrimMessage(e.what())));
+  }
+  TESSERA_RETURN_IF_ERROR(CheckTypes(model.graph()));
+  return model;
+}
+
+}  // namespace tessera::engine
