@@ -2,7 +2,8 @@
 // smallest element along `axis` (default 0), `keepdims` (default 1), and from
 // opset 12 `select_last_index` (default 0: the first occurrence wins ties).
 // NaN compares as neither larger nor smaller, so it is never selected unless
-// it is the first element.
+// it is the first element. Contiguous rows (the last axis) take a vectorized
+// pass for the extreme value, then locate it.
 #include <algorithm>
 #include <memory>
 #include <vector>
@@ -30,23 +31,57 @@ inline bool Better(T v, T b) {
   }
 }
 
+// The extreme value of a contiguous row, with independent lanes so the loop
+// vectorizes.
+template <typename T, bool kMax>
+T RowExtreme(const T* x, int64_t n) {
+  constexpr int kLanes = 16;
+  T result = x[0];
+  int64_t i = 0;
+  if (n >= kLanes) {
+    T lanes[kLanes];
+    for (int l = 0; l < kLanes; ++l) lanes[l] = x[l];
+    for (i = kLanes; i + kLanes <= n; i += kLanes) {
+      for (int l = 0; l < kLanes; ++l) lanes[l] = Better<kMax, false>(x[i + l], lanes[l]) ? x[i + l] : lanes[l];
+    }
+    for (int l = 0; l < kLanes; ++l) result = Better<kMax, false>(lanes[l], result) ? lanes[l] : result;
+  }
+  for (; i < n; ++i) result = Better<kMax, false>(x[i], result) ? x[i] : result;
+  return result;
+}
+
+// Index of the first (or last) extreme of a contiguous row: the extreme
+// value is found with a vectorized pass, then located; rows where that
+// fails (NaN) fall back to a sequential scan.
+template <typename T, bool kMax, bool kLast>
+int64_t RowArg(const T* row, int64_t n) {
+  const T best = RowExtreme<T, kMax>(row, n);
+  if constexpr (kLast) {
+    for (int64_t i = n - 1; i >= 0; --i) {
+      if (row[i] == best) return i;
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      if (row[i] == best) return i;
+    }
+  }
+  T value = row[0];
+  int64_t index = 0;
+  for (int64_t i = 1; i < n; ++i) {
+    if (Better<kMax, kLast>(row[i], value)) {
+      value = row[i];
+      index = i;
+    }
+  }
+  return index;
+}
+
 template <typename T, bool kMax, bool kLast>
 void RunArg(const T* x, int64_t* out, int64_t outer, int64_t n, int64_t inner, int threads) {
   if (inner == 1) {
     const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, n));
     ParallelFor(threads, outer, grain, [&](int64_t begin, int64_t end) {
-      for (int64_t o = begin; o < end; ++o) {
-        const T* row = x + o * n;
-        T best = row[0];
-        int64_t index = 0;
-        for (int64_t i = 1; i < n; ++i) {
-          if (Better<kMax, kLast>(row[i], best)) {
-            best = row[i];
-            index = i;
-          }
-        }
-        out[o] = index;
-      }
+      for (int64_t o = begin; o < end; ++o) out[o] = RowArg<T, kMax, kLast>(x + o * n, n);
     });
     return;
   }

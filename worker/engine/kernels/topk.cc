@@ -25,6 +25,8 @@ namespace tessera::engine {
 namespace {
 
 constexpr int64_t kGrain = 16384;
+// Up to this k, TopK keeps a sorted list of the best k instead of selecting.
+constexpr int64_t kSmallK = 32;
 
 template <typename T>
 inline bool IsNan(T v) {
@@ -74,11 +76,26 @@ void RunTopK(const T* x, T* values, int64_t* indices, int64_t outer, int64_t n, 
         dst_indices[0] = best.second;
         continue;
       }
-      for (int64_t i = 0; i < n; ++i) items[i] = {src[i * inner], i};
-      if (k < n) {
-        std::nth_element(items.begin(), items.begin() + (k - 1), items.end(), before);
+      if (k <= kSmallK && k * 8 <= n) {
+        // Small k: keep the best k sorted; most elements lose against the
+        // current k-th and cost one comparison.
+        for (int64_t i = 0; i < k; ++i) items[i] = {src[i * inner], i};
+        std::sort(items.begin(), items.begin() + k, before);
+        for (int64_t i = k; i < n; ++i) {
+          const std::pair<T, int64_t> candidate{src[i * inner], i};
+          if (!before(candidate, items[k - 1])) continue;
+          int64_t pos = k - 1;
+          while (pos > 0 && before(candidate, items[pos - 1])) {
+            items[pos] = items[pos - 1];
+            --pos;
+          }
+          items[pos] = candidate;
+        }
+      } else {
+        for (int64_t i = 0; i < n; ++i) items[i] = {src[i * inner], i};
+        if (k < n) std::nth_element(items.begin(), items.begin() + (k - 1), items.end(), before);
+        std::sort(items.begin(), items.begin() + k, before);
       }
-      std::sort(items.begin(), items.begin() + k, before);
       for (int64_t i = 0; i < k; ++i) {
         dst_values[i * inner] = items[i].first;
         dst_indices[i * inner] = items[i].second;
@@ -119,8 +136,12 @@ class TopKKernel : public OpKernel {
     absl::Status status =
         DispatchType<float, double, int32_t, int64_t, int8_t, uint8_t>(input->dtype(), [&](auto tag) -> absl::Status {
           using T = decltype(tag);
-          Tensor* values = ctx.AllocateOutput(0, input->dtype(), out_shape);
-          Tensor* indices = ctx.AllocateOutput(1, DataType::kInt64, out_shape);
+          // An output nobody asked for still needs somewhere to be written.
+          Tensor values_scratch, indices_scratch;
+          Tensor* values = ctx.output_requested(0) ? ctx.AllocateOutput(0, input->dtype(), out_shape)
+                                                   : &(values_scratch = Tensor::Allocate(input->dtype(), out_shape));
+          Tensor* indices = ctx.output_requested(1) ? ctx.AllocateOutput(1, DataType::kInt64, out_shape)
+                                                    : &(indices_scratch = Tensor::Allocate(DataType::kInt64, out_shape));
           if (values->num_elements() == 0) return absl::OkStatus();
           if (largest_) {
             RunTopK<T, true>(input->data<T>(), values->data<T>(), indices->data<int64_t>(), outer, n, inner, k,
