@@ -239,7 +239,7 @@ int Fail(std::ostream& err, const absl::Status& status) {
 
 std::string RunUsage() {
   return R"(usage: tessera run --model M.onnx [--input NAME=FILE.npy]... [--random-input NAME=DIMS]...
-                   [--output-dir DIR] [--threads N] [--iterations N] [--warmup N] [--json]
+                   [--output-dir DIR] [--threads N] [--iterations N] [--warmup N] [--json] [--profile]
                    [--seed N] [--random-dist uniform|normal]
 
 Runs an ONNX model on the local Tessera engine.
@@ -257,6 +257,7 @@ Runs an ONNX model on the local Tessera engine.
   --threads N             intra-op threads (0 = all cores; default 0)
   --iterations N          time N runs and report min/p50/p90/p99/mean latency
   --warmup N              untimed runs first (default 1 with --iterations, else 0)
+  --profile               print time per operator type to stderr after the runs
   --json                  print exactly one JSON object on stdout:
                           {"outputs": {NAME: {"shape": [..], "dtype": ".."}},
                            "latency_ms": {"min","p50","p90","p99","mean"}, "iterations": N}
@@ -290,6 +291,11 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args) {
     if (flag == "--json") {
       if (has_value) return Usage("--json takes no value");
       options.json = true;
+      continue;
+    }
+    if (flag == "--profile") {
+      if (has_value) return Usage("--profile takes no value");
+      options.profile = true;
       continue;
     }
     static const std::set<std::string> kValueFlags = {"--model",      "--input",   "--random-input", "--output-dir",
@@ -380,6 +386,7 @@ int RunCommand(const std::vector<std::string>& args, std::ostream& out, std::ost
   }
   EngineOptions engine_options;
   engine_options.intra_op_threads = options.threads;
+  engine_options.profile = options.profile;
   const auto load_start = std::chrono::steady_clock::now();
   absl::StatusOr<std::unique_ptr<Engine>> engine = load_engine(options.model_path, engine_options);
   if (!engine.ok()) {
@@ -425,6 +432,12 @@ int RunCommand(const std::vector<std::string>& args, std::ostream& out, std::ost
   out << (options.json ? JsonReport(output_infos, outputs, options, stats)
                        : TextReport(output_infos, outputs, options, stats, load_ms));
   out.flush();
+  if (options.profile) {
+    err << "time per operator type over all timed and warm-up runs (the first run, which plans, is not timed):\n";
+    for (const engine::OpProfile& p : (*engine)->Profile()) {
+      err << absl::StrFormat("  %-28s %8d calls %12.3f ms\n", p.op_type, p.calls, p.total_ms);
+    }
+  }
   return kExitOk;
 }
 

@@ -43,6 +43,7 @@ class FakeEngine : public Engine {
 
   const std::vector<TensorInfo>& inputs() const override { return inputs_; }
   const std::vector<TensorInfo>& outputs() const override { return outputs_; }
+  std::vector<engine::OpProfile> Profile() const override { return {}; }
 
   absl::StatusOr<std::vector<Tensor>> Run(absl::Span<const NamedTensor> inputs) const override {
     ++log_->runs;

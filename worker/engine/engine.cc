@@ -13,6 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/status_macros.h"
 #include "worker/engine/arena_planner.h"
 #include "worker/engine/constant_folding.h"
@@ -83,6 +85,7 @@ class EngineImpl final : public Engine {
   const std::vector<TensorInfo>& inputs() const override { return input_info_; }
   const std::vector<TensorInfo>& outputs() const override { return output_info_; }
   absl::StatusOr<std::vector<Tensor>> Run(absl::Span<const NamedTensor> inputs) const override;
+  std::vector<OpProfile> Profile() const override;
 
  private:
   struct Node {
@@ -91,6 +94,7 @@ class EngineImpl final : public Engine {
     std::vector<int> inputs;   // value ids, -1 = absent
     std::vector<int> outputs;  // value ids, -1 = not requested
     std::string label;
+    std::string op_type;  // "Conv", "ai.tessera.FusedConv"
     bool signature_constant = false;  // depends only on constants and input shapes
     std::vector<int> release_after;   // values dead after this node
   };
@@ -102,6 +106,7 @@ class EngineImpl final : public Engine {
   std::unique_ptr<Plan> MakePlan(const std::vector<int64_t>& bytes, const std::vector<Tensor>& values) const;
 
   int threads_ = 1;
+  bool profile_ = false;
   absl::flat_hash_map<std::string, int> value_ids_;
   std::vector<std::string> value_names_;
   std::vector<Tensor> constants_;         // by value id; undefined when not constant
@@ -119,6 +124,7 @@ class EngineImpl final : public Engine {
   mutable absl::Mutex mu_;
   mutable absl::flat_hash_map<std::string, std::shared_ptr<Plan>> plans_ ABSL_GUARDED_BY(mu_);
   mutable std::deque<std::string> plan_order_ ABSL_GUARDED_BY(mu_);
+  mutable absl::flat_hash_map<std::string, OpProfile> profile_totals_ ABSL_GUARDED_BY(mu_);
 };
 
 int EngineImpl::ValueId(const std::string& name) {
@@ -172,6 +178,7 @@ absl::Status EngineImpl::Build(Graph graph) {
   for (const auto& proto : graph.nodes) {
     Node node;
     node.label = NodeLabel(proto);
+    node.op_type = proto.domain().empty() ? proto.op_type() : absl::StrCat(proto.domain(), ".", proto.op_type());
     node.def = registry.Find(proto.domain(), proto.op_type());
     if (node.def == nullptr) return absl::UnimplementedError(absl::StrCat("unsupported operator in ", node.label));
     NodeAttributes attrs(proto);
@@ -230,6 +237,7 @@ absl::StatusOr<std::unique_ptr<Engine>> EngineImpl::Create(absl::string_view byt
   TESSERA_ASSIGN_OR_RETURN(Graph graph, Graph::FromModel(model));
   model.Clear();
   auto engine = std::make_unique<EngineImpl>();
+  engine->profile_ = options.profile;
   engine->threads_ = options.intra_op_threads > 0 ? options.intra_op_threads
                                                   : std::max(1u, std::thread::hardware_concurrency());
   if (options.optimize) {
@@ -308,8 +316,17 @@ absl::Status EngineImpl::Execute(std::vector<Tensor>& values, const Plan* plan, 
     for (int id : node.outputs) out.push_back(id >= 0 ? &values[id] : nullptr);
     if (allocator != nullptr) allocator->SetNode(&node.outputs);
     NodeContext ctx(in, out, threads_, allocator);
+    const absl::Time start = profile_ ? absl::Now() : absl::InfinitePast();
     absl::Status st = node.kernel->Compute(ctx);
     if (!st.ok()) return absl::Status(st.code(), absl::StrCat(node.label, ": ", st.message()));
+    if (profile_) {
+      const double ms = absl::ToDoubleMilliseconds(absl::Now() - start);
+      absl::MutexLock lock(&mu_);
+      OpProfile& p = profile_totals_[node.op_type];
+      p.op_type = node.op_type;
+      ++p.calls;
+      p.total_ms += ms;
+    }
     for (size_t i = 0; i < node.outputs.size(); ++i) {
       const int id = node.outputs[i];
       if (id >= 0 && !values[id].defined()) {
@@ -438,6 +455,16 @@ absl::StatusOr<std::vector<Tensor>> EngineImpl::Run(absl::Span<const NamedTensor
   plan->ReleaseArena(std::move(arena));
   if (!st.ok()) return st;
   return result;
+}
+
+std::vector<OpProfile> EngineImpl::Profile() const {
+  std::vector<OpProfile> out;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [op, p] : profile_totals_) out.push_back(p);
+  }
+  std::sort(out.begin(), out.end(), [](const OpProfile& a, const OpProfile& b) { return a.total_ms > b.total_ms; });
+  return out;
 }
 
 }  // namespace

@@ -26,6 +26,15 @@ struct EngineOptions {
   int intra_op_threads = 0;
   // Constant folding and operator fusion.
   bool optimize = true;
+  // Time every node (a small cost per node); see Engine::Profile().
+  bool profile = false;
+};
+
+// Accumulated time per operator type (ai.tessera ops as "ai.tessera.X").
+struct OpProfile {
+  std::string op_type;
+  int64_t calls = 0;
+  double total_ms = 0;
 };
 
 // A graph input or output: name, element type and shape, where -1 marks a
@@ -56,6 +65,10 @@ class Engine {
   // holds the graph outputs in outputs() order. Wrong names, types or shapes
   // are InvalidArgument naming the input.
   virtual absl::StatusOr<std::vector<Tensor>> Run(absl::Span<const NamedTensor> inputs) const = 0;
+
+  // With EngineOptions::profile: time per operator type over all runs so
+  // far, slowest first. Empty otherwise.
+  virtual std::vector<OpProfile> Profile() const = 0;
 };
 
 }  // namespace tessera::engine
