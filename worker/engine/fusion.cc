@@ -206,6 +206,42 @@ int FuseMatMulActivation(Graph& graph) {
   });
 }
 
+int FuseConvResidualAdd(Graph& graph) {
+  if (!HasKernel(kTesseraDomain, "FusedConv")) return 0;
+  Consumers consumers(graph);
+  std::vector<bool> erased(graph.nodes.size(), false);
+  int count = 0;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const onnx::NodeProto& conv = graph.nodes[i];
+    const bool is_conv = (conv.op_type() == "Conv" && conv.domain().empty()) ||
+                         (conv.op_type() == "FusedConv" && conv.domain() == kTesseraDomain);
+    if (erased[i] || !is_conv || HasActivation(conv) || conv.input_size() > 3 || conv.output_size() != 1) continue;
+    if (!IsFloat(graph, conv.output(0))) continue;
+    const int j = consumers.Sole(graph, conv.output(0));
+    if (j < 0) continue;
+    onnx::NodeProto& add = graph.nodes[j];
+    if (add.op_type() != "Add" || !add.domain().empty() || add.input(0) == add.input(1)) continue;
+    const std::string& z = add.input(0) == conv.output(0) ? add.input(1) : add.input(0);
+    // The residual must have exactly the conv output's shape (no broadcasting).
+    auto ct = graph.types.find(conv.output(0));
+    auto zt = graph.types.find(z);
+    if (ct == graph.types.end() || zt == graph.types.end() || !ct->second.SameShapeAs(zt->second)) continue;
+    if (zt->second.elem_type != onnx::TensorProto::FLOAT) continue;
+    // The fused node takes the Add's place, where Z is surely computed.
+    onnx::NodeProto fused = conv;
+    fused.set_domain(std::string(kTesseraDomain));
+    fused.set_op_type("FusedConv");
+    while (fused.input_size() < 3) fused.add_input("");
+    fused.add_input(z);
+    fused.set_output(0, add.output(0));
+    add = std::move(fused);
+    erased[i] = true;
+    ++count;
+  }
+  EraseNodes(graph, erased);
+  return count;
+}
+
 int FuseMatMulBias(Graph& graph) {
   if (!HasKernel(kTesseraDomain, "FusedMatMul")) return 0;
   Consumers consumers(graph);
@@ -255,6 +291,7 @@ int FuseMatMulBias(Graph& graph) {
 absl::Status FuseOperators(Graph& graph, int* count) {
   int total = 0;
   total += FuseConvBatchNorm(graph);
+  total += FuseConvResidualAdd(graph);
   total += FuseConvActivation(graph);
   total += FuseMatMulBias(graph);
   total += FuseMatMulActivation(graph);

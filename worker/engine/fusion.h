@@ -3,6 +3,7 @@
 // output, and only when the fused kernel is registered.
 //
 //   Conv -> BatchNormalization          => Conv with folded weights and bias
+//   Conv -> Add(Z of the same shape)     => ai.tessera.FusedConv(X, W, B, Z)
 //   Conv -> Relu|Clip|LeakyRelu|...     => ai.tessera.FusedConv(activation)
 //   MatMul -> Add(constant bias [N])    => ai.tessera.FusedMatMul(A, B, bias)
 //   FusedMatMul -> Relu|...              => FusedMatMul(activation)
@@ -17,6 +18,7 @@ namespace tessera::engine {
 absl::Status FuseOperators(Graph& graph, int* count = nullptr);
 
 int FuseConvBatchNorm(Graph& graph);
+int FuseConvResidualAdd(Graph& graph);
 int FuseConvActivation(Graph& graph);
 int FuseMatMulBias(Graph& graph);
 int FuseMatMulActivation(Graph& graph);

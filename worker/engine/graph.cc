@@ -17,7 +17,10 @@ ValueType TypeOf(const onnx::ValueInfoProto& v) {
   t.elem_type = tt.elem_type();
   if (tt.has_shape()) {
     std::vector<int64_t> dims;
-    for (const auto& d : tt.shape().dim()) dims.push_back(d.has_dim_value() ? d.dim_value() : -1);
+    for (const auto& d : tt.shape().dim()) {
+      dims.push_back(d.has_dim_value() ? d.dim_value() : -1);
+      t.dim_params.push_back(d.has_dim_param() ? d.dim_param() : "");
+    }
     t.dims = std::move(dims);
   }
   return t;
@@ -31,6 +34,21 @@ std::optional<Shape> ValueType::StaticShape() const {
     if (d < 0) return std::nullopt;
   }
   return Shape(dims->begin(), dims->end());
+}
+
+bool ValueType::SameShapeAs(const ValueType& other) const {
+  if (!dims.has_value() || !other.dims.has_value() || dims->size() != other.dims->size()) return false;
+  for (size_t i = 0; i < dims->size(); ++i) {
+    const int64_t a = (*dims)[i], b = (*other.dims)[i];
+    if (a >= 0 || b >= 0) {
+      if (a != b) return false;
+      continue;
+    }
+    const std::string& pa = i < dim_params.size() ? dim_params[i] : "";
+    const std::string& pb = i < other.dim_params.size() ? other.dim_params[i] : "";
+    if (pa.empty() || pa != pb) return false;
+  }
+  return true;
 }
 
 absl::StatusOr<Graph> Graph::FromModel(const onnx::ModelProto& model) {

@@ -20,8 +20,13 @@ namespace tessera::engine {
 struct ValueType {
   int32_t elem_type = 0;          // onnx::TensorProto_DataType, 0 = unknown
   std::optional<std::vector<int64_t>> dims;  // rank known; -1 = unknown dim
+  // Per dim when dims is set: the symbolic name of an unknown dim ("N"), or "".
+  std::vector<std::string> dim_params;
   // The full shape, when every dimension is known.
   std::optional<Shape> StaticShape() const;
+  // True when both shapes are known to be equal: same rank, and each dim
+  // equal or the same symbolic name.
+  bool SameShapeAs(const ValueType& other) const;
 };
 
 class Graph {

@@ -184,6 +184,36 @@ TEST(EngineTest, OptimizedConvBatchNormReluMatchesUnoptimized) {
   EXPECT_TRUE(TensorsNear((*a)[0], (*e)[0], 1e-5, 1e-5));
 }
 
+TEST(EngineTest, OptimizedResidualBlockMatchesUnoptimized) {
+  // ResNet basic block with a downsampling branch computed after the main one.
+  ModelBuilder b;
+  b.Input("x", kFloat, {-1, 4, 8, 8})
+      .Initializer("w1", Random({8, 4, 3, 3}, 31))
+      .Initializer("w2", Random({8, 8, 3, 3}, 32))
+      .Initializer("wd", Random({8, 4, 1, 1}, 33))
+      .Node("Conv", {"x", "w1"}, {"c1"},
+            {Attr("pads", std::vector<int64_t>{1, 1, 1, 1}), Attr("strides", std::vector<int64_t>{2, 2})})
+      .Node("Relu", {"c1"}, {"r1"})
+      .Node("Conv", {"r1", "w2"}, {"c2"}, {Attr("pads", std::vector<int64_t>{1, 1, 1, 1})})
+      .Node("Conv", {"x", "wd"}, {"d"}, {Attr("strides", std::vector<int64_t>{2, 2})})
+      .Node("Add", {"c2", "d"}, {"a"})
+      .Node("Relu", {"a"}, {"y"})
+      .Output("y", {-1, 8, 4, 4});
+  EngineOptions plain;
+  plain.optimize = false;
+  auto optimized = Engine::LoadFromBytes(b.Bytes());
+  auto reference = Engine::LoadFromBytes(b.Bytes(), plain);
+  ASSERT_TRUE(optimized.ok()) << optimized.status();
+  ASSERT_TRUE(reference.ok()) << reference.status();
+  for (int64_t batch : {1, 3}) {
+    Tensor x = Random({batch, 4, 8, 8}, 34);
+    auto a = (*optimized)->Run({{"x", x}});
+    auto e = (*reference)->Run({{"x", x}});
+    ASSERT_TRUE(a.ok() && e.ok()) << a.status() << e.status();
+    EXPECT_TRUE(TensorsNear((*a)[0], (*e)[0], 1e-5, 1e-5));
+  }
+}
+
 TEST(EngineTest, OptimizedMatMulAddGeluMatchesUnoptimized) {
   ModelBuilder b;
   b.Input("x", kFloat, {-1, 5, 8})

@@ -108,6 +108,36 @@ TEST(FusionTest, DoesNotFuseGraphOutput) {
   EXPECT_EQ(Ops(g), (std::vector<std::string>{"Conv", "Relu"}));
 }
 
+TEST(FusionTest, ResidualAddAndReluFoldIntoConv) {
+  ModelBuilder b;
+  b.Input("x", kFloat, {-1, 3, 4, 4})
+      .Initializer("w", Ones({3, 3, 1, 1}))
+      .Node("Relu", {"x"}, {"skip"})
+      .Node("Conv", {"x", "w"}, {"c"})
+      .Node("Add", {"skip", "c"}, {"a"})
+      .Node("Relu", {"a"}, {"y"})
+      .Output("y", {-1, 3, 4, 4});
+  Graph g = Optimize(b);
+  ASSERT_EQ(Ops(g), (std::vector<std::string>{"Relu", "ai.tessera.FusedConv"}));
+  const auto& conv = g.nodes[1];
+  ASSERT_EQ(conv.input_size(), 4);
+  EXPECT_EQ(conv.input(2), "");
+  EXPECT_EQ(conv.input(3), "skip");
+  EXPECT_EQ(NodeAttributes(conv).GetString("activation", ""), "Relu");
+}
+
+TEST(FusionTest, BroadcastingAddIsNotAResidual) {
+  ModelBuilder b;
+  b.Input("x", kFloat, {-1, 3, 4, 4})
+      .Input("z", kFloat, {1, 3, 1, 1})
+      .Initializer("w", Ones({3, 3, 1, 1}))
+      .Node("Conv", {"x", "w"}, {"c"})
+      .Node("Add", {"c", "z"}, {"y"})
+      .Output("y", {-1, 3, 4, 4});
+  Graph g = Optimize(b);
+  EXPECT_EQ(Ops(g), (std::vector<std::string>{"Conv", "Add"}));
+}
+
 TEST(FusionTest, MatMulBiasActivation) {
   ModelBuilder b;
   b.Input("x", kFloat, {-1, 8})
