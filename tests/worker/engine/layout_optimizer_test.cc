@@ -1,0 +1,118 @@
+#include "worker/engine/layout_optimizer.h"
+
+#include <random>
+
+#include "gtest/gtest.h"
+#include "tests/worker/engine/kernels/kernel_test_util.h"
+#include "tests/worker/engine/model_builder.h"
+#include "worker/engine/constant_folding.h"
+#include "worker/engine/engine.h"
+#include "worker/engine/fusion.h"
+#include "worker/engine/model_validator.h"
+
+namespace tessera::engine {
+namespace {
+
+using testing::Attr;
+using testing::ModelBuilder;
+using testing::TensorsNear;
+constexpr int32_t kFloat = onnx::TensorProto::FLOAT;
+
+Tensor Random(Shape shape, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  Tensor t = Tensor::Allocate(DataType::kFloat32, std::move(shape));
+  for (int64_t i = 0; i < t.num_elements(); ++i) t.data<float>()[i] = dist(rng);
+  return t;
+}
+
+// An inverted-residual block (MobileNetV2) followed by a classifier head.
+ModelBuilder MobileBlock() {
+  ModelBuilder b;
+  const int64_t c = 8, e = 16;
+  b.Input("x", kFloat, {-1, c, 10, 10})
+      .Initializer("w_expand", Random({e, c, 1, 1}, 1))
+      .Initializer("w_dw", Random({e, 1, 3, 3}, 2))
+      .Initializer("w_project", Random({c, e, 1, 1}, 3))
+      .Initializer("b_project", Random({c}, 4))
+      .Initializer("lo", Tensor::Scalar<float>(0.0f))
+      .Initializer("hi", Tensor::Scalar<float>(6.0f))
+      .Initializer("fc_w", Random({5, c}, 5))
+      .Initializer("fc_b", Random({5}, 6))
+      .Node("Conv", {"x", "w_expand"}, {"e"})
+      .Node("Clip", {"e", "lo", "hi"}, {"e6"})
+      .Node("Conv", {"e6", "w_dw"}, {"d"},
+            {Attr("group", e), Attr("pads", std::vector<int64_t>{1, 1, 1, 1})})
+      .Node("Clip", {"d", "lo", "hi"}, {"d6"})
+      .Node("Conv", {"d6", "w_project", "b_project"}, {"p"})
+      .Node("Add", {"p", "x"}, {"block"})
+      .Node("GlobalAveragePool", {"block"}, {"gap"})
+      .Node("Flatten", {"gap"}, {"flat"})
+      .Node("Gemm", {"flat", "fc_w", "fc_b"}, {"y"}, {Attr("transB", int64_t{1})})
+      .Output("y", {-1, 5})
+      .Output("block", {-1, c, 10, 10});
+  return b;
+}
+
+std::vector<std::string> Ops(const Graph& g) {
+  std::vector<std::string> ops;
+  for (const auto& n : g.nodes) ops.push_back(n.domain().empty() ? n.op_type() : n.domain() + "." + n.op_type());
+  return ops;
+}
+
+TEST(LayoutOptimizerTest, RewritesConvRegionToNhwc) {
+  ModelBuilder b = MobileBlock();
+  auto model = ParseAndValidateModel(b.Bytes());
+  ASSERT_TRUE(model.ok()) << model.status();
+  auto graph = Graph::FromModel(*model);
+  ASSERT_TRUE(graph.ok());
+  ASSERT_TRUE(FoldConstants(*graph, 1).ok());
+  ASSERT_TRUE(FuseOperators(*graph).ok());
+  EXPECT_EQ(OptimizeConvLayout(*graph), 3);
+  // x enters through one Transpose; the residual reads the same NHWC copy;
+  // the block output (a graph output, and read by the pooling) goes back once.
+  EXPECT_EQ(Ops(*graph), (std::vector<std::string>{"Transpose", "ai.tessera.FusedConv", "ai.tessera.FusedConv",
+                                                   "ai.tessera.FusedConv", "ReduceMean", "Transpose", "Flatten",
+                                                   "Gemm", "Transpose"}));
+  for (const auto& n : graph->nodes) {
+    if (n.op_type() == "FusedConv") {
+      EXPECT_EQ(NodeAttributes(n).GetString("layout", ""), "NHWC");
+    }
+  }
+}
+
+TEST(LayoutOptimizerTest, LeavesSingleConvAlone) {
+  ModelBuilder b;
+  b.Input("x", kFloat, {1, 2, 4, 4})
+      .Initializer("w", Random({3, 2, 1, 1}, 1))
+      .Node("Conv", {"x", "w"}, {"y"})
+      .Output("y", {1, 3, 4, 4});
+  auto model = ParseAndValidateModel(b.Bytes());
+  ASSERT_TRUE(model.ok()) << model.status();
+  auto graph = Graph::FromModel(*model);
+  ASSERT_TRUE(graph.ok());
+  EXPECT_EQ(OptimizeConvLayout(*graph), 0);
+  EXPECT_EQ(Ops(*graph), (std::vector<std::string>{"Conv"}));
+}
+
+TEST(LayoutOptimizerTest, EngineResultsMatchUnoptimized) {
+  ModelBuilder b = MobileBlock();
+  EngineOptions plain;
+  plain.optimize = false;
+  auto optimized = Engine::LoadFromBytes(b.Bytes());
+  auto reference = Engine::LoadFromBytes(b.Bytes(), plain);
+  ASSERT_TRUE(optimized.ok()) << optimized.status();
+  ASSERT_TRUE(reference.ok()) << reference.status();
+  for (int64_t batch : {1, 2, 1}) {
+    Tensor x = Random({batch, 8, 10, 10}, 7);
+    auto a = (*optimized)->Run({{"x", x}});
+    auto e = (*reference)->Run({{"x", x}});
+    ASSERT_TRUE(a.ok()) << a.status();
+    ASSERT_TRUE(e.ok()) << e.status();
+    EXPECT_TRUE(TensorsNear((*a)[0], (*e)[0], 1e-5, 1e-5));
+    EXPECT_TRUE(TensorsNear((*a)[1], (*e)[1], 1e-5, 1e-5));
+  }
+}
+
+}  // namespace
+}  // namespace tessera::engine

@@ -1,0 +1,196 @@
+#include "worker/engine/layout_optimizer.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "worker/engine/kernel_registry.h"
+#include "worker/engine/node_attributes.h"
+
+namespace tessera::engine {
+namespace {
+
+constexpr char kSuffix[] = "__nhwc";
+
+bool IsOneOf(const std::string& op, std::initializer_list<const char*> ops) {
+  for (const char* o : ops) {
+    if (op == o) return true;
+  }
+  return false;
+}
+
+// Element-wise operators whose first input carries the layout and whose
+// other inputs (if any) are scalars.
+bool IsUnaryElementwise(const onnx::NodeProto& n) {
+  return n.domain().empty() &&
+         IsOneOf(n.op_type(), {"Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Elu",
+                               "Selu", "Softplus", "Softsign", "Abs", "Neg", "Exp", "Sqrt", "Erf", "Identity"});
+}
+
+bool IsBinaryElementwise(const onnx::NodeProto& n) {
+  return n.domain().empty() && IsOneOf(n.op_type(), {"Add", "Sub", "Mul", "Div", "Max", "Min", "Sum"});
+}
+
+bool IsFloatRank4(const Graph& g, const std::string& name) {
+  auto it = g.types.find(name);
+  return it != g.types.end() && it->second.elem_type == onnx::TensorProto::FLOAT && it->second.dims.has_value() &&
+         it->second.dims->size() == 4;
+}
+
+bool IsScalarConstant(const Graph& g, const std::string& name) {
+  auto it = g.constants.find(name);
+  return it != g.constants.end() && it->second.num_elements() == 1;
+}
+
+bool IsEligibleConv(const Graph& g, const onnx::NodeProto& n) {
+  const bool conv = (n.op_type() == "Conv" && n.domain().empty()) ||
+                    (n.op_type() == "FusedConv" && n.domain() == kTesseraDomain);
+  if (!conv || n.output_size() != 1 || n.input_size() < 2) return false;
+  if (NodeAttributes(n).GetString("layout", "NCHW") != "NCHW") return false;
+  return IsFloatRank4(g, n.input(0)) && IsFloatRank4(g, n.output(0)) && g.IsConstant(n.input(1));
+}
+
+ValueType ToNhwc(const ValueType& t) {
+  ValueType out = t;
+  if (t.dims.has_value() && t.dims->size() == 4) {
+    const auto& d = *t.dims;
+    out.dims = std::vector<int64_t>{d[0], d[2], d[3], d[1]};
+    if (t.dim_params.size() == 4) {
+      const auto& p = t.dim_params;
+      out.dim_params = {p[0], p[2], p[3], p[1]};
+    }
+  }
+  return out;
+}
+
+onnx::AttributeProto IntsAttr(const std::string& name, std::vector<int64_t> values) {
+  onnx::AttributeProto a;
+  a.set_name(name);
+  a.set_type(onnx::AttributeProto::INTS);
+  for (int64_t v : values) a.add_ints(v);
+  return a;
+}
+
+onnx::NodeProto MakeTranspose(const std::string& in, const std::string& out, std::vector<int64_t> perm) {
+  onnx::NodeProto n;
+  n.set_op_type("Transpose");
+  n.set_name(absl::StrCat(out, "_transpose"));
+  n.add_input(in);
+  n.add_output(out);
+  *n.add_attribute() = IntsAttr("perm", std::move(perm));
+  return n;
+}
+
+void SetStringAttr(onnx::NodeProto& n, const std::string& name, const std::string& value) {
+  for (auto& a : *n.mutable_attribute()) {
+    if (a.name() == name) {
+      a.set_s(value);
+      return;
+    }
+  }
+  auto* a = n.add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::STRING);
+  a->set_s(value);
+}
+
+}  // namespace
+
+int OptimizeConvLayout(Graph& graph, int min_convs) {
+  // 1. Which values live in NHWC (forward, nodes are topologically sorted).
+  absl::flat_hash_set<std::string> region;
+  int convs = 0;
+  for (const auto& n : graph.nodes) {
+    if (IsEligibleConv(graph, n)) {
+      region.insert(n.output(0));
+      ++convs;
+    } else if (IsUnaryElementwise(n) && n.output_size() == 1 && region.contains(n.input(0))) {
+      bool others_scalar = true;
+      for (int i = 1; i < n.input_size(); ++i) {
+        others_scalar &= n.input(i).empty() || IsScalarConstant(graph, n.input(i));
+      }
+      if (others_scalar && IsFloatRank4(graph, n.output(0))) region.insert(n.output(0));
+    } else if (IsBinaryElementwise(n) && n.output_size() == 1 && IsFloatRank4(graph, n.output(0))) {
+      auto out_type = graph.types.find(n.output(0));
+      bool any = false, ok = true;
+      for (const auto& in : n.input()) {
+        if (region.contains(in)) {
+          any = true;
+          auto t = graph.types.find(in);
+          ok &= t != graph.types.end() && t->second.SameShapeAs(out_type->second);
+        } else {
+          ok &= IsScalarConstant(graph, in);
+        }
+      }
+      if (any && ok) region.insert(n.output(0));
+    }
+  }
+  if (convs < min_convs) return 0;
+
+  // 2. Rewrite.
+  for (const auto& name : region) graph.types[name + kSuffix] = ToNhwc(graph.types[name]);
+  absl::flat_hash_set<std::string> back_to_nchw;  // region values already transposed back
+  absl::flat_hash_map<std::string, std::string> to_nhwc;  // NCHW value -> its NHWC copy
+  std::vector<onnx::NodeProto> out;
+  out.reserve(graph.nodes.size() + 8);
+  auto nhwc_copy_of = [&](const std::string& name) {
+    if (region.contains(name)) return name + kSuffix;
+    auto it = to_nhwc.find(name);
+    if (it != to_nhwc.end()) return it->second;
+    const std::string copy = graph.UniqueName(name + kSuffix);
+    graph.types[copy] = ToNhwc(graph.types[name]);
+    out.push_back(MakeTranspose(name, copy, {0, 2, 3, 1}));
+    to_nhwc[name] = copy;
+    return copy;
+  };
+  auto ensure_nchw = [&](const std::string& name) {
+    if (!region.contains(name) || back_to_nchw.contains(name)) return;
+    out.push_back(MakeTranspose(name + kSuffix, name, {0, 3, 1, 2}));
+    back_to_nchw.insert(name);
+  };
+  int switched = 0;
+  for (auto& n : graph.nodes) {
+    if (IsEligibleConv(graph, n)) {
+      n.set_input(0, nhwc_copy_of(n.input(0)));
+      if (n.input_size() > 3 && !n.input(3).empty()) n.set_input(3, nhwc_copy_of(n.input(3)));
+      n.set_output(0, n.output(0) + kSuffix);
+      n.set_domain(std::string(kTesseraDomain));
+      n.set_op_type("FusedConv");
+      SetStringAttr(n, "layout", "NHWC");
+      out.push_back(std::move(n));
+      ++switched;
+      continue;
+    }
+    if (n.output_size() == 1 && region.contains(n.output(0))) {  // element-wise inside the region
+      for (int i = 0; i < n.input_size(); ++i) {
+        if (region.contains(n.input(i))) n.set_input(i, n.input(i) + kSuffix);
+      }
+      n.set_output(0, n.output(0) + kSuffix);
+      out.push_back(std::move(n));
+      continue;
+    }
+    if (n.domain().empty() && n.op_type() == "GlobalAveragePool" && region.contains(n.input(0))) {
+      const std::string pooled = graph.UniqueName(n.output(0) + kSuffix);
+      auto t = graph.types.find(n.output(0));
+      if (t != graph.types.end()) graph.types[pooled] = ToNhwc(t->second);
+      onnx::NodeProto mean;
+      mean.set_op_type("ReduceMean");
+      mean.set_name(n.name());
+      mean.add_input(n.input(0) + kSuffix);
+      mean.add_output(pooled);
+      *mean.add_attribute() = IntsAttr("axes", {1, 2});
+      out.push_back(std::move(mean));
+      out.push_back(MakeTranspose(pooled, n.output(0), {0, 3, 1, 2}));
+      continue;
+    }
+    for (const auto& in : n.input()) ensure_nchw(in);
+    out.push_back(std::move(n));
+  }
+  for (const auto& o : graph.outputs) ensure_nchw(o);
+  graph.nodes = std::move(out);
+  return switched;
+}
+
+}  // namespace tessera::engine
