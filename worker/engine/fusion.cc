@@ -8,51 +8,13 @@
 #include "absl/strings/str_cat.h"
 #include "worker/engine/kernel_registry.h"
 #include "worker/engine/node_attributes.h"
+#include "worker/engine/transformer_fusion.h"
 
 namespace tessera::engine {
 namespace {
 
-// Index of the only node reading `name`, or -1.
-class Consumers {
- public:
-  explicit Consumers(const Graph& graph) {
-    for (int i = 0; i < static_cast<int>(graph.nodes.size()); ++i) {
-      for (const auto& in : graph.nodes[i].input()) {
-        if (in.empty()) continue;
-        auto& v = readers_[in];
-        if (v.empty() || v.back() != i) v.push_back(i);
-        ++uses_[in];
-      }
-    }
-  }
-  int Sole(const Graph& graph, const std::string& name) const {
-    if (graph.IsGraphOutput(name)) return -1;
-    auto it = readers_.find(name);
-    if (it == readers_.end() || it->second.size() != 1 || uses_.at(name) != 1) return -1;
-    return it->second[0];
-  }
-
- private:
-  absl::flat_hash_map<std::string, std::vector<int>> readers_;
-  absl::flat_hash_map<std::string, int> uses_;
-};
-
 bool HasKernel(absl::string_view domain, absl::string_view op) {
   return KernelRegistry::Global().Find(domain, op) != nullptr;
-}
-
-const Tensor* ConstantInput(const Graph& graph, const onnx::NodeProto& node, int i) {
-  if (i >= node.input_size() || node.input(i).empty()) return nullptr;
-  auto it = graph.constants.find(node.input(i));
-  return it == graph.constants.end() ? nullptr : &it->second;
-}
-
-void EraseNodes(Graph& graph, std::vector<bool>& erased) {
-  std::vector<onnx::NodeProto> kept;
-  for (size_t i = 0; i < graph.nodes.size(); ++i) {
-    if (!erased[i]) kept.push_back(std::move(graph.nodes[i]));
-  }
-  graph.nodes = std::move(kept);
 }
 
 // Activation description of a node, when it is one the fused kernels apply.
@@ -76,7 +38,7 @@ std::optional<Activation> AsActivation(const Graph& graph, const onnx::NodeProto
     } else {
       for (int i = 1; i <= 2; ++i) {
         if (i >= node.input_size() || node.input(i).empty()) continue;
-        const Tensor* t = ConstantInput(graph, node, i);
+        const Tensor* t = graph.ConstantInput(node, i);
         if (t == nullptr || t->dtype() != DataType::kFloat32 || t->num_elements() != 1) return std::nullopt;
         (i == 1 ? lo : hi) = t->data<float>()[0];
       }
@@ -107,25 +69,25 @@ bool HasActivation(const onnx::NodeProto& node) { return NodeAttributes(node).Ha
 }  // namespace
 
 int FuseConvBatchNorm(Graph& graph) {
-  Consumers consumers(graph);
+  ConsumerIndex consumers(graph);
   std::vector<bool> erased(graph.nodes.size(), false);
   int count = 0;
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     onnx::NodeProto& conv = graph.nodes[i];
     if (erased[i] || conv.op_type() != "Conv" || !conv.domain().empty() || conv.output_size() != 1) continue;
-    const Tensor* w = ConstantInput(graph, conv, 1);
-    const Tensor* b = ConstantInput(graph, conv, 2);
+    const Tensor* w = graph.ConstantInput(conv, 1);
+    const Tensor* b = graph.ConstantInput(conv, 2);
     if (w == nullptr || w->dtype() != DataType::kFloat32 || w->rank() < 3) continue;
     if (conv.input_size() > 2 && !conv.input(2).empty() && b == nullptr) continue;
-    int j = consumers.Sole(graph, conv.output(0));
+    int j = consumers.Sole(conv.output(0));
     if (j < 0) continue;
     const onnx::NodeProto& bn = graph.nodes[j];
     if (bn.op_type() != "BatchNormalization" || !bn.domain().empty() || bn.input(0) != conv.output(0)) continue;
     if (bn.output_size() > 1 || NodeAttributes(bn).GetInt("training_mode", 0) != 0) continue;
-    const Tensor* scale = ConstantInput(graph, bn, 1);
-    const Tensor* bias = ConstantInput(graph, bn, 2);
-    const Tensor* mean = ConstantInput(graph, bn, 3);
-    const Tensor* var = ConstantInput(graph, bn, 4);
+    const Tensor* scale = graph.ConstantInput(bn, 1);
+    const Tensor* bias = graph.ConstantInput(bn, 2);
+    const Tensor* mean = graph.ConstantInput(bn, 3);
+    const Tensor* var = graph.ConstantInput(bn, 4);
     const int64_t m = w->dim(0);
     bool ok = scale && bias && mean && var;
     for (const Tensor* t : {scale, bias, mean, var}) {
@@ -159,7 +121,7 @@ int FuseConvBatchNorm(Graph& graph) {
     erased[j] = true;
     ++count;
   }
-  EraseNodes(graph, erased);
+  graph.EraseNodes(erased);
   return count;
 }
 
@@ -170,14 +132,14 @@ namespace {
 template <typename Accept>
 int FuseActivationInto(Graph& graph, const std::string& fused_op, Accept accept) {
   if (!HasKernel(kTesseraDomain, fused_op)) return 0;
-  Consumers consumers(graph);
+  ConsumerIndex consumers(graph);
   std::vector<bool> erased(graph.nodes.size(), false);
   int count = 0;
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     onnx::NodeProto& node = graph.nodes[i];
     if (erased[i] || !accept(node) || HasActivation(node) || node.output_size() != 1) continue;
     if (!IsFloat(graph, node.output(0))) continue;
-    int j = consumers.Sole(graph, node.output(0));
+    int j = consumers.Sole(node.output(0));
     if (j < 0) continue;
     std::optional<Activation> act = AsActivation(graph, graph.nodes[j]);
     if (!act.has_value() || graph.nodes[j].input(0) != node.output(0)) continue;
@@ -188,7 +150,7 @@ int FuseActivationInto(Graph& graph, const std::string& fused_op, Accept accept)
     erased[j] = true;
     ++count;
   }
-  EraseNodes(graph, erased);
+  graph.EraseNodes(erased);
   return count;
 }
 
@@ -208,7 +170,7 @@ int FuseMatMulActivation(Graph& graph) {
 
 int FuseConvResidualAdd(Graph& graph) {
   if (!HasKernel(kTesseraDomain, "FusedConv")) return 0;
-  Consumers consumers(graph);
+  ConsumerIndex consumers(graph);
   std::vector<bool> erased(graph.nodes.size(), false);
   int count = 0;
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
@@ -217,7 +179,7 @@ int FuseConvResidualAdd(Graph& graph) {
                          (conv.op_type() == "FusedConv" && conv.domain() == kTesseraDomain);
     if (erased[i] || !is_conv || HasActivation(conv) || conv.input_size() > 3 || conv.output_size() != 1) continue;
     if (!IsFloat(graph, conv.output(0))) continue;
-    const int j = consumers.Sole(graph, conv.output(0));
+    const int j = consumers.Sole(conv.output(0));
     if (j < 0) continue;
     onnx::NodeProto& add = graph.nodes[j];
     if (add.op_type() != "Add" || !add.domain().empty() || add.input(0) == add.input(1)) continue;
@@ -238,13 +200,13 @@ int FuseConvResidualAdd(Graph& graph) {
     erased[i] = true;
     ++count;
   }
-  EraseNodes(graph, erased);
+  graph.EraseNodes(erased);
   return count;
 }
 
 int FuseMatMulBias(Graph& graph) {
   if (!HasKernel(kTesseraDomain, "FusedMatMul")) return 0;
-  Consumers consumers(graph);
+  ConsumerIndex consumers(graph);
   std::vector<bool> erased(graph.nodes.size(), false);
   int count = 0;
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
@@ -256,12 +218,12 @@ int FuseMatMulBias(Graph& graph) {
     if (bt == graph.types.end() || !bt->second.dims.has_value() || bt->second.dims->size() < 2) continue;
     const int64_t n = bt->second.dims->back();
     if (n <= 0) continue;
-    int j = consumers.Sole(graph, mm.output(0));
+    int j = consumers.Sole(mm.output(0));
     if (j < 0) continue;
     const onnx::NodeProto& add = graph.nodes[j];
     if (add.op_type() != "Add" || !add.domain().empty()) continue;
     const int other = add.input(0) == mm.output(0) ? 1 : 0;
-    const Tensor* bias = ConstantInput(graph, add, other);
+    const Tensor* bias = graph.ConstantInput(add, other);
     if (bias == nullptr || bias->dtype() != DataType::kFloat32 || bias->num_elements() != n) continue;
     bool row_vector = true;  // shape [N] or [1,...,1,N]
     for (int d = 0; d + 1 < bias->rank(); ++d) row_vector &= bias->dim(d) == 1;
@@ -284,7 +246,7 @@ int FuseMatMulBias(Graph& graph) {
     erased[j] = true;
     ++count;
   }
-  EraseNodes(graph, erased);
+  graph.EraseNodes(erased);
   return count;
 }
 
@@ -293,6 +255,8 @@ absl::Status FuseOperators(Graph& graph, int* count) {
   total += FuseConvBatchNorm(graph);
   total += FuseConvResidualAdd(graph);
   total += FuseConvActivation(graph);
+  total += FuseLayerNormalization(graph);
+  total += FuseGelu(graph);
   total += FuseMatMulBias(graph);
   total += FuseMatMulActivation(graph);
   if (count != nullptr) *count = total;

@@ -5,6 +5,7 @@
 //   Conv -> BatchNormalization          => Conv with folded weights and bias
 //   Conv -> Add(Z of the same shape)     => ai.tessera.FusedConv(X, W, B, Z)
 //   Conv -> Relu|Clip|LeakyRelu|...     => ai.tessera.FusedConv(activation)
+//   decomposed LayerNorm / GELU          => see transformer_fusion.h
 //   MatMul -> Add(constant bias [N])    => ai.tessera.FusedMatMul(A, B, bias)
 //   FusedMatMul -> Relu|...              => FusedMatMul(activation)
 #pragma once

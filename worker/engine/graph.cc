@@ -113,4 +113,42 @@ std::string Graph::UniqueName(const std::string& base) {
   }
 }
 
+const Tensor* Graph::ConstantInput(const onnx::NodeProto& node, int i) const {
+  if (i >= node.input_size() || node.input(i).empty()) return nullptr;
+  auto it = constants.find(node.input(i));
+  return it == constants.end() ? nullptr : &it->second;
+}
+
+void Graph::EraseNodes(const std::vector<bool>& erased) {
+  std::vector<onnx::NodeProto> kept;
+  kept.reserve(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (i >= erased.size() || !erased[i]) kept.push_back(std::move(nodes[i]));
+  }
+  nodes = std::move(kept);
+}
+
+ConsumerIndex::ConsumerIndex(const Graph& graph) : graph_(graph) {
+  for (int i = 0; i < static_cast<int>(graph.nodes.size()); ++i) {
+    for (const auto& in : graph.nodes[i].input()) {
+      if (in.empty()) continue;
+      auto& v = readers_[in];
+      if (v.empty() || v.back() != i) v.push_back(i);
+      ++uses_[in];
+    }
+  }
+}
+
+int ConsumerIndex::Sole(const std::string& name) const {
+  if (graph_.IsGraphOutput(name)) return -1;
+  auto it = readers_.find(name);
+  if (it == readers_.end() || it->second.size() != 1 || uses_.at(name) != 1) return -1;
+  return it->second[0];
+}
+
+int ConsumerIndex::Uses(const std::string& name) const {
+  auto it = uses_.find(name);
+  return it == uses_.end() ? 0 : it->second;
+}
+
 }  // namespace tessera::engine

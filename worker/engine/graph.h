@@ -51,9 +51,30 @@ class Graph {
   absl::flat_hash_map<std::string, int> ConsumerCounts() const;
   // Returns a name not used by any tensor yet, based on `base`.
   std::string UniqueName(const std::string& base);
+  // Input i of `node` when it is a constant; nullptr otherwise.
+  const Tensor* ConstantInput(const onnx::NodeProto& node, int i) const;
+  // Removes the nodes whose flag is set, keeping the order of the rest.
+  void EraseNodes(const std::vector<bool>& erased);
 
  private:
   int unique_counter_ = 0;
+};
+
+// Which nodes read each tensor, for pattern matching. A snapshot: rebuild it
+// after the graph's node list changes.
+class ConsumerIndex {
+ public:
+  explicit ConsumerIndex(const Graph& graph);
+  // The index of the only node reading `name` (read once), or -1; also -1
+  // when `name` is a graph output.
+  int Sole(const std::string& name) const;
+  // Number of reads of `name` across all nodes.
+  int Uses(const std::string& name) const;
+
+ private:
+  const Graph& graph_;
+  absl::flat_hash_map<std::string, std::vector<int>> readers_;
+  absl::flat_hash_map<std::string, int> uses_;
 };
 
 }  // namespace tessera::engine

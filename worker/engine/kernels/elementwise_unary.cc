@@ -99,6 +99,13 @@ void RegisterUnaryKernels(KernelRegistry& registry) {
   RegisterSimple<TanhOp, TESSERA_EW_FLOAT_TYPES>(registry, "Tanh", kCostly);
   RegisterSimple<SigmoidOp, TESSERA_EW_FLOAT_TYPES>(registry, "Sigmoid", kCostly);
   RegisterSimple<ErfOp, TESSERA_EW_NUMERIC_TYPES>(registry, "Erf", kCostly);
+  {
+    KernelDef gelu;
+    gelu.domain = std::string(kTesseraDomain);
+    gelu.op_type = "Gelu";
+    gelu.factory = [](const KernelInit&) { return MakeUnary<float, double>("Gelu", GeluOp{}, kCostly); };
+    registry.Register(std::move(gelu));
+  }
   RegisterSimple<ReluOp, TESSERA_EW_SIGNED_TYPES>(registry, "Relu", kCheap);
   RegisterSimple<HardSwishOp, TESSERA_EW_FLOAT_TYPES>(registry, "HardSwish", kCheap);
   RegisterSimple<SoftplusOp, TESSERA_EW_FLOAT_TYPES>(registry, "Softplus", kCostly);

@@ -127,6 +127,12 @@ struct ErfOp {
   template <typename T>
   T operator()(T x) const { return static_cast<T>(std::erf(static_cast<double>(x))); }
 };
+// GELU, erf form: x * 0.5 * (1 + erf(x / sqrt(2))) (ai.tessera.Gelu, made
+// by the optimizer from the Div/Erf/Add/Mul/Mul chain PyTorch exports).
+struct GeluOp {
+  float operator()(float x) const { return 0.5f * x * (1.0f + VecErf(x * 0.70710678118654752f)); }
+  double operator()(double x) const { return 0.5 * x * (1.0 + std::erf(x * 0.70710678118654752)); }
+};
 struct ReluOp {
   template <typename T>
   T operator()(T x) const { return x < T(0) ? T(0) : x; }

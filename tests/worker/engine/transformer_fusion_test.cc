@@ -1,0 +1,116 @@
+#include "worker/engine/transformer_fusion.h"
+
+#include <random>
+
+#include "gtest/gtest.h"
+#include "tests/worker/engine/kernels/kernel_test_util.h"
+#include "tests/worker/engine/model_builder.h"
+#include "worker/engine/constant_folding.h"
+#include "worker/engine/engine.h"
+#include "worker/engine/fusion.h"
+#include "worker/engine/model_validator.h"
+
+namespace tessera::engine {
+namespace {
+
+using testing::Attr;
+using testing::ModelBuilder;
+using testing::TensorsNear;
+constexpr int32_t kFloat = onnx::TensorProto::FLOAT;
+
+Tensor Random(Shape shape, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-2.0f, 2.0f);
+  Tensor t = Tensor::Allocate(DataType::kFloat32, std::move(shape));
+  for (int64_t i = 0; i < t.num_elements(); ++i) t.data<float>()[i] = dist(rng);
+  return t;
+}
+
+// PyTorch's opset-14 export of LayerNorm(16) followed by GELU (erf form).
+ModelBuilder EncoderTail(bool affine) {
+  ModelBuilder b(14);
+  b.Input("x", kFloat, {-1, 5, 16})
+      .Initializer("two", Tensor::Scalar<float>(2.0f))
+      .Initializer("eps", Tensor::Scalar<float>(1e-5f))
+      .Initializer("gamma", Random({16}, 1))
+      .Initializer("beta", Random({16}, 2))
+      .Initializer("sqrt2", Tensor::Scalar<float>(1.4142135381698608f))
+      .Initializer("one", Tensor::Scalar<float>(1.0f))
+      .Initializer("half", Tensor::Scalar<float>(0.5f))
+      .Node("ReduceMean", {"x"}, {"m"}, {Attr("axes", std::vector<int64_t>{-1})})
+      .Node("Sub", {"x", "m"}, {"d"})
+      .Node("Pow", {"d", "two"}, {"p"})
+      .Node("ReduceMean", {"p"}, {"v"}, {Attr("axes", std::vector<int64_t>{-1})})
+      .Node("Add", {"v", "eps"}, {"e"})
+      .Node("Sqrt", {"e"}, {"s"})
+      .Node("Div", {"d", "s"}, {"n"});
+  std::string ln = "n";
+  if (affine) {
+    b.Node("Mul", {"n", "gamma"}, {"g"}).Node("Add", {"beta", "g"}, {"ln"});
+    ln = "ln";
+  }
+  b.Node("Div", {ln, "sqrt2"}, {"a"})
+      .Node("Erf", {"a"}, {"erf"})
+      .Node("Add", {"erf", "one"}, {"c"})
+      .Node("Mul", {ln, "c"}, {"xc"})
+      .Node("Mul", {"xc", "half"}, {"y"})
+      .Output("y", {-1, 5, 16});
+  return b;
+}
+
+std::vector<std::string> OptimizedOps(ModelBuilder& b) {
+  auto model = ParseAndValidateModel(b.Bytes());
+  EXPECT_TRUE(model.ok()) << model.status();
+  auto graph = Graph::FromModel(*model);
+  EXPECT_TRUE(graph.ok());
+  EXPECT_TRUE(FoldConstants(*graph, 1).ok());
+  EXPECT_TRUE(FuseOperators(*graph).ok());
+  std::vector<std::string> ops;
+  for (const auto& n : graph->nodes) ops.push_back(n.domain().empty() ? n.op_type() : n.domain() + "." + n.op_type());
+  return ops;
+}
+
+void ExpectSameResults(ModelBuilder& b) {
+  EngineOptions plain;
+  plain.optimize = false;
+  auto optimized = Engine::LoadFromBytes(b.Bytes());
+  auto reference = Engine::LoadFromBytes(b.Bytes(), plain);
+  ASSERT_TRUE(optimized.ok()) << optimized.status();
+  ASSERT_TRUE(reference.ok()) << reference.status();
+  Tensor x = Random({3, 5, 16}, 3);
+  auto a = (*optimized)->Run({{"x", x}});
+  auto e = (*reference)->Run({{"x", x}});
+  ASSERT_TRUE(a.ok() && e.ok());
+  EXPECT_TRUE(TensorsNear((*a)[0], (*e)[0], 1e-5, 1e-5));
+}
+
+TEST(TransformerFusionTest, AffineLayerNormAndGelu) {
+  ModelBuilder b = EncoderTail(true);
+  EXPECT_EQ(OptimizedOps(b), (std::vector<std::string>{"LayerNormalization", "ai.tessera.Gelu"}));
+  ExpectSameResults(b);
+}
+
+TEST(TransformerFusionTest, LayerNormWithoutAffineTail) {
+  ModelBuilder b = EncoderTail(false);
+  EXPECT_EQ(OptimizedOps(b), (std::vector<std::string>{"LayerNormalization", "ai.tessera.Gelu"}));
+  ExpectSameResults(b);
+}
+
+TEST(TransformerFusionTest, SharedIntermediateBlocksFusion) {
+  ModelBuilder b(14);
+  b.Input("x", kFloat, {2, 8})
+      .Initializer("sqrt2", Tensor::Scalar<float>(1.4142135381698608f))
+      .Initializer("one", Tensor::Scalar<float>(1.0f))
+      .Initializer("half", Tensor::Scalar<float>(0.5f))
+      .Node("Div", {"x", "sqrt2"}, {"a"})
+      .Node("Erf", {"a"}, {"erf"})
+      .Node("Add", {"erf", "one"}, {"c"})
+      .Node("Mul", {"x", "c"}, {"xc"})
+      .Node("Mul", {"xc", "half"}, {"y"})
+      .Output("y", {2, 8})
+      .Output("erf", {2, 8});  // the Erf result is needed elsewhere
+  EXPECT_EQ(OptimizedOps(b), (std::vector<std::string>{"Div", "Erf", "Add", "Mul", "Mul"}));
+}
+
+}  // namespace
+}  // namespace tessera::engine
