@@ -239,7 +239,7 @@ int Fail(std::ostream& err, const absl::Status& status) {
 
 std::string RunUsage() {
   return R"(usage: tessera run --model M.onnx [--input NAME=FILE.npy]... [--random-input NAME=DIMS]...
-                   [--output-dir DIR] [--threads N] [--iterations N] [--warmup N] [--json] [--profile]
+                   [--output-dir DIR] [--threads N] [--iterations N] [--warmup N] [--json] [--profile] [--no-optimize]
                    [--seed N] [--random-dist uniform|normal]
 
 Runs an ONNX model on the local Tessera engine.
@@ -258,6 +258,7 @@ Runs an ONNX model on the local Tessera engine.
   --iterations N          time N runs and report min/p50/p90/p99/mean latency
   --warmup N              untimed runs first (default 1 with --iterations, else 0)
   --profile               print time per operator type to stderr after the runs
+  --no-optimize           skip constant folding, fusion and layout passes (to measure them)
   --json                  print exactly one JSON object on stdout:
                           {"outputs": {NAME: {"shape": [..], "dtype": ".."}},
                            "latency_ms": {"min","p50","p90","p99","mean"}, "iterations": N}
@@ -291,6 +292,11 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args) {
     if (flag == "--json") {
       if (has_value) return Usage("--json takes no value");
       options.json = true;
+      continue;
+    }
+    if (flag == "--no-optimize") {
+      if (has_value) return Usage("--no-optimize takes no value");
+      options.optimize = false;
       continue;
     }
     if (flag == "--profile") {
@@ -387,6 +393,7 @@ int RunCommand(const std::vector<std::string>& args, std::ostream& out, std::ost
   EngineOptions engine_options;
   engine_options.intra_op_threads = options.threads;
   engine_options.profile = options.profile;
+  engine_options.optimize = options.optimize;
   const auto load_start = std::chrono::steady_clock::now();
   absl::StatusOr<std::unique_ptr<Engine>> engine = load_engine(options.model_path, engine_options);
   if (!engine.ok()) {

@@ -46,6 +46,7 @@ struct RunOptions {
   int iterations = 0;      // timed runs; 0 = one untimed run, no latency report
   int warmup = -1;         // untimed runs first; -1 = 1 with iterations, else 0
   bool json = false;
+  bool optimize = true;    // EngineOptions::optimize
   bool profile = false;    // EngineOptions::profile; per-op times on stderr
   bool help = false;
   uint64_t seed = 0;

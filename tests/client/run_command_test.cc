@@ -305,18 +305,11 @@ TEST(RunCliTest, DispatchesSubcommands) {
   EXPECT_THAT(out4.str(), HasSubstr("usage: tessera run"));
 }
 
-// The real engine on a model built here. Skipped (with the reason) only when
-// this build's engine has no kernel for the op yet.
+// The real engine on a model built here.
 class RunCommandRealEngineTest : public RunCommandTest {};
 
 TEST_F(RunCommandRealEngineTest, ReluModelEndToEnd) {
   testing::WriteFile(model_, testing::MakeSingleNodeModel("Relu", {"x"}, {-1, 3}));
-  absl::StatusOr<std::unique_ptr<Engine>> probe = Engine::LoadFromFile(model_);
-  if (!probe.ok() && probe.status().code() == absl::StatusCode::kUnimplemented) {
-    GTEST_SKIP() << "engine cannot run Relu yet: " << probe.status();
-  }
-  ASSERT_TRUE(probe.ok()) << probe.status();
-
   const std::string x = WriteInput("x.npy", Tensor::FromVector<float>({2, 3}, {-1, 2, -3, 4, -5, 6}));
   std::ostringstream out, err;
   ASSERT_EQ(RunCommand({"--model", model_, "--input", "x=" + x, "--output-dir", Path("out"), "--json",
@@ -334,6 +327,18 @@ TEST_F(RunCommandRealEngineTest, ReluModelEndToEnd) {
   const std::string ints = WriteInput("ints.npy", Tensor::FromVector<int64_t>({1, 3}, {1, 2, 3}));
   EXPECT_EQ(RunCommand({"--model", model_, "--input", "x=" + ints}, out2, err2), kExitRuntimeError);
   EXPECT_THAT(err2.str(), HasSubstr("expects float32"));
+}
+
+TEST_F(RunCommandRealEngineTest, ProfileListsOperatorTimes) {
+  testing::WriteFile(model_, testing::MakeSingleNodeModel("Relu", {"x"}, {-1, 3}));
+  std::ostringstream out, err;
+  ASSERT_EQ(RunCommand({"--model", model_, "--random-input", "x=4x3", "--iterations", "3", "--profile",
+                        "--no-optimize"},
+                       out, err),
+            kExitOk)
+      << err.str();
+  EXPECT_THAT(err.str(), HasSubstr("time per operator type"));
+  EXPECT_THAT(err.str(), ContainsRegex("Relu +3 calls"));
 }
 
 TEST_F(RunCommandRealEngineTest, GarbageModelIsARuntimeError) {
