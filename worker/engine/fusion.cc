@@ -24,7 +24,9 @@ struct Activation {
 };
 
 std::optional<Activation> AsActivation(const Graph& graph, const onnx::NodeProto& node) {
-  if (!node.domain().empty() || node.output_size() != 1) return std::nullopt;
+  if (node.output_size() != 1) return std::nullopt;
+  if (node.domain() == kTesseraDomain && node.op_type() == "Gelu") return Activation{"Gelu", {}};
+  if (!node.domain().empty()) return std::nullopt;
   NodeAttributes attrs(node);
   const std::string& op = node.op_type();
   if (op == "Relu" || op == "Sigmoid" || op == "Tanh" || op == "HardSwish") return Activation{op, {}};

@@ -96,6 +96,26 @@ TEST(TransformerFusionTest, LayerNormWithoutAffineTail) {
   ExpectSameResults(b);
 }
 
+TEST(TransformerFusionTest, GeluFoldsIntoPrecedingMatMul) {
+  ModelBuilder b(14);
+  b.Input("x", kFloat, {-1, 5, 16})
+      .Initializer("w", Random({16, 16}, 4))
+      .Initializer("bias", Random({16}, 5))
+      .Initializer("sqrt2", Tensor::Scalar<float>(1.4142135381698608f))
+      .Initializer("one", Tensor::Scalar<float>(1.0f))
+      .Initializer("half", Tensor::Scalar<float>(0.5f))
+      .Node("MatMul", {"x", "w"}, {"mm"})
+      .Node("Add", {"bias", "mm"}, {"h"})
+      .Node("Div", {"h", "sqrt2"}, {"a"})
+      .Node("Erf", {"a"}, {"erf"})
+      .Node("Add", {"erf", "one"}, {"c"})
+      .Node("Mul", {"h", "c"}, {"xc"})
+      .Node("Mul", {"xc", "half"}, {"y"})
+      .Output("y", {-1, 5, 16});
+  EXPECT_EQ(OptimizedOps(b), (std::vector<std::string>{"ai.tessera.FusedMatMul"}));
+  ExpectSameResults(b);
+}
+
 TEST(TransformerFusionTest, SharedIntermediateBlocksFusion) {
   ModelBuilder b(14);
   b.Input("x", kFloat, {2, 8})

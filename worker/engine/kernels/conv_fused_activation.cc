@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "worker/engine/kernels/elementwise_math.h"
 
 namespace tessera::engine {
 
@@ -32,6 +33,9 @@ absl::StatusOr<FusedActivation> FusedActivation::FromAttributes(const NodeAttrib
   } else if (name == "Sigmoid") {
     st = expect_params(0);
     if (st.ok()) return FusedActivation(Kind::kSigmoid, 0, 0);
+  } else if (name == "Gelu") {
+    st = expect_params(0);
+    if (st.ok()) return FusedActivation(Kind::kGelu, 0, 0);
   } else if (name == "HardSwish") {
     st = expect_params(0);
     if (st.ok()) return FusedActivation(Kind::kHardSwish, 0, 0);
@@ -76,6 +80,9 @@ void FusedActivation::AppendTo(dnnl::post_ops& ops) const {
     case Kind::kHardSwish:  // oneDNN's hardswish is x * relu6(x + 3) / 6, as ONNX.
       ops.append_eltwise(1.0f, algorithm::eltwise_hardswish, 0.0f, 0.0f);
       return;
+    case Kind::kGelu:
+      ops.append_eltwise(1.0f, algorithm::eltwise_gelu_erf, 0.0f, 0.0f);
+      return;
     case Kind::kHardSigmoid:  // max(0, min(1, alpha * x + beta))
       ops.append_eltwise(1.0f, algorithm::eltwise_linear, alpha_, beta_);
       ops.append_eltwise(1.0f, algorithm::eltwise_clip, 0.0f, 1.0f);
@@ -110,6 +117,9 @@ void FusedActivation::Apply(float* data, int64_t n) const {
       return;
     case Kind::kHardSigmoid:
       for (int64_t i = 0; i < n; ++i) data[i] = std::min(std::max(a * data[i] + b, 0.0f), 1.0f);
+      return;
+    case Kind::kGelu:
+      for (int64_t i = 0; i < n; ++i) data[i] = 0.5f * data[i] * (1.0f + elementwise::VecErf(data[i] * 0.70710678118654752f));
       return;
   }
 }

@@ -1,7 +1,7 @@
 // The activation a fused Conv / MatMul (domain ai.tessera) applies to its
 // result, from the node's `activation` (string) and `activation_params`
 // (floats) attributes:
-//   Relu, Tanh, Sigmoid, HardSwish: no parameters
+//   Relu, Tanh, Sigmoid, HardSwish, Gelu (erf form): no parameters
 //   Clip: [min, max] (defaults -inf, +inf)
 //   LeakyRelu: [alpha] (default 0.01)
 //   HardSigmoid: [alpha, beta] (defaults 0.2, 0.5)
@@ -20,7 +20,7 @@ namespace tessera::engine {
 
 class FusedActivation {
  public:
-  enum class Kind { kNone, kRelu, kClip, kLeakyRelu, kSigmoid, kHardSigmoid, kHardSwish, kTanh };
+  enum class Kind { kNone, kRelu, kClip, kLeakyRelu, kSigmoid, kHardSigmoid, kHardSwish, kTanh, kGelu };
 
   FusedActivation() = default;
   FusedActivation(Kind kind, float alpha, float beta) : kind_(kind), alpha_(alpha), beta_(beta) {}
