@@ -288,8 +288,10 @@ void RegisterAll() {
             ->Unit(benchmark::kMicrosecond)
             ->UseManualTime();
       }
-      // Channels-last (layout="NHWC"): oneDNN on nhwc; for 1x1 also the GEMM path.
-      for (ConvBackend backend : {ConvBackend::kAuto, ConvBackend::kIm2colBlas}) {
+      // Channels-last (layout="NHWC"): auto, oneDNN directly on nhwc (plain),
+      // oneDNN blocked with nhwc<->nChw8c reorders, and for 1x1 the GEMM path.
+      for (ConvBackend backend :
+           {ConvBackend::kAuto, ConvBackend::kOneDnnPlain, ConvBackend::kOneDnnBlocked, ConvBackend::kIm2colBlas}) {
         if (backend == ConvBackend::kIm2colBlas && (s.k != 1 || s.group != 1)) continue;
         benchmark::RegisterBenchmark(
             absl::StrCat("Conv/", s.name, "/b", batch, "/nhwc_", BackendName(backend)).c_str(), BenchConv, s, batch,

@@ -51,10 +51,18 @@ ConvBackend ChooseBackend(const ConvGeometry& g) {
   return ConvBackend::kOneDnnBlocked;
 }
 
-// On NHWC data (bench/kernels/RESULTS.md, "NHWC"): kOneDnnPlain runs
-// oneDNN's convolution directly on nhwc; kOneDnnBlocked reorders to/from
-// its blocked layout; kIm2colBlas is PointwiseConvNhwc's single GEMM for 1x1.
-ConvBackend ChooseNhwcBackend(const ConvGeometry& /*g*/) { return ConvBackend::kOneDnnPlain; }
+// On NHWC data (bench/kernels/RESULTS.md, "NHWC"; 2 threads): oneDNN's
+// convolutions run directly on nhwc (kOneDnnPlain) for depthwise, 1x1 and
+// few-input-channel (stem) convolutions, where they beat the blocked kernels
+// plus reorders by up to 2-3x. For dense KxK convolutions with many input
+// channels at batch > 1 oneDNN 2.6's nhwc kernel is 1.3-1.6x slower than its
+// nChw8c kernel, so those reorder NHWC to/from nChw8c (kOneDnnBlocked), about
+// as fast as on NCHW. (PointwiseConvNhwc's GEMM, kIm2colBlas, never won.)
+ConvBackend ChooseNhwcBackend(const ConvGeometry& g) {
+  constexpr int64_t kMinDenseChannels = 16;
+  const bool dense = g.group == 1 && g.KernelSize() > 1 && g.in_channels >= kMinDenseChannels;
+  return dense && g.batch > 1 ? ConvBackend::kOneDnnBlocked : ConvBackend::kOneDnnPlain;
+}
 
 // Physical layout of X, Z and Y (FusedConv attribute `layout`).
 enum class ConvLayout { kNchw, kNhwc };
