@@ -159,9 +159,17 @@ const char* BackendName(ConvBackend b) {
   return "?";
 }
 
-void BenchConv(benchmark::State& state, ConvShape s, int64_t batch, ConvBackend backend) {
+// nhwc: FusedConv with layout="NHWC" (X and Y channels-last).
+void BenchConv(benchmark::State& state, ConvShape s, int64_t batch, ConvBackend backend, bool nhwc) {
   Node node;
-  node.proto.set_op_type(s.activation ? "FusedConv" : "Conv");
+  node.proto.set_op_type(s.activation || nhwc ? "FusedConv" : "Conv");
+  if (nhwc) {
+    onnx::AttributeProto layout;
+    layout.set_name("layout");
+    layout.set_type(onnx::AttributeProto::STRING);
+    layout.set_s("NHWC");
+    *node.proto.add_attribute() = layout;
+  }
   *node.proto.add_attribute() = IntsAttr("strides", {s.stride, s.stride});
   *node.proto.add_attribute() = IntsAttr("pads", {s.pad, s.pad, s.pad, s.pad});
   onnx::AttributeProto group;
@@ -185,11 +193,12 @@ void BenchConv(benchmark::State& state, ConvShape s, int64_t batch, ConvBackend 
     }
   }
   node.attrs = std::make_unique<NodeAttributes>(node.proto);
-  const Tensor x = RandomTensor({batch, s.c, s.hw, s.hw}, 1);
+  const Tensor x = RandomTensor(nhwc ? Shape{batch, s.hw, s.hw, s.c} : Shape{batch, s.c, s.hw, s.hw}, 1);
   const Tensor w = RandomTensor({s.m, s.c / s.group, s.k, s.k}, 2);
   const Tensor b = RandomTensor({s.m}, 3);
   KernelInit init{node.proto, *node.attrs, 17, {nullptr, &w, &b}, {true, true, true}, {x.shape(), w.shape(), b.shape()}};
-  auto kernel = CreateConvKernel(init, ConvKernelOptions{.fused = s.activation != nullptr, .backend = backend});
+  auto kernel =
+      CreateConvKernel(init, ConvKernelOptions{.fused = s.activation != nullptr || nhwc, .backend = backend});
   if (!kernel.ok()) {
     state.SkipWithError(std::string(kernel.status().message()).c_str());
     return;
@@ -274,7 +283,19 @@ void RegisterAll() {
       for (ConvBackend backend : {ConvBackend::kAuto, ConvBackend::kOneDnnBlocked, ConvBackend::kOneDnnPlain,
                                   ConvBackend::kIm2colBlas}) {
         benchmark::RegisterBenchmark(absl::StrCat("Conv/", s.name, "/b", batch, "/", BackendName(backend)).c_str(),
-                                     BenchConv, s, batch, backend)
+                                     BenchConv, s, batch, backend, false)
+            ->Iterations(IterationsFor(ConvMacs(s, batch)))
+            ->Unit(benchmark::kMicrosecond)
+            ->UseManualTime();
+      }
+      // Channels-last (layout="NHWC"): auto, oneDNN directly on nhwc (plain),
+      // oneDNN blocked with nhwc<->nChw8c reorders, and for 1x1 the GEMM path.
+      for (ConvBackend backend :
+           {ConvBackend::kAuto, ConvBackend::kOneDnnPlain, ConvBackend::kOneDnnBlocked, ConvBackend::kIm2colBlas}) {
+        if (backend == ConvBackend::kIm2colBlas && (s.k != 1 || s.group != 1)) continue;
+        benchmark::RegisterBenchmark(
+            absl::StrCat("Conv/", s.name, "/b", batch, "/nhwc_", BackendName(backend)).c_str(), BenchConv, s, batch,
+            backend, true)
             ->Iterations(IterationsFor(ConvMacs(s, batch)))
             ->Unit(benchmark::kMicrosecond)
             ->UseManualTime();

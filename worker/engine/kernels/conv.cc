@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
 #include "worker/engine/kernel_registry.h"
+#include "worker/engine/kernels/conv_channels_last.h"
 #include "worker/engine/kernels/conv_fused_activation.h"
 #include "worker/engine/kernels/conv_geometry.h"
 #include "worker/engine/kernels/conv_im2col.h"
@@ -50,16 +51,33 @@ ConvBackend ChooseBackend(const ConvGeometry& g) {
   return ConvBackend::kOneDnnBlocked;
 }
 
+// On NHWC data (bench/kernels/RESULTS.md, "NHWC"; 2 threads): oneDNN's
+// convolutions run directly on nhwc (kOneDnnPlain) for depthwise, 1x1 and
+// few-input-channel (stem) convolutions, where they beat the blocked kernels
+// plus reorders by up to 2-3x. For dense KxK convolutions with many input
+// channels at batch > 1 oneDNN 2.6's nhwc kernel is 1.3-1.6x slower than its
+// nChw8c kernel, so those reorder NHWC to/from nChw8c (kOneDnnBlocked), about
+// as fast as on NCHW. (PointwiseConvNhwc's GEMM, kIm2colBlas, never won.)
+ConvBackend ChooseNhwcBackend(const ConvGeometry& g) {
+  constexpr int64_t kMinDenseChannels = 16;
+  const bool dense = g.group == 1 && g.KernelSize() > 1 && g.in_channels >= kMinDenseChannels;
+  return dense && g.batch > 1 ? ConvBackend::kOneDnnBlocked : ConvBackend::kOneDnnPlain;
+}
+
+// Physical layout of X, Z and Y (FusedConv attribute `layout`).
+enum class ConvLayout { kNchw, kNhwc };
+
 double ConvMacs(const ConvGeometry& g) {
   return double(g.batch) * g.out_channels * g.OutSpatialSize() * (g.in_channels / g.group) * g.KernelSize();
 }
 
 class ConvKernel : public OpKernel {
  public:
-  ConvKernel(ConvAttributes attrs, FusedActivation activation, ConvKernelOptions options,
+  ConvKernel(ConvAttributes attrs, FusedActivation activation, ConvLayout layout, ConvKernelOptions options,
              std::optional<Tensor> constant_weights, std::optional<Tensor> constant_bias)
       : attrs_(std::move(attrs)),
         activation_(activation),
+        layout_(layout),
         options_(options),
         constant_weights_(std::move(constant_weights)),
         constant_bias_(std::move(constant_bias)) {}
@@ -83,7 +101,14 @@ class ConvKernel : public OpKernel {
                                                        DataTypeName(x->dtype()), ", got ", DataTypeName(t->dtype())));
       }
     }
-    TESSERA_ASSIGN_OR_RETURN(ConvGeometry g, ResolveConvGeometry(attrs_, x->shape(), w->shape()));
+    const bool nhwc = layout_ == ConvLayout::kNhwc;
+    if (nhwc && x->rank() != 4) {
+      return absl::InvalidArgumentError(absl::StrCat(op, ": layout NHWC needs a 4-D input X [N, H, W, C], got shape ",
+                                                     ShapeToString(x->shape())));
+    }
+    // The geometry is always resolved on the logical NCHW shape.
+    const Shape x_logical = nhwc ? Shape{x->dim(0), x->dim(3), x->dim(1), x->dim(2)} : x->shape();
+    TESSERA_ASSIGN_OR_RETURN(ConvGeometry g, ResolveConvGeometry(attrs_, x_logical, w->shape()));
     if (g.spatial_rank > kMaxSpatialRank) {
       return absl::UnimplementedError(absl::StrCat(op, ": at most ", kMaxSpatialRank, " spatial axes are supported"));
     }
@@ -91,47 +116,101 @@ class ConvKernel : public OpKernel {
       return absl::InvalidArgumentError(absl::StrCat(op, ": bias B must have shape [", g.out_channels, "], got ",
                                                      ShapeToString(b->shape())));
     }
-    const Shape out_shape = g.OutputShape();
+    Shape out_shape = g.OutputShape();
+    if (nhwc) out_shape = {out_shape[0], out_shape[2], out_shape[3], out_shape[1]};
     if (z != nullptr && z->shape() != out_shape) {
       return absl::InvalidArgumentError(absl::StrCat(op, ": residual input Z ", ShapeToString(z->shape()),
                                                      " must have the output shape ", ShapeToString(out_shape)));
+    }
+    if (x->dtype() == DataType::kFloat64 && (z != nullptr || !activation_.is_none())) {
+      return absl::UnimplementedError(absl::StrCat(op, ": fused residual/activation need float32"));
     }
     TESSERA_RETURN_IF_ERROR(ValidateShape(out_shape, x->dtype()));
     Tensor* y = ctx.AllocateOutput(0, x->dtype(), out_shape);
     if (y->num_elements() == 0) return absl::OkStatus();
     const int threads = ConvMacs(g) < kMinParallelMacs ? 1 : ctx.num_threads();
-    if (x->dtype() == DataType::kFloat64) {
-      if (z != nullptr || !activation_.is_none()) {
-        return absl::UnimplementedError(absl::StrCat(op, ": fused residual/activation need float32"));
-      }
-      Im2colConvolution<double>(g, x->data<double>(), w->data<double>(), b ? b->data<double>() : nullptr,
-                                y->data<double>(), threads);
-      return absl::OkStatus();
-    }
-    if (x->num_elements() == 0) {  // e.g. zero input channels: the result is the bias
+    if (!nhwc) return ComputeNchw(g, *x, *w, b, z, *y, threads);
+
+    // NHWC: float32 runs directly on channels-last data (oneDNN nhwc, or one
+    // GEMM for pointwise convolutions); the rest is transposed to NCHW and back.
+    if (x->dtype() == DataType::kFloat32 && x->num_elements() > 0) {
       const float* bias = b ? b->data<float>() : nullptr;
-      float* out = y->data<float>();
-      const int64_t plane = g.OutSpatialSize();
-      for (int64_t i = 0; i < y->num_elements(); ++i) out[i] = bias ? bias[(i / plane) % g.out_channels] : 0.0f;
-      Epilogue(z, y, threads);
+      const float* residual = z ? z->data<float>() : nullptr;
+      ConvBackend backend = options_.backend == ConvBackend::kAuto ? ChooseNhwcBackend(g) : options_.backend;
+      if (backend == ConvBackend::kIm2colBlas && IsPointwiseConv(g)) {
+        PointwiseConvNhwc(g, x->data<float>(), w->data<float>(), bias, residual, activation_, y->data<float>(),
+                          threads);
+        return absl::OkStatus();
+      }
+      if (backend != ConvBackend::kIm2colBlas) {
+        const OneDnnLayout layout =
+            backend == ConvBackend::kOneDnnBlocked ? OneDnnLayout::kNhwcBlocked : OneDnnLayout::kNhwc;
+        TESSERA_ASSIGN_OR_RETURN(std::shared_ptr<const OneDnnConvolution> conv,
+                                 GetOneDnn(g, layout, b != nullptr, z != nullptr, threads));
+        ScopedOmpThreads omp_threads(threads);
+        return conv->Run(x->data<float>(), w->data<float>(), bias, residual, y->data<float>());
+      }
+    }
+    const int64_t spatial_in = g.InSpatialSize(), spatial_out = g.OutSpatialSize();
+    Tensor x_nchw = Tensor::Allocate(x->dtype(), x_logical);
+    Tensor y_nchw = Tensor::Allocate(x->dtype(), g.OutputShape());
+    std::optional<Tensor> z_nchw;
+    if (x->dtype() == DataType::kFloat64) {
+      NhwcToNchw(x->data<double>(), g.batch, g.in_channels, spatial_in, x_nchw.data<double>(), threads);
+      TESSERA_RETURN_IF_ERROR(ComputeNchw(g, x_nchw, *w, b, nullptr, y_nchw, threads));
+      NchwToNhwc(y_nchw.data<double>(), g.batch, g.out_channels, spatial_out, y->data<double>(), threads);
       return absl::OkStatus();
     }
-    ConvBackend backend = options_.backend == ConvBackend::kAuto ? ChooseBackend(g) : options_.backend;
-    if (g.spatial_rank > kOneDnnMaxSpatialRank) backend = ConvBackend::kIm2colBlas;
-    if (backend == ConvBackend::kIm2colBlas) {
-      Im2colConvolution<float>(g, x->data<float>(), w->data<float>(), b ? b->data<float>() : nullptr,
-                               y->data<float>(), threads);
-      Epilogue(z, y, threads);
-      return absl::OkStatus();
+    NhwcToNchw(x->data<float>(), g.batch, g.in_channels, spatial_in, x_nchw.data<float>(), threads);
+    if (z != nullptr) {
+      z_nchw = Tensor::Allocate(x->dtype(), g.OutputShape());
+      NhwcToNchw(z->data<float>(), g.batch, g.out_channels, spatial_out, z_nchw->data<float>(), threads);
     }
-    TESSERA_ASSIGN_OR_RETURN(std::shared_ptr<const OneDnnConvolution> conv,
-                             GetOneDnn(g, backend == ConvBackend::kOneDnnBlocked, b != nullptr, z != nullptr, threads));
-    ScopedOmpThreads omp_threads(threads);
-    return conv->Run(x->data<float>(), w->data<float>(), b ? b->data<float>() : nullptr,
-                     z ? z->data<float>() : nullptr, y->data<float>());
+    TESSERA_RETURN_IF_ERROR(ComputeNchw(g, x_nchw, *w, b, z_nchw ? &*z_nchw : nullptr, y_nchw, threads,
+                                        /*allow_onednn=*/false));
+    NchwToNhwc(y_nchw.data<float>(), g.batch, g.out_channels, spatial_out, y->data<float>(), threads);
+    return absl::OkStatus();
   }
 
  private:
+  // Activation layout at the oneDNN primitive; kNhwcBlocked reorders NHWC
+  // from/to oneDNN's preferred (blocked) layout around the call.
+  enum class OneDnnLayout { kPlain, kBlocked, kNhwc, kNhwcBlocked };
+
+  // Y (NC[D]HW, already allocated and non-empty) = act(conv(X, W) + B + Z).
+  // allow_onednn = false forces im2col (used for an explicit kIm2colBlas
+  // backend on NHWC data).
+  absl::Status ComputeNchw(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* b,
+                           const Tensor* z, Tensor& y, int threads, bool allow_onednn = true) const {
+    if (x.dtype() == DataType::kFloat64) {
+      Im2colConvolution<double>(g, x.data<double>(), w.data<double>(), b ? b->data<double>() : nullptr,
+                                y.data<double>(), threads);
+      return absl::OkStatus();
+    }
+    if (x.num_elements() == 0) {  // e.g. zero input channels: the result is the bias
+      const float* bias = b ? b->data<float>() : nullptr;
+      float* out = y.data<float>();
+      const int64_t plane = g.OutSpatialSize();
+      for (int64_t i = 0; i < y.num_elements(); ++i) out[i] = bias ? bias[(i / plane) % g.out_channels] : 0.0f;
+      Epilogue(z, &y, threads);
+      return absl::OkStatus();
+    }
+    ConvBackend backend = options_.backend == ConvBackend::kAuto ? ChooseBackend(g) : options_.backend;
+    if (g.spatial_rank > kOneDnnMaxSpatialRank || !allow_onednn) backend = ConvBackend::kIm2colBlas;
+    if (backend == ConvBackend::kIm2colBlas) {
+      Im2colConvolution<float>(g, x.data<float>(), w.data<float>(), b ? b->data<float>() : nullptr,
+                               y.data<float>(), threads);
+      Epilogue(z, &y, threads);
+      return absl::OkStatus();
+    }
+    const OneDnnLayout layout = backend == ConvBackend::kOneDnnBlocked ? OneDnnLayout::kBlocked : OneDnnLayout::kPlain;
+    TESSERA_ASSIGN_OR_RETURN(std::shared_ptr<const OneDnnConvolution> conv,
+                             GetOneDnn(g, layout, b != nullptr, z != nullptr, threads));
+    ScopedOmpThreads omp_threads(threads);
+    return conv->Run(x.data<float>(), w.data<float>(), b ? b->data<float>() : nullptr,
+                     z ? z->data<float>() : nullptr, y.data<float>());
+  }
+
   // y = act(y + z) for the paths without oneDNN post-ops.
   void Epilogue(const Tensor* z, Tensor* y, int threads) const {
     if (z == nullptr && activation_.is_none()) return;
@@ -145,16 +224,20 @@ class ConvKernel : public OpKernel {
     });
   }
 
-  absl::StatusOr<std::shared_ptr<const OneDnnConvolution>> GetOneDnn(const ConvGeometry& g, bool blocked, bool has_bias,
-                                                                     bool has_residual, int threads) const {
-    std::vector<int64_t> key = {g.batch, g.in_channels, threads, blocked, has_bias, has_residual};
+  absl::StatusOr<std::shared_ptr<const OneDnnConvolution>> GetOneDnn(const ConvGeometry& g, OneDnnLayout layout,
+                                                                     bool has_bias, bool has_residual,
+                                                                     int threads) const {
+    std::vector<int64_t> key = {g.batch, g.in_channels, g.out_channels, threads, static_cast<int64_t>(layout),
+                                has_bias, has_residual};
     key.insert(key.end(), g.in_spatial.begin(), g.in_spatial.end());
+    key.insert(key.end(), g.kernel.begin(), g.kernel.end());
     absl::MutexLock lock(&mu_);
     auto it = cache_.find(key);
     if (it != cache_.end()) return it->second;
     OneDnnConvolution::Config config;
     config.geometry = g;
-    config.blocked_activations = blocked;
+    config.blocked_activations = layout == OneDnnLayout::kBlocked || layout == OneDnnLayout::kNhwcBlocked;
+    config.channels_last = layout == OneDnnLayout::kNhwc || layout == OneDnnLayout::kNhwcBlocked;
     config.has_bias = has_bias;
     config.has_residual = has_residual;
     config.activation = activation_;
@@ -171,6 +254,7 @@ class ConvKernel : public OpKernel {
 
   ConvAttributes attrs_;
   FusedActivation activation_;
+  ConvLayout layout_;
   ConvKernelOptions options_;
   std::optional<Tensor> constant_weights_;
   std::optional<Tensor> constant_bias_;
@@ -193,10 +277,18 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateConvKernel(const KernelInit& ini
   const char* op = options.fused ? "FusedConv" : "Conv";
   TESSERA_ASSIGN_OR_RETURN(ConvAttributes attrs, ConvAttributes::Parse(init.attrs, op));
   FusedActivation activation;
+  ConvLayout layout = ConvLayout::kNchw;
   if (options.fused) {
     TESSERA_ASSIGN_OR_RETURN(activation, FusedActivation::FromAttributes(init.attrs, op));
+    const std::string layout_name = init.attrs.GetString("layout", "NCHW");
+    if (layout_name == "NHWC") {
+      layout = ConvLayout::kNhwc;
+    } else if (layout_name != "NCHW") {
+      return absl::InvalidArgumentError(
+          absl::StrCat(op, ": attribute layout must be \"NCHW\" or \"NHWC\", got \"", layout_name, "\""));
+    }
   }
-  return std::make_unique<ConvKernel>(std::move(attrs), activation, options,
+  return std::make_unique<ConvKernel>(std::move(attrs), activation, layout, options,
                                       ConstantInput(init, 1, DataType::kFloat32),
                                       ConstantInput(init, 2, DataType::kFloat32));
 }

@@ -3,6 +3,10 @@
 // FusedConv = Conv + optional residual input Z (4th input, shaped like the
 // output) + optional activation (see conv_fused_activation.h):
 //   Y = act(conv(X, W) + B + Z)
+// `activation` absent or "" means none. FusedConv's string attribute `layout`
+// picks the physical layout of X, Z and Y: "NCHW" (default) or "NHWC"
+// (channels-last, 2-D only: X is [N, H, W, C], Y [N, OH, OW, M]; W stays
+// [M, C/group, kH, kW]). The result equals the NCHW result transposed.
 //
 // float32 runs on oneDNN or im2col + OpenBLAS (chosen per shape, see
 // ConvBackend); float64 runs on im2col + OpenBLAS dgemm.
@@ -17,9 +21,9 @@ namespace tessera::engine {
 
 enum class ConvBackend {
   kAuto,          // the measured-fastest choice per shape (bench/kernels/RESULTS.md)
-  kOneDnnBlocked, // oneDNN, blocked activations reordered from/to NCHW
-  kOneDnnPlain,   // oneDNN directly on NCHW
-  kIm2colBlas,    // im2col + OpenBLAS sgemm
+  kOneDnnBlocked, // oneDNN, blocked activations reordered from/to NCHW (or NHWC)
+  kOneDnnPlain,   // oneDNN directly on NCHW (or NHWC)
+  kIm2colBlas,    // im2col + OpenBLAS sgemm (NHWC: one GEMM for 1x1, else via NCHW transposes)
 };
 
 struct ConvKernelOptions {

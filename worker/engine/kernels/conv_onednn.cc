@@ -40,16 +40,21 @@ absl::StatusOr<std::unique_ptr<OneDnnConvolution>> OneDnnConvolution::Create(con
     w_dims.push_back(g.out_channels / g.group);
     w_dims.push_back(g.in_channels / g.group);
     w_dims.insert(w_dims.end(), g.kernel.begin(), g.kernel.end());
-    conv->user_src_md_ = PlainDesc(src_dims);
-    conv->user_dst_md_ = PlainDesc(dst_dims);
+    const memory::data_type f32 = memory::data_type::f32;
+    if (config.channels_last && g.spatial_rank != 2) {
+      return absl::InvalidArgumentError("Conv: channels-last (NHWC) activations need a 2-D convolution");
+    }
+    const memory::format_tag nhwc = memory::format_tag::nhwc;
+    conv->user_src_md_ = config.channels_last ? memory::desc(src_dims, f32, nhwc) : PlainDesc(src_dims);
+    conv->user_dst_md_ = config.channels_last ? memory::desc(dst_dims, f32, nhwc) : PlainDesc(dst_dims);
     conv->user_weights_md_ = PlainDesc(w_dims);
     conv->bias_md_ = PlainDesc({g.out_channels});
 
     memory::dims dilations, pads_l = Dims(g.pads_begin), pads_r = Dims(g.pads_end);
     for (int64_t d : g.dilations) dilations.push_back(d - 1);
-    const memory::data_type f32 = memory::data_type::f32;
-    const memory::desc src_md = config.blocked_activations ? memory::desc(src_dims, f32, AnyTag()) : conv->user_src_md_;
-    const memory::desc dst_md = config.blocked_activations ? memory::desc(dst_dims, f32, AnyTag()) : conv->user_dst_md_;
+    const bool let_onednn_choose = config.blocked_activations;
+    const memory::desc src_md = let_onednn_choose ? memory::desc(src_dims, f32, AnyTag()) : conv->user_src_md_;
+    const memory::desc dst_md = let_onednn_choose ? memory::desc(dst_dims, f32, AnyTag()) : conv->user_dst_md_;
     const memory::desc w_md(w_dims, f32, AnyTag());
 
     dnnl::post_ops ops;

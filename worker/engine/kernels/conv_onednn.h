@@ -1,7 +1,8 @@
 // A oneDNN convolution primitive for one fixed geometry, with its weights
 // pre-packed when they are load-time constants. Activations come in and go
-// out in plain NC[D]HW; internally the primitive may use a blocked layout
-// (then src/dst are reordered each call).
+// out in plain NC[D]HW (internally the primitive may then use a blocked
+// layout, with src/dst reordered each call) or, for 2-D convolutions, in
+// channels-last NHWC (which the primitive can consume directly, no reorders).
 //
 // Thread safety: Run() is const and may be called concurrently.
 #pragma once
@@ -23,6 +24,9 @@ class OneDnnConvolution {
     // True: let oneDNN pick src/dst layouts (blocked nChw8c on AVX2) and
     // reorder around the primitive. False: run directly on plain layouts.
     bool blocked_activations = true;
+    // True (2-D only): x, residual and y are NHWC ([N, H, W, C] row-major).
+    // With blocked_activations = false the primitive runs on them directly.
+    bool channels_last = false;
     bool has_bias = false;
     // y = act(conv(x) + bias + residual) with residual shaped like y.
     bool has_residual = false;
