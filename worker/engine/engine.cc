@@ -21,6 +21,7 @@
 #include "worker/engine/fusion.h"
 #include "worker/engine/graph.h"
 #include "worker/engine/kernel_registry.h"
+#include "worker/engine/layout_optimizer.h"
 #include "worker/engine/model_validator.h"
 #include "worker/engine/node_context.h"
 #include "worker/engine/node_runner.h"
@@ -243,6 +244,7 @@ absl::StatusOr<std::unique_ptr<Engine>> EngineImpl::Create(absl::string_view byt
   if (options.optimize) {
     TESSERA_RETURN_IF_ERROR(FoldConstants(graph, engine->threads_));
     TESSERA_RETURN_IF_ERROR(FuseOperators(graph));
+    OptimizeConvLayout(graph);
     PruneUnusedConstants(graph);
   }
   TESSERA_RETURN_IF_ERROR(engine->Build(std::move(graph)));
