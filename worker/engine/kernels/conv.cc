@@ -108,7 +108,13 @@ class ConvKernel : public OpKernel {
     }
     // The geometry is always resolved on the logical NCHW shape.
     const Shape x_logical = nhwc ? Shape{x->dim(0), x->dim(3), x->dim(1), x->dim(2)} : x->shape();
-    TESSERA_ASSIGN_OR_RETURN(ConvGeometry g, ResolveConvGeometry(attrs_, x_logical, w->shape()));
+    absl::StatusOr<ConvGeometry> resolved = ResolveConvGeometry(attrs_, x_logical, w->shape());
+    if (!resolved.ok() && nhwc) {
+      return absl::Status(resolved.status().code(),
+                          absl::StrCat(resolved.status().message(), " (layout NHWC: X ", ShapeToString(x->shape()),
+                                       " is read as NCHW ", ShapeToString(x_logical), ")"));
+    }
+    TESSERA_ASSIGN_OR_RETURN(ConvGeometry g, std::move(resolved));
     if (g.spatial_rank > kMaxSpatialRank) {
       return absl::UnimplementedError(absl::StrCat(op, ": at most ", kMaxSpatialRank, " spatial axes are supported"));
     }
