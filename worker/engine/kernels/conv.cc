@@ -55,13 +55,16 @@ ConvBackend ChooseBackend(const ConvGeometry& g) {
 // convolutions run directly on nhwc (kOneDnnPlain) for depthwise, 1x1 and
 // few-input-channel (stem) convolutions, where they beat the blocked kernels
 // plus reorders by up to 2-3x. For dense KxK convolutions with many input
-// channels at batch > 1 oneDNN 2.6's nhwc kernel is 1.3-1.6x slower than its
-// nChw8c kernel, so those reorder NHWC to/from nChw8c (kOneDnnBlocked), about
-// as fast as on NCHW. (PointwiseConvNhwc's GEMM, kIm2colBlas, never won.)
+// channels oneDNN 2.6's nhwc kernel is 1.3-1.6x slower than its nChw8c kernel
+// at batch 8 (1.1-1.2x at batch 1 from 128 channels), so those reorder NHWC
+// to/from nChw8c (kOneDnnBlocked), about as fast as on NCHW.
+// (PointwiseConvNhwc's GEMM, kIm2colBlas, never won.)
 ConvBackend ChooseNhwcBackend(const ConvGeometry& g) {
   constexpr int64_t kMinDenseChannels = 16;
+  constexpr int64_t kMinDenseChannelsBatch1 = 128;
   const bool dense = g.group == 1 && g.KernelSize() > 1 && g.in_channels >= kMinDenseChannels;
-  return dense && g.batch > 1 ? ConvBackend::kOneDnnBlocked : ConvBackend::kOneDnnPlain;
+  const bool blocked_wins = g.batch > 1 || g.in_channels >= kMinDenseChannelsBatch1;
+  return dense && blocked_wins ? ConvBackend::kOneDnnBlocked : ConvBackend::kOneDnnPlain;
 }
 
 // Physical layout of X, Z and Y (FusedConv attribute `layout`).
@@ -108,7 +111,13 @@ class ConvKernel : public OpKernel {
     }
     // The geometry is always resolved on the logical NCHW shape.
     const Shape x_logical = nhwc ? Shape{x->dim(0), x->dim(3), x->dim(1), x->dim(2)} : x->shape();
-    TESSERA_ASSIGN_OR_RETURN(ConvGeometry g, ResolveConvGeometry(attrs_, x_logical, w->shape()));
+    absl::StatusOr<ConvGeometry> resolved = ResolveConvGeometry(attrs_, x_logical, w->shape());
+    if (!resolved.ok() && nhwc) {
+      return absl::Status(resolved.status().code(),
+                          absl::StrCat(resolved.status().message(), " (layout NHWC: X ", ShapeToString(x->shape()),
+                                       " is read as NCHW ", ShapeToString(x_logical), ")"));
+    }
+    TESSERA_ASSIGN_OR_RETURN(ConvGeometry g, std::move(resolved));
     if (g.spatial_rank > kMaxSpatialRank) {
       return absl::UnimplementedError(absl::StrCat(op, ": at most ", kMaxSpatialRank, " spatial axes are supported"));
     }

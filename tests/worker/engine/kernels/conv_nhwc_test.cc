@@ -332,6 +332,7 @@ TEST(FusedConvNhwcTest, ChannelMismatchIsInvalidArgument) {
                         .attrs = {Attr("layout", std::string("NHWC"))},
                         .inputs = {Random({1, 3, 3, 4}, 1), Random({2, 3, 1, 1}, 2)}});
   ASSERT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument) << out.status();
+  EXPECT_NE(out.status().message().find("NHWC"), std::string::npos) << out.status();
 }
 
 TEST(FusedConvNhwcTest, NchwShapedResidualIsInvalidArgument) {
