@@ -44,12 +44,23 @@ bool IsScalarConstant(const Graph& g, const std::string& name) {
   return it != g.constants.end() && it->second.num_elements() == 1;
 }
 
+bool IsConv(const onnx::NodeProto& n) {
+  return (n.op_type() == "Conv" && n.domain().empty()) ||
+         (n.op_type() == "FusedConv" && n.domain() == kTesseraDomain);
+}
+
+// Convolutions that run at least as fast channels-last: grouped (depthwise)
+// and 1x1 ones. Dense KxK convolutions are faster in oneDNN's blocked layout
+// (measured in bench/kernels/RESULTS.md), so they stay NCHW.
 bool IsEligibleConv(const Graph& g, const onnx::NodeProto& n) {
-  const bool conv = (n.op_type() == "Conv" && n.domain().empty()) ||
-                    (n.op_type() == "FusedConv" && n.domain() == kTesseraDomain);
-  if (!conv || n.output_size() != 1 || n.input_size() < 2) return false;
-  if (NodeAttributes(n).GetString("layout", "NCHW") != "NCHW") return false;
-  return IsFloatRank4(g, n.input(0)) && IsFloatRank4(g, n.output(0)) && g.IsConstant(n.input(1));
+  if (!IsConv(n) || n.output_size() != 1 || n.input_size() < 2) return false;
+  NodeAttributes attrs(n);
+  if (attrs.GetString("layout", "NCHW") != "NCHW") return false;
+  if (!IsFloatRank4(g, n.input(0)) || !IsFloatRank4(g, n.output(0))) return false;
+  const Tensor* w = g.ConstantInput(n, 1);
+  if (w == nullptr || w->rank() != 4) return false;
+  const bool pointwise = w->dim(2) == 1 && w->dim(3) == 1;
+  return attrs.GetInt("group", 1) > 1 || pointwise;
 }
 
 ValueType ToNhwc(const ValueType& t) {
@@ -101,8 +112,9 @@ void SetStringAttr(onnx::NodeProto& n, const std::string& name, const std::strin
 int OptimizeConvLayout(Graph& graph, int min_convs) {
   // 1. Which values live in NHWC (forward, nodes are topologically sorted).
   absl::flat_hash_set<std::string> region;
-  int convs = 0;
+  int convs = 0, all_convs = 0;
   for (const auto& n : graph.nodes) {
+    all_convs += IsConv(n) ? 1 : 0;
     if (IsEligibleConv(graph, n)) {
       region.insert(n.output(0));
       ++convs;
@@ -127,7 +139,9 @@ int OptimizeConvLayout(Graph& graph, int min_convs) {
       if (any && ok) region.insert(n.output(0));
     }
   }
-  if (convs < min_convs) return 0;
+  // Mostly dense KxK convolutions (ResNet): switching only the few 1x1 ones
+  // would add a transpose pair around each.
+  if (convs < min_convs || 2 * convs < all_convs) return 0;
 
   // 2. Rewrite.
   for (const auto& name : region) graph.types[name + kSuffix] = ToNhwc(graph.types[name]);

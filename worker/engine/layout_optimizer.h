@@ -16,7 +16,8 @@
 
 namespace tessera::engine {
 
-// Rewrites `graph` when it has at least `min_convs` eligible convolutions;
+// Rewrites `graph` when it has at least `min_convs` eligible convolutions
+// making up at least half of its convolutions;
 // returns the number of convolutions switched to NHWC.
 int OptimizeConvLayout(Graph& graph, int min_convs = 2);
 

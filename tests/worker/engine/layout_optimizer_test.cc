@@ -95,6 +95,25 @@ TEST(LayoutOptimizerTest, LeavesSingleConvAlone) {
   EXPECT_EQ(Ops(*graph), (std::vector<std::string>{"Conv"}));
 }
 
+TEST(LayoutOptimizerTest, LeavesDenseConvNetworksAlone) {
+  // Two dense 3x3 convolutions and one 1x1: ResNet-like, stays NCHW.
+  ModelBuilder b;
+  b.Input("x", kFloat, {1, 4, 8, 8})
+      .Initializer("w1", Random({4, 4, 3, 3}, 1))
+      .Initializer("w2", Random({4, 4, 3, 3}, 2))
+      .Initializer("w3", Random({4, 4, 1, 1}, 3))
+      .Node("Conv", {"x", "w1"}, {"a"}, {Attr("pads", std::vector<int64_t>{1, 1, 1, 1})})
+      .Node("Conv", {"a", "w2"}, {"b"}, {Attr("pads", std::vector<int64_t>{1, 1, 1, 1})})
+      .Node("Conv", {"b", "w3"}, {"y"})
+      .Output("y", {1, 4, 8, 8});
+  auto model = ParseAndValidateModel(b.Bytes());
+  ASSERT_TRUE(model.ok()) << model.status();
+  auto graph = Graph::FromModel(*model);
+  ASSERT_TRUE(graph.ok());
+  EXPECT_EQ(OptimizeConvLayout(*graph, 1), 0);
+  EXPECT_EQ(Ops(*graph), (std::vector<std::string>{"Conv", "Conv", "Conv"}));
+}
+
 TEST(LayoutOptimizerTest, EngineResultsMatchUnoptimized) {
   ModelBuilder b = MobileBlock();
   EngineOptions plain;
