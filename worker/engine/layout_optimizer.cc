@@ -12,7 +12,7 @@
 namespace tessera::engine {
 namespace {
 
-constexpr char kSuffix[] = "__nhwc";
+constexpr char kSuffix[] = "__layout";
 
 bool IsOneOf(const std::string& op, std::initializer_list<const char*> ops) {
   for (const char* o : ops) {
@@ -49,29 +49,36 @@ bool IsConv(const onnx::NodeProto& n) {
          (n.op_type() == "FusedConv" && n.domain() == kTesseraDomain);
 }
 
+enum class Mode { kNhwc, kBlocked8 };
+
 // Convolutions that run at least as fast channels-last: grouped (depthwise)
 // and 1x1 ones. Dense KxK convolutions are faster in oneDNN's blocked layout
-// (measured in bench/kernels/RESULTS.md), so they stay NCHW.
-bool IsEligibleConv(const Graph& g, const onnx::NodeProto& n) {
+// (measured in bench/kernels/RESULTS.md); they get the blocked mode.
+bool IsEligibleConv(const Graph& g, const onnx::NodeProto& n, Mode mode) {
   if (!IsConv(n) || n.output_size() != 1 || n.input_size() < 2) return false;
   NodeAttributes attrs(n);
   if (attrs.GetString("layout", "NCHW") != "NCHW") return false;
   if (!IsFloatRank4(g, n.input(0)) || !IsFloatRank4(g, n.output(0))) return false;
   const Tensor* w = g.ConstantInput(n, 1);
   if (w == nullptr || w->rank() != 4) return false;
-  const bool pointwise = w->dim(2) == 1 && w->dim(3) == 1;
-  return attrs.GetInt("group", 1) > 1 || pointwise;
+  const int64_t group = attrs.GetInt("group", 1);
+  if (mode == Mode::kNhwc) return group > 1 || (w->dim(2) == 1 && w->dim(3) == 1);
+  // Blocked by 8 channels: both channel counts must be multiples of 8.
+  return w->dim(0) % 8 == 0 && (w->dim(1) * group) % 8 == 0;
 }
 
-ValueType ToNhwc(const ValueType& t) {
+// The type of a region tensor, from its NCHW type.
+ValueType InLayout(const ValueType& t, Mode mode) {
   ValueType out = t;
-  if (t.dims.has_value() && t.dims->size() == 4) {
-    const auto& d = *t.dims;
+  if (!t.dims.has_value() || t.dims->size() != 4) return out;
+  const auto& d = *t.dims;
+  std::vector<std::string> p = t.dim_params.size() == 4 ? t.dim_params : std::vector<std::string>(4);
+  if (mode == Mode::kNhwc) {
     out.dims = std::vector<int64_t>{d[0], d[2], d[3], d[1]};
-    if (t.dim_params.size() == 4) {
-      const auto& p = t.dim_params;
-      out.dim_params = {p[0], p[2], p[3], p[1]};
-    }
+    out.dim_params = {p[0], p[2], p[3], p[1]};
+  } else {
+    out.dims = std::vector<int64_t>{d[0], d[1] < 0 ? -1 : d[1] / 8, d[2], d[3], 8};
+    out.dim_params = {p[0], "", p[2], p[3], ""};
   }
   return out;
 }
@@ -109,15 +116,37 @@ void SetStringAttr(onnx::NodeProto& n, const std::string& name, const std::strin
 
 }  // namespace
 
-int OptimizeConvLayout(Graph& graph, int min_convs) {
-  // 1. Which values live in NHWC (forward, nodes are topologically sorted).
+namespace {
+
+onnx::NodeProto MakeReorder(const std::string& in, const std::string& out, const char* from, const char* to) {
+  onnx::NodeProto n;
+  n.set_domain(std::string(kTesseraDomain));
+  n.set_op_type("ReorderLayout");
+  n.set_name(absl::StrCat(out, "_reorder"));
+  n.add_input(in);
+  n.add_output(out);
+  SetStringAttr(n, "from", from);
+  SetStringAttr(n, "to", to);
+  return n;
+}
+
+// Nodes converting an NCHW tensor into the region's layout and back.
+onnx::NodeProto IntoLayout(Mode mode, const std::string& in, const std::string& out) {
+  return mode == Mode::kNhwc ? MakeTranspose(in, out, {0, 2, 3, 1}) : MakeReorder(in, out, "NCHW", "NCHW8c");
+}
+onnx::NodeProto OutOfLayout(Mode mode, const std::string& in, const std::string& out) {
+  return mode == Mode::kNhwc ? MakeTranspose(in, out, {0, 3, 1, 2}) : MakeReorder(in, out, "NCHW8c", "NCHW");
+}
+
+// Values that live in the region's layout (nodes are topologically sorted).
+absl::flat_hash_set<std::string> FindRegion(const Graph& graph, Mode mode, int* eligible, int* all_convs) {
   absl::flat_hash_set<std::string> region;
-  int convs = 0, all_convs = 0;
+  *eligible = *all_convs = 0;
   for (const auto& n : graph.nodes) {
-    all_convs += IsConv(n) ? 1 : 0;
-    if (IsEligibleConv(graph, n)) {
+    *all_convs += IsConv(n) ? 1 : 0;
+    if (IsEligibleConv(graph, n, mode)) {
       region.insert(n.output(0));
-      ++convs;
+      ++*eligible;
     } else if (IsUnaryElementwise(n) && n.output_size() == 1 && region.contains(n.input(0))) {
       bool others_scalar = true;
       for (int i = 1; i < n.input_size(); ++i) {
@@ -139,40 +168,55 @@ int OptimizeConvLayout(Graph& graph, int min_convs) {
       if (any && ok) region.insert(n.output(0));
     }
   }
-  // Mostly dense KxK convolutions (ResNet): switching only the few 1x1 ones
-  // would add a transpose pair around each.
-  if (convs < min_convs || 2 * convs < all_convs) return 0;
+  return region;
+}
+
+}  // namespace
+
+int OptimizeConvLayout(Graph& graph, int min_convs) {
+  // 1. Pick the layout: channels-last for depthwise/1x1 networks, blocked
+  // for dense ones (when the reorder kernel exists).
+  Mode mode = Mode::kNhwc;
+  int convs = 0, all_convs = 0;
+  absl::flat_hash_set<std::string> region = FindRegion(graph, mode, &convs, &all_convs);
+  if (convs < min_convs || 2 * convs < all_convs) {
+    if (KernelRegistry::Global().Find(kTesseraDomain, "ReorderLayout") == nullptr) return 0;
+    mode = Mode::kBlocked8;
+    region = FindRegion(graph, mode, &convs, &all_convs);
+    if (convs < min_convs) return 0;
+  }
+  const char* layout_name = mode == Mode::kNhwc ? "NHWC" : "NCHW8c";
 
   // 2. Rewrite.
-  for (const auto& name : region) graph.types[name + kSuffix] = ToNhwc(graph.types[name]);
-  absl::flat_hash_set<std::string> back_to_nchw;  // region values already transposed back
-  absl::flat_hash_map<std::string, std::string> to_nhwc;  // NCHW value -> its NHWC copy
+  for (const auto& name : region) graph.types[name + kSuffix] = InLayout(graph.types[name], mode);
+  absl::flat_hash_set<std::string> back_to_nchw;          // region values already converted back
+  absl::flat_hash_map<std::string, std::string> to_region;  // NCHW value -> its converted copy
   std::vector<onnx::NodeProto> out;
   out.reserve(graph.nodes.size() + 8);
-  auto nhwc_copy_of = [&](const std::string& name) {
+  auto region_copy_of = [&](const std::string& name) {
     if (region.contains(name)) return name + kSuffix;
-    auto it = to_nhwc.find(name);
-    if (it != to_nhwc.end()) return it->second;
+    auto it = to_region.find(name);
+    if (it != to_region.end()) return it->second;
     const std::string copy = graph.UniqueName(name + kSuffix);
-    graph.types[copy] = ToNhwc(graph.types[name]);
-    out.push_back(MakeTranspose(name, copy, {0, 2, 3, 1}));
-    to_nhwc[name] = copy;
+    graph.types[copy] = InLayout(graph.types[name], mode);
+    out.push_back(IntoLayout(mode, name, copy));
+    to_region[name] = copy;
     return copy;
   };
   auto ensure_nchw = [&](const std::string& name) {
     if (!region.contains(name) || back_to_nchw.contains(name)) return;
-    out.push_back(MakeTranspose(name + kSuffix, name, {0, 3, 1, 2}));
+    out.push_back(OutOfLayout(mode, name + kSuffix, name));
     back_to_nchw.insert(name);
   };
   int switched = 0;
   for (auto& n : graph.nodes) {
-    if (IsEligibleConv(graph, n)) {
-      n.set_input(0, nhwc_copy_of(n.input(0)));
-      if (n.input_size() > 3 && !n.input(3).empty()) n.set_input(3, nhwc_copy_of(n.input(3)));
+    if (IsEligibleConv(graph, n, mode)) {
+      n.set_input(0, region_copy_of(n.input(0)));
+      if (n.input_size() > 3 && !n.input(3).empty()) n.set_input(3, region_copy_of(n.input(3)));
       n.set_output(0, n.output(0) + kSuffix);
       n.set_domain(std::string(kTesseraDomain));
       n.set_op_type("FusedConv");
-      SetStringAttr(n, "layout", "NHWC");
+      SetStringAttr(n, "layout", layout_name);
       out.push_back(std::move(n));
       ++switched;
       continue;
@@ -185,10 +229,11 @@ int OptimizeConvLayout(Graph& graph, int min_convs) {
       out.push_back(std::move(n));
       continue;
     }
-    if (n.domain().empty() && n.op_type() == "GlobalAveragePool" && region.contains(n.input(0))) {
+    if (mode == Mode::kNhwc && n.domain().empty() && n.op_type() == "GlobalAveragePool" &&
+        region.contains(n.input(0))) {
       const std::string pooled = graph.UniqueName(n.output(0) + kSuffix);
       auto t = graph.types.find(n.output(0));
-      if (t != graph.types.end()) graph.types[pooled] = ToNhwc(t->second);
+      if (t != graph.types.end()) graph.types[pooled] = InLayout(t->second, mode);
       onnx::NodeProto mean;
       mean.set_op_type("ReduceMean");
       mean.set_name(n.name());

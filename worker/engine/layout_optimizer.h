@@ -1,23 +1,28 @@
-// Layout optimization: keeps activations channels-last (NHWC) through runs
-// of 2-D convolutions and the element-wise operators between them, so the
-// convolution library does not convert NCHW <-> its preferred layout around
-// every convolution.
+// Layout optimization: keeps activations in the convolution library's
+// preferred layout through runs of 2-D convolutions and the element-wise
+// operators between them, so it does not convert NCHW <-> that layout
+// around every convolution. Two layouts:
 //
-// Every tensor in such a region is renamed (`name` + "__nhwc") and holds its
-// data physically as [N, H, W, C]. Convolutions in the region become
-// ai.tessera.FusedConv with layout "NHWC". Where a region value is read by an
-// operator outside the region, or is a graph output, a Transpose back to the
-// original NCHW name is inserted; where a region convolution reads an NCHW
-// tensor, a Transpose to NHWC is inserted before it. GlobalAveragePool of a
-// region value becomes a ReduceMean over H and W plus a (tiny) Transpose.
+//  - NHWC (channels-last) for networks made mostly of grouped (depthwise)
+//    and 1x1 convolutions (MobileNet): tensors are [N, H, W, C]; GlobalAveragePool
+//    of a region value becomes ReduceMean over H, W plus a tiny Transpose.
+//  - NCHW8c (oneDNN's blocked nChw8c) for the others (ResNet), when the
+//    ai.tessera.ReorderLayout kernel exists: tensors are [N, C/8, H, W, 8];
+//    only convolutions whose channel counts are multiples of 8 join.
+//
+// Every tensor in a region is renamed (`name` + "__layout") and holds its data
+// in the region's layout. Region convolutions become ai.tessera.FusedConv
+// with the `layout` attribute. Where a region value is read outside the
+// region, or is a graph output, a conversion back to the original NCHW name
+// is inserted; where a region convolution reads an NCHW tensor, a conversion
+// into the layout is inserted before it.
 #pragma once
 
 #include "worker/engine/graph.h"
 
 namespace tessera::engine {
 
-// Rewrites `graph` when it has at least `min_convs` eligible convolutions
-// making up at least half of its convolutions;
+// Rewrites `graph` when it has at least `min_convs` eligible convolutions;
 // returns the number of convolutions switched to NHWC.
 int OptimizeConvLayout(Graph& graph, int min_convs = 2);
 

@@ -114,6 +114,64 @@ TEST(LayoutOptimizerTest, LeavesDenseConvNetworksAlone) {
   EXPECT_EQ(Ops(*graph), (std::vector<std::string>{"Conv", "Conv", "Conv"}));
 }
 
+// A ResNet basic block with 8/16 channels: dense convolutions go blocked.
+ModelBuilder DenseBlock() {
+  ModelBuilder b;
+  b.Input("x", kFloat, {-1, 3, 16, 16})
+      .Initializer("w_stem", Random({8, 3, 3, 3}, 1))
+      .Initializer("w1", Random({16, 8, 3, 3}, 2))
+      .Initializer("w2", Random({16, 16, 3, 3}, 3))
+      .Initializer("wd", Random({16, 8, 1, 1}, 4))
+      .Node("Conv", {"x", "w_stem"}, {"stem"}, {Attr("pads", std::vector<int64_t>{1, 1, 1, 1})})
+      .Node("Relu", {"stem"}, {"s"})
+      .Node("MaxPool", {"s"}, {"p"}, {Attr("kernel_shape", std::vector<int64_t>{2, 2}),
+                                      Attr("strides", std::vector<int64_t>{2, 2})})
+      .Node("Conv", {"p", "w1"}, {"c1"}, {Attr("pads", std::vector<int64_t>{1, 1, 1, 1})})
+      .Node("Relu", {"c1"}, {"r1"})
+      .Node("Conv", {"r1", "w2"}, {"c2"}, {Attr("pads", std::vector<int64_t>{1, 1, 1, 1})})
+      .Node("Conv", {"p", "wd"}, {"d"})
+      .Node("Add", {"c2", "d"}, {"a"})
+      .Node("Relu", {"a"}, {"y"})
+      .Node("GlobalAveragePool", {"y"}, {"g"})
+      .Output("g", {-1, 16, 1, 1});
+  return b;
+}
+
+TEST(LayoutOptimizerTest, DenseNetworkGoesBlocked) {
+  ModelBuilder b = DenseBlock();
+  auto model = ParseAndValidateModel(b.Bytes());
+  ASSERT_TRUE(model.ok()) << model.status();
+  auto graph = Graph::FromModel(*model);
+  ASSERT_TRUE(graph.ok());
+  ASSERT_TRUE(FoldConstants(*graph, 1).ok());
+  ASSERT_TRUE(FuseOperators(*graph).ok());
+  EXPECT_EQ(OptimizeConvLayout(*graph), 3);
+  // The stem (3 input channels) and the pooling stay NCHW; one reorder in,
+  // shared by both branches, one reorder out before the global pooling.
+  EXPECT_EQ(Ops(*graph), (std::vector<std::string>{"ai.tessera.FusedConv", "MaxPool", "ai.tessera.ReorderLayout",
+                                                   "ai.tessera.FusedConv", "ai.tessera.FusedConv",
+                                                   "ai.tessera.FusedConv", "ai.tessera.ReorderLayout",
+                                                   "GlobalAveragePool"}));
+}
+
+TEST(LayoutOptimizerTest, BlockedEngineResultsMatchUnoptimized) {
+  ModelBuilder b = DenseBlock();
+  EngineOptions plain;
+  plain.optimize = false;
+  auto optimized = Engine::LoadFromBytes(b.Bytes());
+  auto reference = Engine::LoadFromBytes(b.Bytes(), plain);
+  ASSERT_TRUE(optimized.ok()) << optimized.status();
+  ASSERT_TRUE(reference.ok()) << reference.status();
+  for (int64_t batch : {1, 3}) {
+    Tensor x = Random({batch, 3, 16, 16}, 8);
+    auto a = (*optimized)->Run({{"x", x}});
+    auto e = (*reference)->Run({{"x", x}});
+    ASSERT_TRUE(a.ok()) << a.status();
+    ASSERT_TRUE(e.ok()) << e.status();
+    EXPECT_TRUE(TensorsNear((*a)[0], (*e)[0], 1e-5, 1e-5));
+  }
+}
+
 TEST(LayoutOptimizerTest, EngineResultsMatchUnoptimized) {
   ModelBuilder b = MobileBlock();
   EngineOptions plain;
