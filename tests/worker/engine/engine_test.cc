@@ -1,10 +1,10 @@
 #include "worker/engine/engine.h"
 
-#include <random>
 #include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/worker/engine/engine_test_util.h"
 #include "tests/worker/engine/kernels/kernel_test_util.h"
 #include "tests/worker/engine/model_builder.h"
 
@@ -13,17 +13,11 @@ namespace {
 
 using ::testing::HasSubstr;
 using testing::Attr;
+using testing::ExpectOptimizedMatchesReference;
+using testing::RandomTensor;
 using testing::ModelBuilder;
 using testing::TensorsNear;
 constexpr int32_t kFloat = onnx::TensorProto::FLOAT;
-
-Tensor Random(Shape shape, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  Tensor t = Tensor::Allocate(DataType::kFloat32, std::move(shape));
-  for (int64_t i = 0; i < t.num_elements(); ++i) t.data<float>()[i] = dist(rng);
-  return t;
-}
 
 // y = relu(x) + bias, x: [N, 4]
 std::unique_ptr<Engine> ReluAddEngine() {
@@ -62,7 +56,7 @@ TEST(EngineTest, RunsAndReplansPerShape) {
   auto engine = ReluAddEngine();
   ASSERT_NE(engine, nullptr);
   for (int64_t batch : {2, 3, 2, 1, 3}) {
-    Tensor x = Random({batch, 4}, static_cast<uint32_t>(batch));
+    Tensor x = RandomTensor({batch, 4}, static_cast<uint32_t>(batch));
     auto out = engine->Run({{"x", x}});
     ASSERT_TRUE(out.ok()) << out.status();
     ASSERT_EQ(out->size(), 1u);
@@ -73,7 +67,7 @@ TEST(EngineTest, RunsAndReplansPerShape) {
 TEST(EngineTest, OutputsSurviveLaterRuns) {
   auto engine = ReluAddEngine();
   ASSERT_NE(engine, nullptr);
-  Tensor x1 = Random({2, 4}, 1), x2 = Random({2, 4}, 2);
+  Tensor x1 = RandomTensor({2, 4}, 1), x2 = RandomTensor({2, 4}, 2);
   auto first = engine->Run({{"x", x1}});
   auto second = engine->Run({{"x", x1}});  // planned run
   auto third = engine->Run({{"x", x2}});
@@ -86,7 +80,7 @@ TEST(EngineTest, OutputsSurviveLaterRuns) {
 TEST(EngineTest, RefusesBadInputs) {
   auto engine = ReluAddEngine();
   ASSERT_NE(engine, nullptr);
-  Tensor good = Random({2, 4}, 3);
+  Tensor good = RandomTensor({2, 4}, 3);
   struct Case {
     std::vector<NamedTensor> inputs;
     std::string message;
@@ -96,8 +90,8 @@ TEST(EngineTest, RefusesBadInputs) {
       {{{"z", good}}, "unknown input 'z'"},
       {{{"x", good}, {"x", good}}, "more than once"},
       {{{"x", Tensor::Zeros(DataType::kInt64, {2, 4})}}, "must be float32, got int64"},
-      {{{"x", Random({2, 5}, 4)}}, "must have shape [-1,4]"},
-      {{{"x", Random({8}, 4)}}, "must have shape [-1,4]"},
+      {{{"x", RandomTensor({2, 5}, 4)}}, "must have shape [-1,4]"},
+      {{{"x", RandomTensor({8}, 4)}}, "must have shape [-1,4]"},
       {{{"x", Tensor()}}, "no data"},
   };
   for (const auto& c : cases) {
@@ -119,7 +113,7 @@ TEST(EngineTest, ConcurrentRunsOnOneEngine) {
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 40; ++i) {
-        Tensor x = Random({1 + (t + i) % 4, 4}, static_cast<uint32_t>(t * 100 + i));
+        Tensor x = RandomTensor({1 + (t + i) % 4, 4}, static_cast<uint32_t>(t * 100 + i));
         auto out = engine->Run({{"x", x}});
         if (!out.ok() || !TensorsNear((*out)[0], ReluAddExpected(x))) ++failures;
       }
@@ -146,7 +140,7 @@ TEST(EngineTest, FoldsPyTorchShapeChainWithDynamicBatch) {
   auto engine = Engine::LoadFromBytes(b.Bytes());
   ASSERT_TRUE(engine.ok()) << engine.status();
   for (int64_t batch : {2, 5, 2}) {
-    Tensor x = Random({batch, 3, 4}, 9);
+    Tensor x = RandomTensor({batch, 3, 4}, 9);
     auto out = (*engine)->Run({{"x", x}});
     ASSERT_TRUE(out.ok()) << out.status();
     const Tensor& y = (*out)[0];
@@ -161,36 +155,26 @@ TEST(EngineTest, OptimizedConvBatchNormReluMatchesUnoptimized) {
   ModelBuilder b;
   const int64_t c = 4, m = 6;
   b.Input("x", kFloat, {-1, c, 8, 8})
-      .Initializer("w", Random({m, c, 3, 3}, 11))
-      .Initializer("bc", Random({m}, 12))
-      .Initializer("scale", Random({m}, 13))
-      .Initializer("bias", Random({m}, 14))
-      .Initializer("mean", Random({m}, 15))
+      .Initializer("w", RandomTensor({m, c, 3, 3}, 11))
+      .Initializer("bc", RandomTensor({m}, 12))
+      .Initializer("scale", RandomTensor({m}, 13))
+      .Initializer("bias", RandomTensor({m}, 14))
+      .Initializer("mean", RandomTensor({m}, 15))
       .Initializer("var", Tensor::FromVector<float>({m}, {0.5f, 1.0f, 1.5f, 2.0f, 0.25f, 3.0f}))
       .Node("Conv", {"x", "w", "bc"}, {"c"}, {Attr("pads", std::vector<int64_t>{1, 1, 1, 1})})
       .Node("BatchNormalization", {"c", "scale", "bias", "mean", "var"}, {"bn"})
       .Node("Relu", {"bn"}, {"y"})
       .Output("y", {-1, m, 8, 8});
-  EngineOptions plain;
-  plain.optimize = false;
-  auto optimized = Engine::LoadFromBytes(b.Bytes());
-  auto reference = Engine::LoadFromBytes(b.Bytes(), plain);
-  ASSERT_TRUE(optimized.ok()) << optimized.status();
-  ASSERT_TRUE(reference.ok()) << reference.status();
-  Tensor x = Random({2, c, 8, 8}, 16);
-  auto a = (*optimized)->Run({{"x", x}});
-  auto e = (*reference)->Run({{"x", x}});
-  ASSERT_TRUE(a.ok() && e.ok());
-  EXPECT_TRUE(TensorsNear((*a)[0], (*e)[0], 1e-5, 1e-5));
+  ExpectOptimizedMatchesReference(b.Bytes(), {{"x", RandomTensor({2, c, 8, 8}, 16)}});
 }
 
 TEST(EngineTest, OptimizedResidualBlockMatchesUnoptimized) {
   // ResNet basic block with a downsampling branch computed after the main one.
   ModelBuilder b;
   b.Input("x", kFloat, {-1, 4, 8, 8})
-      .Initializer("w1", Random({8, 4, 3, 3}, 31))
-      .Initializer("w2", Random({8, 8, 3, 3}, 32))
-      .Initializer("wd", Random({8, 4, 1, 1}, 33))
+      .Initializer("w1", RandomTensor({8, 4, 3, 3}, 31))
+      .Initializer("w2", RandomTensor({8, 8, 3, 3}, 32))
+      .Initializer("wd", RandomTensor({8, 4, 1, 1}, 33))
       .Node("Conv", {"x", "w1"}, {"c1"},
             {Attr("pads", std::vector<int64_t>{1, 1, 1, 1}), Attr("strides", std::vector<int64_t>{2, 2})})
       .Node("Relu", {"c1"}, {"r1"})
@@ -199,41 +183,21 @@ TEST(EngineTest, OptimizedResidualBlockMatchesUnoptimized) {
       .Node("Add", {"c2", "d"}, {"a"})
       .Node("Relu", {"a"}, {"y"})
       .Output("y", {-1, 8, 4, 4});
-  EngineOptions plain;
-  plain.optimize = false;
-  auto optimized = Engine::LoadFromBytes(b.Bytes());
-  auto reference = Engine::LoadFromBytes(b.Bytes(), plain);
-  ASSERT_TRUE(optimized.ok()) << optimized.status();
-  ASSERT_TRUE(reference.ok()) << reference.status();
   for (int64_t batch : {1, 3}) {
-    Tensor x = Random({batch, 4, 8, 8}, 34);
-    auto a = (*optimized)->Run({{"x", x}});
-    auto e = (*reference)->Run({{"x", x}});
-    ASSERT_TRUE(a.ok() && e.ok()) << a.status() << e.status();
-    EXPECT_TRUE(TensorsNear((*a)[0], (*e)[0], 1e-5, 1e-5));
+    ExpectOptimizedMatchesReference(b.Bytes(), {{"x", RandomTensor({batch, 4, 8, 8}, 34)}});
   }
 }
 
 TEST(EngineTest, OptimizedMatMulAddGeluMatchesUnoptimized) {
   ModelBuilder b;
   b.Input("x", kFloat, {-1, 5, 8})
-      .Initializer("w", Random({8, 16}, 21))
-      .Initializer("b", Random({16}, 22))
+      .Initializer("w", RandomTensor({8, 16}, 21))
+      .Initializer("b", RandomTensor({16}, 22))
       .Node("MatMul", {"x", "w"}, {"mm"})
       .Node("Add", {"mm", "b"}, {"a"})
       .Node("Relu", {"a"}, {"y"})
       .Output("y", {-1, 5, 16});
-  EngineOptions plain;
-  plain.optimize = false;
-  auto optimized = Engine::LoadFromBytes(b.Bytes());
-  auto reference = Engine::LoadFromBytes(b.Bytes(), plain);
-  ASSERT_TRUE(optimized.ok()) << optimized.status();
-  ASSERT_TRUE(reference.ok()) << reference.status();
-  Tensor x = Random({3, 5, 8}, 23);
-  auto a = (*optimized)->Run({{"x", x}});
-  auto e = (*reference)->Run({{"x", x}});
-  ASSERT_TRUE(a.ok() && e.ok());
-  EXPECT_TRUE(TensorsNear((*a)[0], (*e)[0], 1e-5, 1e-5));
+  ExpectOptimizedMatchesReference(b.Bytes(), {{"x", RandomTensor({3, 5, 8}, 23)}});
 }
 
 TEST(EngineTest, ReportsRuntimeErrorWithNodeName) {
@@ -245,7 +209,7 @@ TEST(EngineTest, ReportsRuntimeErrorWithNodeName) {
       .Output("y", {-1, -1});
   auto engine = Engine::LoadFromBytes(b.Bytes());
   ASSERT_TRUE(engine.ok()) << engine.status();
-  auto out = (*engine)->Run({{"x", Random({2, 4}, 1)}, {"shape", Tensor::FromVector<int64_t>({2}, {3, 3})}});
+  auto out = (*engine)->Run({{"x", RandomTensor({2, 4}, 1)}, {"shape", Tensor::FromVector<int64_t>({2}, {3, 3})}});
   EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(out.status().message(), HasSubstr("bad_reshape"));
 }

@@ -1,8 +1,8 @@
 #include "worker/engine/layout_optimizer.h"
 
-#include <random>
 
 #include "gtest/gtest.h"
+#include "tests/worker/engine/engine_test_util.h"
 #include "tests/worker/engine/kernels/kernel_test_util.h"
 #include "tests/worker/engine/model_builder.h"
 #include "worker/engine/constant_folding.h"
@@ -14,31 +14,25 @@ namespace tessera::engine {
 namespace {
 
 using testing::Attr;
+using testing::ExpectOptimizedMatchesReference;
+using testing::RandomTensor;
 using testing::ModelBuilder;
 using testing::TensorsNear;
 constexpr int32_t kFloat = onnx::TensorProto::FLOAT;
-
-Tensor Random(Shape shape, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  Tensor t = Tensor::Allocate(DataType::kFloat32, std::move(shape));
-  for (int64_t i = 0; i < t.num_elements(); ++i) t.data<float>()[i] = dist(rng);
-  return t;
-}
 
 // An inverted-residual block (MobileNetV2) followed by a classifier head.
 ModelBuilder MobileBlock() {
   ModelBuilder b;
   const int64_t c = 8, e = 16;
   b.Input("x", kFloat, {-1, c, 10, 10})
-      .Initializer("w_expand", Random({e, c, 1, 1}, 1))
-      .Initializer("w_dw", Random({e, 1, 3, 3}, 2))
-      .Initializer("w_project", Random({c, e, 1, 1}, 3))
-      .Initializer("b_project", Random({c}, 4))
+      .Initializer("w_expand", RandomTensor({e, c, 1, 1}, 1))
+      .Initializer("w_dw", RandomTensor({e, 1, 3, 3}, 2))
+      .Initializer("w_project", RandomTensor({c, e, 1, 1}, 3))
+      .Initializer("b_project", RandomTensor({c}, 4))
       .Initializer("lo", Tensor::Scalar<float>(0.0f))
       .Initializer("hi", Tensor::Scalar<float>(6.0f))
-      .Initializer("fc_w", Random({5, c}, 5))
-      .Initializer("fc_b", Random({5}, 6))
+      .Initializer("fc_w", RandomTensor({5, c}, 5))
+      .Initializer("fc_b", RandomTensor({5}, 6))
       .Node("Conv", {"x", "w_expand"}, {"e"})
       .Node("Clip", {"e", "lo", "hi"}, {"e6"})
       .Node("Conv", {"e6", "w_dw"}, {"d"},
@@ -84,7 +78,7 @@ TEST(LayoutOptimizerTest, RewritesConvRegionToNhwc) {
 TEST(LayoutOptimizerTest, LeavesSingleConvAlone) {
   ModelBuilder b;
   b.Input("x", kFloat, {1, 2, 4, 4})
-      .Initializer("w", Random({3, 2, 1, 1}, 1))
+      .Initializer("w", RandomTensor({3, 2, 1, 1}, 1))
       .Node("Conv", {"x", "w"}, {"y"})
       .Output("y", {1, 3, 4, 4});
   auto model = ParseAndValidateModel(b.Bytes());
@@ -99,9 +93,9 @@ TEST(LayoutOptimizerTest, LeavesDenseConvNetworksAlone) {
   // Two dense 3x3 convolutions and one 1x1: ResNet-like, stays NCHW.
   ModelBuilder b;
   b.Input("x", kFloat, {1, 4, 8, 8})
-      .Initializer("w1", Random({4, 4, 3, 3}, 1))
-      .Initializer("w2", Random({4, 4, 3, 3}, 2))
-      .Initializer("w3", Random({4, 4, 1, 1}, 3))
+      .Initializer("w1", RandomTensor({4, 4, 3, 3}, 1))
+      .Initializer("w2", RandomTensor({4, 4, 3, 3}, 2))
+      .Initializer("w3", RandomTensor({4, 4, 1, 1}, 3))
       .Node("Conv", {"x", "w1"}, {"a"}, {Attr("pads", std::vector<int64_t>{1, 1, 1, 1})})
       .Node("Conv", {"a", "w2"}, {"b"}, {Attr("pads", std::vector<int64_t>{1, 1, 1, 1})})
       .Node("Conv", {"b", "w3"}, {"y"})
@@ -118,10 +112,10 @@ TEST(LayoutOptimizerTest, LeavesDenseConvNetworksAlone) {
 ModelBuilder DenseBlock() {
   ModelBuilder b;
   b.Input("x", kFloat, {-1, 3, 16, 16})
-      .Initializer("w_stem", Random({8, 3, 3, 3}, 1))
-      .Initializer("w1", Random({16, 8, 3, 3}, 2))
-      .Initializer("w2", Random({16, 16, 3, 3}, 3))
-      .Initializer("wd", Random({16, 8, 1, 1}, 4))
+      .Initializer("w_stem", RandomTensor({8, 3, 3, 3}, 1))
+      .Initializer("w1", RandomTensor({16, 8, 3, 3}, 2))
+      .Initializer("w2", RandomTensor({16, 16, 3, 3}, 3))
+      .Initializer("wd", RandomTensor({16, 8, 1, 1}, 4))
       .Node("Conv", {"x", "w_stem"}, {"stem"}, {Attr("pads", std::vector<int64_t>{1, 1, 1, 1})})
       .Node("Relu", {"stem"}, {"s"})
       .Node("MaxPool", {"s"}, {"p"}, {Attr("kernel_shape", std::vector<int64_t>{2, 2}),
@@ -156,38 +150,15 @@ TEST(LayoutOptimizerTest, DenseNetworkGoesBlocked) {
 
 TEST(LayoutOptimizerTest, BlockedEngineResultsMatchUnoptimized) {
   ModelBuilder b = DenseBlock();
-  EngineOptions plain;
-  plain.optimize = false;
-  auto optimized = Engine::LoadFromBytes(b.Bytes());
-  auto reference = Engine::LoadFromBytes(b.Bytes(), plain);
-  ASSERT_TRUE(optimized.ok()) << optimized.status();
-  ASSERT_TRUE(reference.ok()) << reference.status();
   for (int64_t batch : {1, 3}) {
-    Tensor x = Random({batch, 3, 16, 16}, 8);
-    auto a = (*optimized)->Run({{"x", x}});
-    auto e = (*reference)->Run({{"x", x}});
-    ASSERT_TRUE(a.ok()) << a.status();
-    ASSERT_TRUE(e.ok()) << e.status();
-    EXPECT_TRUE(TensorsNear((*a)[0], (*e)[0], 1e-5, 1e-5));
+    ExpectOptimizedMatchesReference(b.Bytes(), {{"x", RandomTensor({batch, 3, 16, 16}, 8)}});
   }
 }
 
 TEST(LayoutOptimizerTest, EngineResultsMatchUnoptimized) {
   ModelBuilder b = MobileBlock();
-  EngineOptions plain;
-  plain.optimize = false;
-  auto optimized = Engine::LoadFromBytes(b.Bytes());
-  auto reference = Engine::LoadFromBytes(b.Bytes(), plain);
-  ASSERT_TRUE(optimized.ok()) << optimized.status();
-  ASSERT_TRUE(reference.ok()) << reference.status();
-  for (int64_t batch : {1, 2, 1}) {
-    Tensor x = Random({batch, 8, 10, 10}, 7);
-    auto a = (*optimized)->Run({{"x", x}});
-    auto e = (*reference)->Run({{"x", x}});
-    ASSERT_TRUE(a.ok()) << a.status();
-    ASSERT_TRUE(e.ok()) << e.status();
-    EXPECT_TRUE(TensorsNear((*a)[0], (*e)[0], 1e-5, 1e-5));
-    EXPECT_TRUE(TensorsNear((*a)[1], (*e)[1], 1e-5, 1e-5));
+  for (int64_t batch : {1, 2}) {
+    ExpectOptimizedMatchesReference(b.Bytes(), {{"x", RandomTensor({batch, 8, 10, 10}, 7)}});
   }
 }
 

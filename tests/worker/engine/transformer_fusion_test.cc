@@ -1,8 +1,8 @@
 #include "worker/engine/transformer_fusion.h"
 
-#include <random>
 
 #include "gtest/gtest.h"
+#include "tests/worker/engine/engine_test_util.h"
 #include "tests/worker/engine/kernels/kernel_test_util.h"
 #include "tests/worker/engine/model_builder.h"
 #include "worker/engine/constant_folding.h"
@@ -14,17 +14,11 @@ namespace tessera::engine {
 namespace {
 
 using testing::Attr;
+using testing::ExpectOptimizedMatchesReference;
+using testing::RandomTensor;
 using testing::ModelBuilder;
 using testing::TensorsNear;
 constexpr int32_t kFloat = onnx::TensorProto::FLOAT;
-
-Tensor Random(Shape shape, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-2.0f, 2.0f);
-  Tensor t = Tensor::Allocate(DataType::kFloat32, std::move(shape));
-  for (int64_t i = 0; i < t.num_elements(); ++i) t.data<float>()[i] = dist(rng);
-  return t;
-}
 
 // PyTorch's opset-14 export of LayerNorm(16) followed by GELU (erf form).
 ModelBuilder EncoderTail(bool affine) {
@@ -32,8 +26,8 @@ ModelBuilder EncoderTail(bool affine) {
   b.Input("x", kFloat, {-1, 5, 16})
       .Initializer("two", Tensor::Scalar<float>(2.0f))
       .Initializer("eps", Tensor::Scalar<float>(1e-5f))
-      .Initializer("gamma", Random({16}, 1))
-      .Initializer("beta", Random({16}, 2))
+      .Initializer("gamma", RandomTensor({16}, 1))
+      .Initializer("beta", RandomTensor({16}, 2))
       .Initializer("sqrt2", Tensor::Scalar<float>(1.4142135381698608f))
       .Initializer("one", Tensor::Scalar<float>(1.0f))
       .Initializer("half", Tensor::Scalar<float>(0.5f))
@@ -71,17 +65,7 @@ std::vector<std::string> OptimizedOps(ModelBuilder& b) {
 }
 
 void ExpectSameResults(ModelBuilder& b) {
-  EngineOptions plain;
-  plain.optimize = false;
-  auto optimized = Engine::LoadFromBytes(b.Bytes());
-  auto reference = Engine::LoadFromBytes(b.Bytes(), plain);
-  ASSERT_TRUE(optimized.ok()) << optimized.status();
-  ASSERT_TRUE(reference.ok()) << reference.status();
-  Tensor x = Random({3, 5, 16}, 3);
-  auto a = (*optimized)->Run({{"x", x}});
-  auto e = (*reference)->Run({{"x", x}});
-  ASSERT_TRUE(a.ok() && e.ok());
-  EXPECT_TRUE(TensorsNear((*a)[0], (*e)[0], 1e-5, 1e-5));
+  ExpectOptimizedMatchesReference(b.Bytes(), {{"x", RandomTensor({3, 5, 16}, 3, -2.0f, 2.0f)}});
 }
 
 TEST(TransformerFusionTest, AffineLayerNormAndGelu) {
@@ -99,8 +83,8 @@ TEST(TransformerFusionTest, LayerNormWithoutAffineTail) {
 TEST(TransformerFusionTest, GeluFoldsIntoPrecedingMatMul) {
   ModelBuilder b(14);
   b.Input("x", kFloat, {-1, 5, 16})
-      .Initializer("w", Random({16, 16}, 4))
-      .Initializer("bias", Random({16}, 5))
+      .Initializer("w", RandomTensor({16, 16}, 4))
+      .Initializer("bias", RandomTensor({16}, 5))
       .Initializer("sqrt2", Tensor::Scalar<float>(1.4142135381698608f))
       .Initializer("one", Tensor::Scalar<float>(1.0f))
       .Initializer("half", Tensor::Scalar<float>(0.5f))
