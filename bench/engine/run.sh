@@ -30,6 +30,14 @@ for tool in node npm "$python"; do
   command -v "$tool" >/dev/null || { echo "run.sh: '$tool' is required" >&2; exit 1; }
 done
 
+# PyTorch, torchvision and onnx for the exports come from Debian's packages.
+if ! "$python" -c "import torch, torchvision, onnx" 2>/dev/null; then
+  echo "run.sh: installing python3-torch python3-torchvision python3-onnx ..." >&2
+  sudo_cmd=""; [[ "$(id -u)" -ne 0 ]] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq python3-torch python3-torchvision python3-onnx >&2
+fi
+
 cd "$here"
 if ! node -e "require('onnxruntime-node')" 2>/dev/null; then
   echo "run.sh: installing onnxruntime-node ..." >&2
