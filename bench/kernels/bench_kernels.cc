@@ -159,15 +159,17 @@ const char* BackendName(ConvBackend b) {
   return "?";
 }
 
-// nhwc: FusedConv with layout="NHWC" (X and Y channels-last).
-void BenchConv(benchmark::State& state, ConvShape s, int64_t batch, ConvBackend backend, bool nhwc) {
+// layout "NHWC" / "NCHW8c": FusedConv with that layout attribute (X and Y
+// channels-last / oneDNN nChw8c); "" is NCHW.
+void BenchConv(benchmark::State& state, ConvShape s, int64_t batch, ConvBackend backend, std::string layout_name) {
+  const bool nhwc = layout_name == "NHWC", blocked = layout_name == "NCHW8c";
   Node node;
-  node.proto.set_op_type(s.activation || nhwc ? "FusedConv" : "Conv");
-  if (nhwc) {
+  node.proto.set_op_type(s.activation || !layout_name.empty() ? "FusedConv" : "Conv");
+  if (!layout_name.empty()) {
     onnx::AttributeProto layout;
     layout.set_name("layout");
     layout.set_type(onnx::AttributeProto::STRING);
-    layout.set_s("NHWC");
+    layout.set_s(layout_name);
     *node.proto.add_attribute() = layout;
   }
   *node.proto.add_attribute() = IntsAttr("strides", {s.stride, s.stride});
@@ -193,12 +195,15 @@ void BenchConv(benchmark::State& state, ConvShape s, int64_t batch, ConvBackend 
     }
   }
   node.attrs = std::make_unique<NodeAttributes>(node.proto);
-  const Tensor x = RandomTensor(nhwc ? Shape{batch, s.hw, s.hw, s.c} : Shape{batch, s.c, s.hw, s.hw}, 1);
+  const Tensor x = RandomTensor(nhwc      ? Shape{batch, s.hw, s.hw, s.c}
+                                : blocked ? Shape{batch, s.c / 8, s.hw, s.hw, 8}
+                                          : Shape{batch, s.c, s.hw, s.hw},
+                                1);
   const Tensor w = RandomTensor({s.m, s.c / s.group, s.k, s.k}, 2);
   const Tensor b = RandomTensor({s.m}, 3);
   KernelInit init{node.proto, *node.attrs, 17, {nullptr, &w, &b}, {true, true, true}, {x.shape(), w.shape(), b.shape()}};
   auto kernel =
-      CreateConvKernel(init, ConvKernelOptions{.fused = s.activation != nullptr || nhwc, .backend = backend});
+      CreateConvKernel(init, ConvKernelOptions{.fused = s.activation != nullptr || !layout_name.empty(), .backend = backend});
   if (!kernel.ok()) {
     state.SkipWithError(std::string(kernel.status().message()).c_str());
     return;
@@ -283,7 +288,7 @@ void RegisterAll() {
       for (ConvBackend backend : {ConvBackend::kAuto, ConvBackend::kOneDnnBlocked, ConvBackend::kOneDnnPlain,
                                   ConvBackend::kIm2colBlas}) {
         benchmark::RegisterBenchmark(absl::StrCat("Conv/", s.name, "/b", batch, "/", BackendName(backend)).c_str(),
-                                     BenchConv, s, batch, backend, false)
+                                     BenchConv, s, batch, backend, std::string())
             ->Iterations(IterationsFor(ConvMacs(s, batch)))
             ->Unit(benchmark::kMicrosecond)
             ->UseManualTime();
@@ -295,7 +300,15 @@ void RegisterAll() {
         if (backend == ConvBackend::kIm2colBlas && (s.k != 1 || s.group != 1)) continue;
         benchmark::RegisterBenchmark(
             absl::StrCat("Conv/", s.name, "/b", batch, "/nhwc_", BackendName(backend)).c_str(), BenchConv, s, batch,
-            backend, true)
+            backend, std::string("NHWC"))
+            ->Iterations(IterationsFor(ConvMacs(s, batch)))
+            ->Unit(benchmark::kMicrosecond)
+            ->UseManualTime();
+      }
+      // oneDNN's blocked layout end to end (layout="NCHW8c", no reorders).
+      if (s.c % 8 == 0 && s.m % 8 == 0) {
+        benchmark::RegisterBenchmark(absl::StrCat("Conv/", s.name, "/b", batch, "/nchw8c_auto").c_str(), BenchConv,
+                                     s, batch, ConvBackend::kAuto, std::string("NCHW8c"))
             ->Iterations(IterationsFor(ConvMacs(s, batch)))
             ->Unit(benchmark::kMicrosecond)
             ->UseManualTime();
