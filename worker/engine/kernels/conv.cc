@@ -68,24 +68,6 @@ ConvBackend ChooseNhwcBackend(const ConvGeometry& g) {
   return dense && blocked_wins ? ConvBackend::kOneDnnBlocked : ConvBackend::kOneDnnPlain;
 }
 
-// x nChw8c [N, C/8, H, W, 8] -> [N, C/8, OH, OW, 8] keeping every stride-th
-// pixel: a strided 1x1 convolution's input becomes a unit-stride one's.
-void SubsampleBlocked(const ConvGeometry& g, const float* x, float* out, int threads) {
-  const int64_t h = g.in_spatial[0], w = g.in_spatial[1], oh = g.out_spatial[0], ow = g.out_spatial[1];
-  const int64_t sh = g.strides[0], sw = g.strides[1];
-  const int64_t rows = g.batch * (g.in_channels / kChannelBlock) * oh;
-  ParallelFor(threads, rows, std::max<int64_t>(1, (16 << 10) / (ow * kChannelBlock)), [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      const int64_t plane = r / oh, y = r % oh;
-      const float* src = x + ((plane * h + y * sh) * w) * kChannelBlock;
-      float* dst = out + r * ow * kChannelBlock;
-      for (int64_t i = 0; i < ow; ++i) {
-        for (int64_t k = 0; k < kChannelBlock; ++k) dst[i * kChannelBlock + k] = src[i * sw * kChannelBlock + k];
-      }
-    }
-  });
-}
-
 double ConvMacs(const ConvGeometry& g) {
   return double(g.batch) * g.out_channels * g.OutSpatialSize() * (g.in_channels / g.group) * g.KernelSize();
 }
@@ -172,26 +154,13 @@ class ConvKernel : public OpKernel {
 
     // NCHW8c: float32 runs on oneDNN directly on the blocked data (the
     // explicit kIm2colBlas backend, float64 and empty X convert to NCHW and back).
-    // A strided 1x1 convolution (ResNet's downsample) subsamples X first and
-    // runs unit-stride: oneDNN 2.6's strided jit_1x1 on nChw8c is ~2x slower.
     if (blocked && x->dtype() == DataType::kFloat32 && x->num_elements() > 0 &&
         options_.backend != ConvBackend::kIm2colBlas) {
-      ConvGeometry run_g = g;
-      const float* x_data = x->data<float>();
-      Tensor x_subsampled;
-      if (IsPointwiseConv(g) && (g.strides[0] > 1 || g.strides[1] > 1)) {
-        run_g.in_spatial = g.out_spatial;
-        run_g.strides = {1, 1};
-        x_subsampled = Tensor::Allocate(
-            DataType::kFloat32, {g.batch, g.in_channels / kChannelBlock, g.out_spatial[0], g.out_spatial[1], kChannelBlock});
-        SubsampleBlocked(g, x_data, x_subsampled.data<float>(), threads);
-        x_data = x_subsampled.data<float>();
-      }
       TESSERA_ASSIGN_OR_RETURN(std::shared_ptr<const OneDnnConvolution> conv,
-                               GetOneDnn(run_g, OneDnnLayout::kNchw8c, b != nullptr, z != nullptr, threads));
+                               GetOneDnn(g, OneDnnLayout::kNchw8c, b != nullptr, z != nullptr, threads));
       ScopedOmpThreads omp_threads(threads);
-      return conv->Run(x_data, w->data<float>(), b ? b->data<float>() : nullptr, z ? z->data<float>() : nullptr,
-                       y->data<float>());
+      return conv->Run(x->data<float>(), w->data<float>(), b ? b->data<float>() : nullptr,
+                       z ? z->data<float>() : nullptr, y->data<float>());
     }
     // NHWC: float32 runs directly on channels-last data (oneDNN nhwc, or one
     // GEMM for pointwise convolutions); the rest is transposed to NCHW and back.
