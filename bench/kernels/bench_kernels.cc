@@ -12,6 +12,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -19,6 +20,7 @@
 #include "common/tensor.h"
 #include "onnx/onnx_pb.h"
 #include "worker/engine/kernel.h"
+#include "worker/engine/kernel_registry.h"
 #include "worker/engine/kernels/conv_kernel.h"
 #include "worker/engine/kernels/gemm_kernel.h"
 #include "worker/engine/kernels/matmul_kernel.h"
@@ -216,6 +218,32 @@ void BenchConv(benchmark::State& state, ConvShape s, int64_t batch, ConvBackend 
   RunKernelLoop(state, **kernel, ctx, ConvMacs(s, batch));
 }
 
+// ai.tessera.ReorderLayout between NCHW and NCHW8c at a ResNet activation
+// size ("macs" = elements, so GFLOPS_best reads as G elements/s).
+void BenchReorderLayout(benchmark::State& state, Shape nchw, std::string from, std::string to) {
+  Node node;
+  node.proto.set_op_type("ReorderLayout");
+  node.proto.set_domain("ai.tessera");
+  for (const auto& [name, value] : {std::pair<std::string, std::string>{"from", from}, {"to", to}}) {
+    onnx::AttributeProto a;
+    a.set_name(name);
+    a.set_type(onnx::AttributeProto::STRING);
+    a.set_s(value);
+    *node.proto.add_attribute() = a;
+  }
+  node.attrs = std::make_unique<NodeAttributes>(node.proto);
+  const Shape in = from == "NCHW" ? nchw : Shape{nchw[0], nchw[1] / 8, nchw[2], nchw[3], 8};
+  const Tensor x = RandomTensor(in, 1);
+  KernelInit init{node.proto, *node.attrs, 17, {nullptr}, {true}, {x.shape()}};
+  auto kernel = KernelRegistry::Global().Find("ai.tessera", "ReorderLayout")->factory(init);
+  if (!kernel.ok()) {
+    state.SkipWithError(std::string(kernel.status().message()).c_str());
+    return;
+  }
+  BenchContext ctx({x});
+  RunKernelLoop(state, **kernel, ctx, double(x.num_elements()));
+}
+
 struct MatMulShapeSpec {
   const char* name;
   Shape a, b;  // a[0] / b[0] == -1: the batch
@@ -314,6 +342,15 @@ void RegisterAll() {
         benchmark::RegisterBenchmark(absl::StrCat("Conv/", s.name, "/b", batch, "/nchw8c_auto").c_str(), BenchConv,
                                      s, batch, ConvBackend::kAuto, std::string("NCHW8c"))
             ->Iterations(IterationsFor(ConvMacs(s, batch)))
+            ->Unit(benchmark::kMicrosecond)
+            ->UseManualTime();
+      }
+    }
+    for (const auto& [from, to] : {std::pair<std::string, std::string>{"NCHW", "NCHW8c"}, {"NCHW8c", "NCHW"}}) {
+      for (const Shape& shape : {Shape{batch, 64, 56, 56}, Shape{batch, 512, 7, 7}}) {
+        benchmark::RegisterBenchmark(absl::StrCat("ReorderLayout/", from, "_to_", to, "/", ShapeToString(shape)).c_str(),
+                                     BenchReorderLayout, shape, from, to)
+            ->Iterations(100)
             ->Unit(benchmark::kMicrosecond)
             ->UseManualTime();
       }

@@ -46,9 +46,19 @@ void BlockedToNchw(const T* src, int64_t batch, int64_t channels, int64_t spatia
   Run(threads, batch * channels / kB, kB * spatial, [&](int64_t u) {
     const T* s = src + u * kB * spatial;
     T* d = dst + u * kB * spatial;
-    for (int64_t k = 0; k < kB; ++k) {
-      T* row = d + k * spatial;
-      for (int64_t i = 0; i < spatial; ++i) row[i] = s[i * kB + k];
+    // 8x8 tiles: read 8 contiguous pixels x 8 channels, write 8 rows of 8.
+    int64_t i0 = 0;
+    for (; i0 + kB <= spatial; i0 += kB) {
+      T tile[kB][kB];
+      for (int64_t j = 0; j < kB; ++j) {
+        for (int64_t k = 0; k < kB; ++k) tile[k][j] = s[(i0 + j) * kB + k];
+      }
+      for (int64_t k = 0; k < kB; ++k) {
+        for (int64_t j = 0; j < kB; ++j) d[k * spatial + i0 + j] = tile[k][j];
+      }
+    }
+    for (; i0 < spatial; ++i0) {
+      for (int64_t k = 0; k < kB; ++k) d[k * spatial + i0] = s[i0 * kB + k];
     }
   });
 }
