@@ -12,6 +12,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -19,6 +20,7 @@
 #include "common/tensor.h"
 #include "onnx/onnx_pb.h"
 #include "worker/engine/kernel.h"
+#include "worker/engine/kernel_registry.h"
 #include "worker/engine/kernels/conv_kernel.h"
 #include "worker/engine/kernels/gemm_kernel.h"
 #include "worker/engine/kernels/matmul_kernel.h"
@@ -132,6 +134,10 @@ const ConvShape kConvShapes[] = {
     {"resnet_l2_3x3_128", 128, 28, 128, 3, 1, 1, 1, "Relu"},
     {"resnet_l3_3x3_256", 256, 14, 256, 3, 1, 1, 1, "Relu"},
     {"resnet_l4_3x3_512", 512, 7, 512, 3, 1, 1, 1, "Relu"},
+    {"resnet_l3_3x3s2_256", 128, 28, 256, 3, 2, 1, 1, "Relu"},
+    {"resnet_l3_down_1x1s2", 128, 28, 256, 1, 2, 0, 1, nullptr},
+    {"resnet_l4_3x3s2_512", 256, 14, 512, 3, 2, 1, 1, "Relu"},
+    {"resnet_l4_down_1x1s2", 256, 14, 512, 1, 2, 0, 1, nullptr},
     {"mnv2_conv1_3x3s2", 3, 224, 32, 3, 2, 1, 1, "Clip"},
     {"mnv2_dw_32_112", 32, 112, 32, 3, 1, 1, 32, "Clip"},
     {"mnv2_dw_96_112s2", 96, 112, 96, 3, 2, 1, 96, "Clip"},
@@ -159,15 +165,17 @@ const char* BackendName(ConvBackend b) {
   return "?";
 }
 
-// nhwc: FusedConv with layout="NHWC" (X and Y channels-last).
-void BenchConv(benchmark::State& state, ConvShape s, int64_t batch, ConvBackend backend, bool nhwc) {
+// layout "NHWC" / "NCHW8c": FusedConv with that layout attribute (X and Y
+// channels-last / oneDNN nChw8c); "" is NCHW.
+void BenchConv(benchmark::State& state, ConvShape s, int64_t batch, ConvBackend backend, std::string layout_name) {
+  const bool nhwc = layout_name == "NHWC", blocked = layout_name == "NCHW8c";
   Node node;
-  node.proto.set_op_type(s.activation || nhwc ? "FusedConv" : "Conv");
-  if (nhwc) {
+  node.proto.set_op_type(s.activation || !layout_name.empty() ? "FusedConv" : "Conv");
+  if (!layout_name.empty()) {
     onnx::AttributeProto layout;
     layout.set_name("layout");
     layout.set_type(onnx::AttributeProto::STRING);
-    layout.set_s("NHWC");
+    layout.set_s(layout_name);
     *node.proto.add_attribute() = layout;
   }
   *node.proto.add_attribute() = IntsAttr("strides", {s.stride, s.stride});
@@ -193,18 +201,47 @@ void BenchConv(benchmark::State& state, ConvShape s, int64_t batch, ConvBackend 
     }
   }
   node.attrs = std::make_unique<NodeAttributes>(node.proto);
-  const Tensor x = RandomTensor(nhwc ? Shape{batch, s.hw, s.hw, s.c} : Shape{batch, s.c, s.hw, s.hw}, 1);
+  const Tensor x = RandomTensor(nhwc      ? Shape{batch, s.hw, s.hw, s.c}
+                                : blocked ? Shape{batch, s.c / 8, s.hw, s.hw, 8}
+                                          : Shape{batch, s.c, s.hw, s.hw},
+                                1);
   const Tensor w = RandomTensor({s.m, s.c / s.group, s.k, s.k}, 2);
   const Tensor b = RandomTensor({s.m}, 3);
   KernelInit init{node.proto, *node.attrs, 17, {nullptr, &w, &b}, {true, true, true}, {x.shape(), w.shape(), b.shape()}};
   auto kernel =
-      CreateConvKernel(init, ConvKernelOptions{.fused = s.activation != nullptr || nhwc, .backend = backend});
+      CreateConvKernel(init, ConvKernelOptions{.fused = s.activation != nullptr || !layout_name.empty(), .backend = backend});
   if (!kernel.ok()) {
     state.SkipWithError(std::string(kernel.status().message()).c_str());
     return;
   }
   BenchContext ctx({x, w, b});
   RunKernelLoop(state, **kernel, ctx, ConvMacs(s, batch));
+}
+
+// ai.tessera.ReorderLayout between NCHW and NCHW8c at a ResNet activation
+// size ("macs" = elements, so GFLOPS_best reads as G elements/s).
+void BenchReorderLayout(benchmark::State& state, Shape nchw, std::string from, std::string to) {
+  Node node;
+  node.proto.set_op_type("ReorderLayout");
+  node.proto.set_domain("ai.tessera");
+  for (const auto& [name, value] : {std::pair<std::string, std::string>{"from", from}, {"to", to}}) {
+    onnx::AttributeProto a;
+    a.set_name(name);
+    a.set_type(onnx::AttributeProto::STRING);
+    a.set_s(value);
+    *node.proto.add_attribute() = a;
+  }
+  node.attrs = std::make_unique<NodeAttributes>(node.proto);
+  const Shape in = from == "NCHW" ? nchw : Shape{nchw[0], nchw[1] / 8, nchw[2], nchw[3], 8};
+  const Tensor x = RandomTensor(in, 1);
+  KernelInit init{node.proto, *node.attrs, 17, {nullptr}, {true}, {x.shape()}};
+  auto kernel = KernelRegistry::Global().Find("ai.tessera", "ReorderLayout")->factory(init);
+  if (!kernel.ok()) {
+    state.SkipWithError(std::string(kernel.status().message()).c_str());
+    return;
+  }
+  BenchContext ctx({x});
+  RunKernelLoop(state, **kernel, ctx, double(x.num_elements()));
 }
 
 struct MatMulShapeSpec {
@@ -283,7 +320,7 @@ void RegisterAll() {
       for (ConvBackend backend : {ConvBackend::kAuto, ConvBackend::kOneDnnBlocked, ConvBackend::kOneDnnPlain,
                                   ConvBackend::kIm2colBlas}) {
         benchmark::RegisterBenchmark(absl::StrCat("Conv/", s.name, "/b", batch, "/", BackendName(backend)).c_str(),
-                                     BenchConv, s, batch, backend, false)
+                                     BenchConv, s, batch, backend, std::string())
             ->Iterations(IterationsFor(ConvMacs(s, batch)))
             ->Unit(benchmark::kMicrosecond)
             ->UseManualTime();
@@ -295,8 +332,25 @@ void RegisterAll() {
         if (backend == ConvBackend::kIm2colBlas && (s.k != 1 || s.group != 1)) continue;
         benchmark::RegisterBenchmark(
             absl::StrCat("Conv/", s.name, "/b", batch, "/nhwc_", BackendName(backend)).c_str(), BenchConv, s, batch,
-            backend, true)
+            backend, std::string("NHWC"))
             ->Iterations(IterationsFor(ConvMacs(s, batch)))
+            ->Unit(benchmark::kMicrosecond)
+            ->UseManualTime();
+      }
+      // oneDNN's blocked layout end to end (layout="NCHW8c", no reorders).
+      if (s.c % 8 == 0 && s.m % 8 == 0) {
+        benchmark::RegisterBenchmark(absl::StrCat("Conv/", s.name, "/b", batch, "/nchw8c_auto").c_str(), BenchConv,
+                                     s, batch, ConvBackend::kAuto, std::string("NCHW8c"))
+            ->Iterations(IterationsFor(ConvMacs(s, batch)))
+            ->Unit(benchmark::kMicrosecond)
+            ->UseManualTime();
+      }
+    }
+    for (const auto& [from, to] : {std::pair<std::string, std::string>{"NCHW", "NCHW8c"}, {"NCHW8c", "NCHW"}}) {
+      for (const Shape& shape : {Shape{batch, 64, 56, 56}, Shape{batch, 512, 7, 7}}) {
+        benchmark::RegisterBenchmark(absl::StrCat("ReorderLayout/", from, "_to_", to, "/", ShapeToString(shape)).c_str(),
+                                     BenchReorderLayout, shape, from, to)
+            ->Iterations(100)
             ->Unit(benchmark::kMicrosecond)
             ->UseManualTime();
       }

@@ -20,6 +20,7 @@
 #include "worker/engine/kernels/kernel_groups.h"
 #include "worker/engine/kernels/matmul_kernel.h"
 #include "worker/engine/kernels/parallel.h"
+#include "worker/engine/kernels/reorder_layout.h"
 
 namespace tessera::engine {
 namespace {
@@ -67,16 +68,13 @@ ConvBackend ChooseNhwcBackend(const ConvGeometry& g) {
   return dense && blocked_wins ? ConvBackend::kOneDnnBlocked : ConvBackend::kOneDnnPlain;
 }
 
-// Physical layout of X, Z and Y (FusedConv attribute `layout`).
-enum class ConvLayout { kNchw, kNhwc };
-
 double ConvMacs(const ConvGeometry& g) {
   return double(g.batch) * g.out_channels * g.OutSpatialSize() * (g.in_channels / g.group) * g.KernelSize();
 }
 
 class ConvKernel : public OpKernel {
  public:
-  ConvKernel(ConvAttributes attrs, FusedActivation activation, ConvLayout layout, ConvKernelOptions options,
+  ConvKernel(ConvAttributes attrs, FusedActivation activation, ActivationLayout layout, ConvKernelOptions options,
              std::optional<Tensor> constant_weights, std::optional<Tensor> constant_bias)
       : attrs_(std::move(attrs)),
         activation_(activation),
@@ -104,20 +102,33 @@ class ConvKernel : public OpKernel {
                                                        DataTypeName(x->dtype()), ", got ", DataTypeName(t->dtype())));
       }
     }
-    const bool nhwc = layout_ == ConvLayout::kNhwc;
+    const bool nhwc = layout_ == ActivationLayout::kNhwc;
+    const bool blocked = layout_ == ActivationLayout::kNchw8c;
     if (nhwc && x->rank() != 4) {
       return absl::InvalidArgumentError(absl::StrCat(op, ": layout NHWC needs a 4-D input X [N, H, W, C], got shape ",
                                                      ShapeToString(x->shape())));
     }
+    if (blocked && (x->rank() != 5 || x->dim(4) != kChannelBlock)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          op, ": layout NCHW8c needs a 5-D input X [N, C/8, H, W, 8], got shape ", ShapeToString(x->shape())));
+    }
     // The geometry is always resolved on the logical NCHW shape.
-    const Shape x_logical = nhwc ? Shape{x->dim(0), x->dim(3), x->dim(1), x->dim(2)} : x->shape();
+    Shape x_logical = x->shape();
+    if (nhwc) x_logical = {x->dim(0), x->dim(3), x->dim(1), x->dim(2)};
+    if (blocked) x_logical = {x->dim(0), x->dim(1) * kChannelBlock, x->dim(2), x->dim(3)};
     absl::StatusOr<ConvGeometry> resolved = ResolveConvGeometry(attrs_, x_logical, w->shape());
-    if (!resolved.ok() && nhwc) {
+    if (!resolved.ok() && (nhwc || blocked)) {
       return absl::Status(resolved.status().code(),
-                          absl::StrCat(resolved.status().message(), " (layout NHWC: X ", ShapeToString(x->shape()),
-                                       " is read as NCHW ", ShapeToString(x_logical), ")"));
+                          absl::StrCat(resolved.status().message(), " (layout ", ActivationLayoutName(layout_),
+                                       ": X ", ShapeToString(x->shape()), " is read as NCHW ",
+                                       ShapeToString(x_logical), ")"));
     }
     TESSERA_ASSIGN_OR_RETURN(ConvGeometry g, std::move(resolved));
+    if (blocked && (g.spatial_rank != 2 || g.out_channels % kChannelBlock != 0)) {
+      return absl::InvalidArgumentError(absl::StrCat(op, ": layout NCHW8c needs a 2-D convolution whose output "
+                                                     "channel count M is a multiple of 8, got M = ",
+                                                     g.out_channels, " (W ", ShapeToString(w->shape()), ")"));
+    }
     if (g.spatial_rank > kMaxSpatialRank) {
       return absl::UnimplementedError(absl::StrCat(op, ": at most ", kMaxSpatialRank, " spatial axes are supported"));
     }
@@ -127,6 +138,7 @@ class ConvKernel : public OpKernel {
     }
     Shape out_shape = g.OutputShape();
     if (nhwc) out_shape = {out_shape[0], out_shape[2], out_shape[3], out_shape[1]};
+    if (blocked) out_shape = {out_shape[0], out_shape[1] / kChannelBlock, out_shape[2], out_shape[3], kChannelBlock};
     if (z != nullptr && z->shape() != out_shape) {
       return absl::InvalidArgumentError(absl::StrCat(op, ": residual input Z ", ShapeToString(z->shape()),
                                                      " must have the output shape ", ShapeToString(out_shape)));
@@ -138,11 +150,21 @@ class ConvKernel : public OpKernel {
     Tensor* y = ctx.AllocateOutput(0, x->dtype(), out_shape);
     if (y->num_elements() == 0) return absl::OkStatus();
     const int threads = ConvMacs(g) < kMinParallelMacs ? 1 : ctx.num_threads();
-    if (!nhwc) return ComputeNchw(g, *x, *w, b, z, *y, threads);
+    if (layout_ == ActivationLayout::kNchw) return ComputeNchw(g, *x, *w, b, z, *y, threads);
 
+    // NCHW8c: float32 runs on oneDNN directly on the blocked data (the
+    // explicit kIm2colBlas backend, float64 and empty X convert to NCHW and back).
+    if (blocked && x->dtype() == DataType::kFloat32 && x->num_elements() > 0 &&
+        options_.backend != ConvBackend::kIm2colBlas) {
+      TESSERA_ASSIGN_OR_RETURN(std::shared_ptr<const OneDnnConvolution> conv,
+                               GetOneDnn(g, OneDnnLayout::kNchw8c, b != nullptr, z != nullptr, threads));
+      ScopedOmpThreads omp_threads(threads);
+      return conv->Run(x->data<float>(), w->data<float>(), b ? b->data<float>() : nullptr,
+                       z ? z->data<float>() : nullptr, y->data<float>());
+    }
     // NHWC: float32 runs directly on channels-last data (oneDNN nhwc, or one
     // GEMM for pointwise convolutions); the rest is transposed to NCHW and back.
-    if (x->dtype() == DataType::kFloat32 && x->num_elements() > 0) {
+    if (nhwc && x->dtype() == DataType::kFloat32 && x->num_elements() > 0) {
       const float* bias = b ? b->data<float>() : nullptr;
       const float* residual = z ? z->data<float>() : nullptr;
       ConvBackend backend = options_.backend == ConvBackend::kAuto ? ChooseNhwcBackend(g) : options_.backend;
@@ -161,30 +183,29 @@ class ConvKernel : public OpKernel {
       }
     }
     const int64_t spatial_in = g.InSpatialSize(), spatial_out = g.OutSpatialSize();
+    const size_t element_size = DataTypeSize(x->dtype());
     Tensor x_nchw = Tensor::Allocate(x->dtype(), x_logical);
     Tensor y_nchw = Tensor::Allocate(x->dtype(), g.OutputShape());
     std::optional<Tensor> z_nchw;
-    if (x->dtype() == DataType::kFloat64) {
-      NhwcToNchw(x->data<double>(), g.batch, g.in_channels, spatial_in, x_nchw.data<double>(), threads);
-      TESSERA_RETURN_IF_ERROR(ComputeNchw(g, x_nchw, *w, b, nullptr, y_nchw, threads));
-      NchwToNhwc(y_nchw.data<double>(), g.batch, g.out_channels, spatial_out, y->data<double>(), threads);
-      return absl::OkStatus();
-    }
-    NhwcToNchw(x->data<float>(), g.batch, g.in_channels, spatial_in, x_nchw.data<float>(), threads);
+    ConvertActivationLayout(x->raw_data(), layout_, ActivationLayout::kNchw, g.batch, g.in_channels, spatial_in,
+                            element_size, x_nchw.raw_data(), threads);
     if (z != nullptr) {
       z_nchw = Tensor::Allocate(x->dtype(), g.OutputShape());
-      NhwcToNchw(z->data<float>(), g.batch, g.out_channels, spatial_out, z_nchw->data<float>(), threads);
+      ConvertActivationLayout(z->raw_data(), layout_, ActivationLayout::kNchw, g.batch, g.out_channels,
+                              spatial_out, element_size, z_nchw->raw_data(), threads);
     }
     TESSERA_RETURN_IF_ERROR(ComputeNchw(g, x_nchw, *w, b, z_nchw ? &*z_nchw : nullptr, y_nchw, threads,
                                         /*allow_onednn=*/false));
-    NchwToNhwc(y_nchw.data<float>(), g.batch, g.out_channels, spatial_out, y->data<float>(), threads);
+    ConvertActivationLayout(y_nchw.raw_data(), ActivationLayout::kNchw, layout_, g.batch, g.out_channels,
+                            spatial_out, element_size, y->raw_data(), threads);
     return absl::OkStatus();
   }
 
  private:
   // Activation layout at the oneDNN primitive; kNhwcBlocked reorders NHWC
   // from/to oneDNN's preferred (blocked) layout around the call.
-  enum class OneDnnLayout { kPlain, kBlocked, kNhwc, kNhwcBlocked };
+  // kNchw8c runs on nChw8c activations without reorders.
+  enum class OneDnnLayout { kPlain, kBlocked, kNhwc, kNhwcBlocked, kNchw8c };
 
   // Y (NC[D]HW, already allocated and non-empty) = act(conv(X, W) + B + Z).
   // allow_onednn = false forces im2col (used for an explicit kIm2colBlas
@@ -240,6 +261,7 @@ class ConvKernel : public OpKernel {
                                 has_bias, has_residual};
     key.insert(key.end(), g.in_spatial.begin(), g.in_spatial.end());
     key.insert(key.end(), g.kernel.begin(), g.kernel.end());
+    key.insert(key.end(), g.strides.begin(), g.strides.end());
     absl::MutexLock lock(&mu_);
     auto it = cache_.find(key);
     if (it != cache_.end()) return it->second;
@@ -247,6 +269,7 @@ class ConvKernel : public OpKernel {
     config.geometry = g;
     config.blocked_activations = layout == OneDnnLayout::kBlocked || layout == OneDnnLayout::kNhwcBlocked;
     config.channels_last = layout == OneDnnLayout::kNhwc || layout == OneDnnLayout::kNhwcBlocked;
+    config.nchw8c = layout == OneDnnLayout::kNchw8c;
     config.has_bias = has_bias;
     config.has_residual = has_residual;
     config.activation = activation_;
@@ -263,7 +286,7 @@ class ConvKernel : public OpKernel {
 
   ConvAttributes attrs_;
   FusedActivation activation_;
-  ConvLayout layout_;
+  ActivationLayout layout_;
   ConvKernelOptions options_;
   std::optional<Tensor> constant_weights_;
   std::optional<Tensor> constant_bias_;
@@ -286,16 +309,16 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateConvKernel(const KernelInit& ini
   const char* op = options.fused ? "FusedConv" : "Conv";
   TESSERA_ASSIGN_OR_RETURN(ConvAttributes attrs, ConvAttributes::Parse(init.attrs, op));
   FusedActivation activation;
-  ConvLayout layout = ConvLayout::kNchw;
+  ActivationLayout layout = ActivationLayout::kNchw;
   if (options.fused) {
     TESSERA_ASSIGN_OR_RETURN(activation, FusedActivation::FromAttributes(init.attrs, op));
     const std::string layout_name = init.attrs.GetString("layout", "NCHW");
-    if (layout_name == "NHWC") {
-      layout = ConvLayout::kNhwc;
-    } else if (layout_name != "NCHW") {
-      return absl::InvalidArgumentError(
-          absl::StrCat(op, ": attribute layout must be \"NCHW\" or \"NHWC\", got \"", layout_name, "\""));
+    std::optional<ActivationLayout> parsed = ParseActivationLayout(layout_name);
+    if (!parsed) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          op, ": attribute layout must be \"NCHW\", \"NHWC\" or \"NCHW8c\", got \"", layout_name, "\""));
     }
+    layout = *parsed;
   }
   return std::make_unique<ConvKernel>(std::move(attrs), activation, layout, options,
                                       ConstantInput(init, 1, DataType::kFloat32),
@@ -321,6 +344,7 @@ void RegisterConvMatMulKernels(KernelRegistry& registry) {
     return CreateMatMulKernel(init, MatMulKernelOptions{.fused = true});
   };
   registry.Register(std::move(fused_matmul));
+  RegisterReorderLayoutKernel(registry);
 }
 
 }  // namespace tessera::engine

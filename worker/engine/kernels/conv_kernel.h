@@ -7,6 +7,12 @@
 // picks the physical layout of X, Z and Y: "NCHW" (default) or "NHWC"
 // (channels-last, 2-D only: X is [N, H, W, C], Y [N, OH, OW, M]; W stays
 // [M, C/group, kH, kW]). The result equals the NCHW result transposed.
+// "NCHW8c" is oneDNN's blocked nChw8c (2-D only; C and M multiples of 8,
+// else InvalidArgument): X is [N, C/8, H, W, 8], Z and Y [N, M/8, OH, OW, 8]
+// (see reorder_layout.h); float32 runs on oneDNN with no layout reorders, so
+// chains of such convolutions avoid the NCHW <-> nChw8c reorders that the
+// NCHW path pays around each blocked oneDNN convolution. The
+// ai.tessera.ReorderLayout kernel converts at the chain's ends.
 //
 // float32 runs on oneDNN or im2col + OpenBLAS (chosen per shape, see
 // ConvBackend); float64 runs on im2col + OpenBLAS dgemm.

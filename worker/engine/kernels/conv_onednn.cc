@@ -41,18 +41,29 @@ absl::StatusOr<std::unique_ptr<OneDnnConvolution>> OneDnnConvolution::Create(con
     w_dims.push_back(g.in_channels / g.group);
     w_dims.insert(w_dims.end(), g.kernel.begin(), g.kernel.end());
     const memory::data_type f32 = memory::data_type::f32;
-    if (config.channels_last && g.spatial_rank != 2) {
-      return absl::InvalidArgumentError("Conv: channels-last (NHWC) activations need a 2-D convolution");
+    if ((config.channels_last || config.nchw8c) && g.spatial_rank != 2) {
+      return absl::InvalidArgumentError("Conv: NHWC / NCHW8c activations need a 2-D convolution");
+    }
+    if (config.nchw8c && (g.in_channels % 8 != 0 || g.out_channels % 8 != 0)) {
+      return absl::InvalidArgumentError(absl::StrCat("Conv: NCHW8c activations need channel counts that are "
+                                                     "multiples of 8, got ", g.in_channels, " -> ",
+                                                     g.out_channels));
     }
     const memory::format_tag nhwc = memory::format_tag::nhwc;
-    conv->user_src_md_ = config.channels_last ? memory::desc(src_dims, f32, nhwc) : PlainDesc(src_dims);
-    conv->user_dst_md_ = config.channels_last ? memory::desc(dst_dims, f32, nhwc) : PlainDesc(dst_dims);
+    const memory::format_tag nchw8c = memory::format_tag::nChw8c;
+    if (config.nchw8c) {
+      conv->user_src_md_ = memory::desc(src_dims, f32, nchw8c);
+      conv->user_dst_md_ = memory::desc(dst_dims, f32, nchw8c);
+    } else {
+      conv->user_src_md_ = config.channels_last ? memory::desc(src_dims, f32, nhwc) : PlainDesc(src_dims);
+      conv->user_dst_md_ = config.channels_last ? memory::desc(dst_dims, f32, nhwc) : PlainDesc(dst_dims);
+    }
     conv->user_weights_md_ = PlainDesc(w_dims);
     conv->bias_md_ = PlainDesc({g.out_channels});
 
     memory::dims dilations, pads_l = Dims(g.pads_begin), pads_r = Dims(g.pads_end);
     for (int64_t d : g.dilations) dilations.push_back(d - 1);
-    const bool let_onednn_choose = config.blocked_activations;
+    const bool let_onednn_choose = config.blocked_activations && !config.nchw8c;
     const memory::desc src_md = let_onednn_choose ? memory::desc(src_dims, f32, AnyTag()) : conv->user_src_md_;
     const memory::desc dst_md = let_onednn_choose ? memory::desc(dst_dims, f32, AnyTag()) : conv->user_dst_md_;
     const memory::desc w_md(w_dims, f32, AnyTag());

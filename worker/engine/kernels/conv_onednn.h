@@ -27,6 +27,10 @@ class OneDnnConvolution {
     // True (2-D only): x, residual and y are NHWC ([N, H, W, C] row-major).
     // With blocked_activations = false the primitive runs on them directly.
     bool channels_last = false;
+    // True (2-D only; channel counts multiples of 8): x, residual and y are
+    // oneDNN's nChw8c ([N, C/8, H, W, 8]) and the primitive runs on them
+    // directly (no reorders). Overrides blocked_activations/channels_last.
+    bool nchw8c = false;
     bool has_bias = false;
     // y = act(conv(x) + bias + residual) with residual shaped like y.
     bool has_residual = false;
