@@ -103,7 +103,16 @@ class EngineImpl final : public Engine {
   absl::Status Build(Graph graph);
   int ValueId(const std::string& name);
   absl::StatusOr<std::string> BindInputs(absl::Span<const NamedTensor> inputs, std::vector<Tensor>& values) const;
-  absl::Status Execute(std::vector<Tensor>& values, const Plan* plan, ArenaAllocator* allocator) const;
+  // What the first run of a shape signature records to build its plan.
+  struct Recording {
+    std::vector<int64_t> bytes;      // per value: size produced
+    std::vector<Tensor> sig_values;  // per value: outputs of signature-constant nodes
+  };
+  // Runs the nodes in order. With a plan, signature-constant nodes are
+  // skipped (their values are cached) and outputs go to the arena; without
+  // one, everything runs on the heap and `recording` (if set) is filled.
+  absl::Status Execute(std::vector<Tensor>& values, const Plan* plan, ArenaAllocator* allocator,
+                       Recording* recording) const;
   std::unique_ptr<Plan> MakePlan(const std::vector<int64_t>& bytes, const std::vector<Tensor>& values) const;
 
   int threads_ = 1;
@@ -307,7 +316,8 @@ absl::StatusOr<std::string> EngineImpl::BindInputs(absl::Span<const NamedTensor>
   return signature;
 }
 
-absl::Status EngineImpl::Execute(std::vector<Tensor>& values, const Plan* plan, ArenaAllocator* allocator) const {
+absl::Status EngineImpl::Execute(std::vector<Tensor>& values, const Plan* plan, ArenaAllocator* allocator,
+                                 Recording* recording) const {
   std::vector<const Tensor*> in;
   std::vector<Tensor*> out;
   for (const Node& node : nodes_) {
@@ -318,10 +328,11 @@ absl::Status EngineImpl::Execute(std::vector<Tensor>& values, const Plan* plan, 
     for (int id : node.outputs) out.push_back(id >= 0 ? &values[id] : nullptr);
     if (allocator != nullptr) allocator->SetNode(&node.outputs);
     NodeContext ctx(in, out, threads_, allocator);
-    const absl::Time start = profile_ ? absl::Now() : absl::InfinitePast();
+    const bool timed = profile_ && plan != nullptr;
+    const absl::Time start = timed ? absl::Now() : absl::InfinitePast();
     absl::Status st = node.kernel->Compute(ctx);
     if (!st.ok()) return absl::Status(st.code(), absl::StrCat(node.label, ": ", st.message()));
-    if (profile_) {
+    if (timed) {
       const double ms = absl::ToDoubleMilliseconds(absl::Now() - start);
       absl::MutexLock lock(&mu_);
       OpProfile& p = profile_totals_[node.op_type];
@@ -331,8 +342,13 @@ absl::Status EngineImpl::Execute(std::vector<Tensor>& values, const Plan* plan, 
     }
     for (size_t i = 0; i < node.outputs.size(); ++i) {
       const int id = node.outputs[i];
-      if (id >= 0 && !values[id].defined()) {
+      if (id < 0) continue;
+      if (!values[id].defined()) {
         return absl::InternalError(absl::StrCat(node.label, " did not produce output ", i));
+      }
+      if (recording != nullptr) {
+        recording->bytes[id] = static_cast<int64_t>(values[id].byte_size());
+        if (node.signature_constant) recording->sig_values[id] = values[id];
       }
     }
     for (int id : node.release_after) values[id] = Tensor();
@@ -407,32 +423,11 @@ absl::StatusOr<std::vector<Tensor>> EngineImpl::Run(absl::Span<const NamedTensor
   if (plan == nullptr) {
     // First run of this shape signature: run on the heap, recording sizes
     // and the values fixed by the signature, then build the plan.
-    std::vector<int64_t> bytes(values.size(), 0);
-    std::vector<Tensor> sig_values(values.size());
-    std::vector<const Tensor*> in;
-    std::vector<Tensor*> out;
-    for (const Node& node : nodes_) {
-      in.clear();
-      out.clear();
-      for (int id : node.inputs) in.push_back(id >= 0 ? &values[id] : nullptr);
-      for (int id : node.outputs) out.push_back(id >= 0 ? &values[id] : nullptr);
-      NodeContext ctx(in, out, threads_, nullptr);
-      absl::Status st = node.kernel->Compute(ctx);
-      if (!st.ok()) return absl::Status(st.code(), absl::StrCat(node.label, ": ", st.message()));
-      for (size_t i = 0; i < node.outputs.size(); ++i) {
-        const int id = node.outputs[i];
-        if (id < 0) continue;
-        if (!values[id].defined()) {
-          return absl::InternalError(absl::StrCat(node.label, " did not produce output ", i));
-        }
-        bytes[id] = static_cast<int64_t>(values[id].byte_size());
-        if (node.signature_constant) sig_values[id] = values[id];
-      }
-      for (int id : node.release_after) values[id] = Tensor();
-    }
+    Recording recording{std::vector<int64_t>(values.size(), 0), std::vector<Tensor>(values.size())};
+    TESSERA_RETURN_IF_ERROR(Execute(values, nullptr, nullptr, &recording));
     std::vector<Tensor> result;
     for (int id : output_ids_) result.push_back(values[id]);
-    std::shared_ptr<Plan> made = MakePlan(bytes, sig_values);
+    std::shared_ptr<Plan> made = MakePlan(recording.bytes, recording.sig_values);
     absl::MutexLock lock(&mu_);
     if (!plans_.contains(signature)) {
       if (plans_.size() >= kMaxCachedPlans) {
@@ -448,7 +443,7 @@ absl::StatusOr<std::vector<Tensor>> EngineImpl::Run(absl::Span<const NamedTensor
   for (const auto& [id, t] : plan->cached) values[id] = t;
   std::shared_ptr<void> arena = plan->AcquireArena();
   ArenaAllocator allocator(*plan, arena);
-  absl::Status st = Execute(values, plan.get(), &allocator);
+  absl::Status st = Execute(values, plan.get(), &allocator, nullptr);
   std::vector<Tensor> result;
   if (st.ok()) {
     for (int id : output_ids_) result.push_back(values[id]);
