@@ -1,19 +1,9 @@
 #include "tests/worker/engine/engine_test_util.h"
 
-#include <random>
-
 #include "gtest/gtest.h"
 #include "tests/worker/engine/kernels/kernel_test_util.h"
 
 namespace tessera::engine::testing {
-
-Tensor RandomTensor(Shape shape, uint32_t seed, float lo, float hi) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  Tensor t = Tensor::Allocate(DataType::kFloat32, std::move(shape));
-  for (int64_t i = 0; i < t.num_elements(); ++i) t.data<float>()[i] = dist(rng);
-  return t;
-}
 
 void ExpectOptimizedMatchesReference(const std::string& model_bytes, const std::vector<NamedTensor>& inputs,
                                      double tolerance) {

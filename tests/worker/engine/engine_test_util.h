@@ -6,12 +6,10 @@
 #include <vector>
 
 #include "common/tensor.h"
+#include "tests/worker/engine/kernels/kernel_test_util.h"
 #include "worker/engine/engine.h"
 
 namespace tessera::engine::testing {
-
-// float32 values uniform in [lo, hi), reproducible from `seed`.
-Tensor RandomTensor(Shape shape, uint32_t seed, float lo = -1.0f, float hi = 1.0f);
 
 // Loads `model_bytes` twice, optimized (the default) and with
 // EngineOptions::optimize = false, runs both on `inputs` and expects every

@@ -18,45 +18,6 @@
 namespace tessera::engine::testing {
 namespace {
 
-Tensor Random(const Shape& shape, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  Tensor t = Tensor::Allocate(DataType::kFloat32, shape);
-  for (int64_t i = 0; i < t.num_elements(); ++i) t.data<float>()[i] = dist(rng);
-  return t;
-}
-
-class Context : public KernelContext {
- public:
-  Context(std::vector<std::optional<Tensor>> inputs, int threads) : inputs_(std::move(inputs)), threads_(threads) {}
-  int num_inputs() const override { return static_cast<int>(inputs_.size()); }
-  const Tensor* input(int i) const override {
-    return i < num_inputs() && inputs_[i].has_value() ? &*inputs_[i] : nullptr;
-  }
-  int num_outputs() const override { return 1; }
-  bool output_requested(int) const override { return true; }
-  Tensor* AllocateOutput(int, DataType type, const Shape& shape) override {
-    output_ = Tensor::Allocate(type, shape);
-    return &output_;
-  }
-  void SetOutput(int, Tensor tensor) override { output_ = std::move(tensor); }
-  int num_threads() const override { return threads_; }
-  const Tensor& output() const { return output_; }
-
- private:
-  std::vector<std::optional<Tensor>> inputs_;
-  int threads_;
-  Tensor output_;
-};
-
-struct Node {
-  explicit Node(const std::vector<onnx::AttributeProto>& attrs) {
-    for (const auto& a : attrs) *proto.add_attribute() = a;
-    attributes = std::make_unique<NodeAttributes>(proto);
-  }
-  onnx::NodeProto proto;
-  std::unique_ptr<NodeAttributes> attributes;
-};
 
 struct ConvBackendCase {
   Shape x, w;
@@ -74,8 +35,8 @@ TEST_P(ConvBackends, AllBackendsAgree) {
                                              Attr("pads", c.pads), Attr("dilations", c.dilations)};
   if (!c.activation.empty()) attrs.push_back(Attr("activation", c.activation));
   if (c.activation == "Clip") attrs.push_back(Attr("activation_params", std::vector<float>{-0.5f, 0.5f}));
-  Node node(attrs);
-  const Tensor x = Random(c.x, 1), w = Random(c.w, 2), b = Random({c.w[0]}, 3);
+  TestNode node(attrs);
+  const Tensor x = RandomTensor(c.x, 1), w = RandomTensor(c.w, 2), b = RandomTensor({c.w[0]}, 3);
   // Output shape from a first run, to size the residual.
   std::optional<Tensor> reference;
   std::optional<Tensor> z;
@@ -87,11 +48,11 @@ TEST_P(ConvBackends, AllBackendsAgree) {
       auto kernel = CreateConvKernel(init, ConvKernelOptions{.fused = true, .backend = backend});
       ASSERT_TRUE(kernel.ok()) << kernel.status();
       if (!reference.has_value()) {
-        Context probe({x, w, b}, 2);
+        TestKernelContext probe({x, w, b}, 2);
         ASSERT_TRUE((*kernel)->Compute(probe).ok());
-        if (c.residual) z = Random(probe.output().shape(), 4);
+        if (c.residual) z = RandomTensor(probe.output().shape(), 4);
       }
-      Context ctx({x, w, b, z}, 2);
+      TestKernelContext ctx({x, w, b, z}, 2);
       absl::Status st = (*kernel)->Compute(ctx);
       ASSERT_TRUE(st.ok()) << st;
       if (!reference.has_value()) {
@@ -127,8 +88,8 @@ TEST_P(MatMulBackends, AllBackendsAgree) {
   const MatMulBackendCase& c = GetParam();
   std::vector<onnx::AttributeProto> attrs;
   if (!c.activation.empty()) attrs.push_back(Attr("activation", c.activation));
-  Node node(attrs);
-  const Tensor a = Random(c.a, 1), b = Random(c.b, 2), bias = Random({c.b.back()}, 3);
+  TestNode node(attrs);
+  const Tensor a = RandomTensor(c.a, 1), b = RandomTensor(c.b, 2), bias = RandomTensor({c.b.back()}, 3);
   std::optional<Tensor> reference;
   for (MatMulBackend backend : {MatMulBackend::kBlas, MatMulBackend::kOneDnn, MatMulBackend::kAuto}) {
     for (bool constant : {false, true}) {
@@ -136,7 +97,7 @@ TEST_P(MatMulBackends, AllBackendsAgree) {
                       {}};
       auto kernel = CreateMatMulKernel(init, MatMulKernelOptions{.fused = true, .backend = backend});
       ASSERT_TRUE(kernel.ok()) << kernel.status();
-      Context ctx({a, b, c.bias ? std::optional<Tensor>(bias) : std::nullopt}, 2);
+      TestKernelContext ctx({a, b, c.bias ? std::optional<Tensor>(bias) : std::nullopt}, 2);
       absl::Status st = (*kernel)->Compute(ctx);
       ASSERT_TRUE(st.ok()) << st;
       if (!reference.has_value()) {
@@ -159,15 +120,15 @@ INSTANTIATE_TEST_SUITE_P(Shapes, MatMulBackends,
 
 // One kernel, many threads calling Compute with different shapes at once.
 TEST(ConcurrencyTest, ConcurrentComputeOnOneKernelIsCorrect) {
-  Node node({Attr("pads", std::vector<int64_t>{1, 1, 1, 1}), Attr("activation", std::string("Relu"))});
-  const Tensor w = Random({8, 8, 3, 3}, 2), b = Random({8}, 3);
+  TestNode node({Attr("pads", std::vector<int64_t>{1, 1, 1, 1}), Attr("activation", std::string("Relu"))});
+  const Tensor w = RandomTensor({8, 8, 3, 3}, 2), b = RandomTensor({8}, 3);
   KernelInit init{node.proto, *node.attributes, 17, {nullptr, &w, &b}, {true, true, true}, {}};
   auto kernel = CreateConvKernel(init, ConvKernelOptions{.fused = true});
   ASSERT_TRUE(kernel.ok());
   std::vector<Tensor> inputs, expected;
   for (int i = 0; i < 4; ++i) {
-    inputs.push_back(Random({1 + i % 2, 8, 6 + i, 6 + i}, 10 + i));
-    Context ctx({inputs.back(), w, b}, 1);
+    inputs.push_back(RandomTensor({1 + i % 2, 8, 6 + i, 6 + i}, 10 + i));
+    TestKernelContext ctx({inputs.back(), w, b}, 1);
     ASSERT_TRUE((*kernel)->Compute(ctx).ok());
     expected.push_back(ctx.output());
   }
@@ -176,7 +137,7 @@ TEST(ConcurrencyTest, ConcurrentComputeOnOneKernelIsCorrect) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int iter = 0; iter < 20; ++iter) {
-        Context ctx({inputs[t], w, b}, 1 + t % 2);
+        TestKernelContext ctx({inputs[t], w, b}, 1 + t % 2);
         if (!(*kernel)->Compute(ctx).ok() || !TensorsNear(ctx.output(), expected[t], 1e-5, 1e-5)) ++failures[t];
       }
     });

@@ -42,37 +42,6 @@ Tensor ToBlocked(const Tensor& t) {
   return out;
 }
 
-class Context : public KernelContext {
- public:
-  Context(std::vector<std::optional<Tensor>> inputs, int threads) : inputs_(std::move(inputs)), threads_(threads) {}
-  int num_inputs() const override { return static_cast<int>(inputs_.size()); }
-  const Tensor* input(int i) const override {
-    return i < num_inputs() && inputs_[i].has_value() ? &*inputs_[i] : nullptr;
-  }
-  int num_outputs() const override { return 1; }
-  bool output_requested(int) const override { return true; }
-  Tensor* AllocateOutput(int, DataType type, const Shape& shape) override {
-    output_ = Tensor::Allocate(type, shape);
-    return &output_;
-  }
-  void SetOutput(int, Tensor tensor) override { output_ = std::move(tensor); }
-  int num_threads() const override { return threads_; }
-  const Tensor& output() const { return output_; }
-
- private:
-  std::vector<std::optional<Tensor>> inputs_;
-  int threads_;
-  Tensor output_;
-};
-
-struct Node {
-  explicit Node(const std::vector<onnx::AttributeProto>& attrs) {
-    for (const auto& a : attrs) *proto.add_attribute() = a;
-    attributes = std::make_unique<NodeAttributes>(proto);
-  }
-  onnx::NodeProto proto;
-  std::unique_ptr<NodeAttributes> attributes;
-};
 
 struct BlockedCase {
   std::string name;
@@ -107,23 +76,23 @@ TEST_P(FusedConvNchw8c, MatchesNchwConverted) {
   const std::optional<Tensor> bias = c.bias ? std::optional<Tensor>(b) : std::nullopt;
   // NCHW reference from the existing path, forced to im2col so that it is
   // independent of oneDNN.
-  Node nchw_node(CaseAttrs(c, ""));
+  TestNode nchw_node(CaseAttrs(c, ""));
   KernelInit nchw_init{nchw_node.proto, *nchw_node.attributes, 17, {nullptr, nullptr, nullptr}, {true, true, true}, {}};
   auto nchw_kernel =
       CreateConvKernel(nchw_init, ConvKernelOptions{.fused = true, .backend = ConvBackend::kIm2colBlas});
   ASSERT_TRUE(nchw_kernel.ok()) << nchw_kernel.status();
-  Context probe({x, w, bias}, 2);
+  TestKernelContext probe({x, w, bias}, 2);
   ASSERT_TRUE((*nchw_kernel)->Compute(probe).ok());
   std::optional<Tensor> z;
   if (c.residual) z = Random(probe.output().shape(), 4);
-  Context reference_ctx({x, w, bias, z}, 2);
+  TestKernelContext reference_ctx({x, w, bias, z}, 2);
   ASSERT_TRUE((*nchw_kernel)->Compute(reference_ctx).ok());
   const Tensor expected = ToBlocked(reference_ctx.output());
 
   const Tensor x_blocked = ToBlocked(x);
   std::optional<Tensor> z_blocked;
   if (z) z_blocked = ToBlocked(*z);
-  Node node(CaseAttrs(c, "NCHW8c"));
+  TestNode node(CaseAttrs(c, "NCHW8c"));
   for (ConvBackend backend : {ConvBackend::kAuto, ConvBackend::kIm2colBlas}) {
     for (bool constant : {false, true}) {
       for (int threads : {1, 2}) {
@@ -135,7 +104,7 @@ TEST_P(FusedConvNchw8c, MatchesNchwConverted) {
                         {}};
         auto kernel = CreateConvKernel(init, ConvKernelOptions{.fused = true, .backend = backend});
         ASSERT_TRUE(kernel.ok()) << kernel.status();
-        Context ctx({x_blocked, w, bias, z_blocked}, threads);
+        TestKernelContext ctx({x_blocked, w, bias, z_blocked}, threads);
         absl::Status st = (*kernel)->Compute(ctx);
         ASSERT_TRUE(st.ok()) << st;
         EXPECT_EQ(ctx.output().shape(), expected.shape());
@@ -225,21 +194,21 @@ TEST(FusedConvNchw8cTest, Float64MatchesFloat32) {
 }
 
 TEST(FusedConvNchw8cTest, ConcurrentComputeOnOneKernel) {
-  Node node({Attr("layout", std::string("NCHW8c")), Attr("pads", std::vector<int64_t>{1, 1, 1, 1}),
+  TestNode node({Attr("layout", std::string("NCHW8c")), Attr("pads", std::vector<int64_t>{1, 1, 1, 1}),
              Attr("activation", std::string("Relu"))});
   const Tensor x = Random({2, 2, 9, 9, 8}, 11), w = Random({16, 16, 3, 3}, 12), b = Random({16}, 13);
   const Tensor z = Random({2, 2, 9, 9, 8}, 14);
   KernelInit init{node.proto, *node.attributes, 17, {nullptr, &w, &b}, {true, true, true}, {}};
   auto kernel = CreateConvKernel(init, ConvKernelOptions{.fused = true});
   ASSERT_TRUE(kernel.ok()) << kernel.status();
-  Context first({x, w, b, z}, 1);
+  TestKernelContext first({x, w, b, z}, 1);
   ASSERT_TRUE((*kernel)->Compute(first).ok());
   std::vector<std::thread> workers;
   std::vector<int> ok(4, 0);
   for (int t = 0; t < 4; ++t) {
     workers.emplace_back([&, t] {
       for (int i = 0; i < 5; ++i) {
-        Context ctx({x, w, b, z}, 1 + t % 2);
+        TestKernelContext ctx({x, w, b, z}, 1 + t % 2);
         if (!(*kernel)->Compute(ctx).ok() || !TensorsNear(ctx.output(), first.output(), 1e-5, 1e-5)) return;
       }
       ok[t] = 1;

@@ -15,14 +15,6 @@
 namespace tessera::engine::testing {
 namespace {
 
-Tensor Random(const Shape& shape, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  Tensor t = Tensor::Allocate(DataType::kFloat32, shape);
-  for (int64_t i = 0; i < t.num_elements(); ++i) t.data<float>()[i] = dist(rng);
-  return t;
-}
-
 // Decomposes a flat index over `dims` into coordinates.
 std::vector<int64_t> Coords(int64_t flat, const std::vector<int64_t>& dims) {
   std::vector<int64_t> c(dims.size());
@@ -150,7 +142,7 @@ class ConvAgainstReference : public ::testing::TestWithParam<ConvCase> {};
 
 TEST_P(ConvAgainstReference, MatchesNaiveConvolution) {
   const ConvCase& c = GetParam();
-  const Tensor x = Random(c.x, 1), w = Random(c.w, 2), b = Random({c.w[0]}, 3);
+  const Tensor x = RandomTensor(c.x, 1), w = RandomTensor(c.w, 2), b = RandomTensor({c.w[0]}, 3);
   const Tensor expected = ReferenceConv(x, w, c.bias ? &b : nullptr, c.group, ExplicitGeometry(c));
   for (bool constant : {false, true}) {
     for (int threads : {1, 2}) {
@@ -195,7 +187,7 @@ class ConvAutoPad : public ::testing::TestWithParam<AutoPadCase> {};
 
 TEST_P(ConvAutoPad, MatchesExplicitPads) {
   const AutoPadCase& c = GetParam();
-  const Tensor x = Random(c.x, 4), w = Random(c.w, 5);
+  const Tensor x = RandomTensor(c.x, 4), w = RandomTensor(c.w, 5);
   const size_t r = c.x.size() - 2;
   Geometry g{c.strides, c.dilations, std::vector<int64_t>(r, 0), std::vector<int64_t>(r, 0)};
   if (c.auto_pad != "VALID") {
@@ -226,7 +218,7 @@ INSTANTIATE_TEST_SUITE_P(
                       AutoPadCase{"VALID", {1, 2, 9, 9}, {2, 2, 3, 3}, {2, 2}, {1, 1}}));
 
 TEST(ConvTest, Float64MatchesFloat32) {
-  const Tensor x = Random({1, 3, 6, 6}, 6), w = Random({4, 3, 3, 3}, 7);
+  const Tensor x = RandomTensor({1, 3, 6, 6}, 6), w = RandomTensor({4, 3, 3, 3}, 7);
   Tensor xd = Tensor::Allocate(DataType::kFloat64, x.shape()), wd = Tensor::Allocate(DataType::kFloat64, w.shape());
   for (int64_t i = 0; i < x.num_elements(); ++i) xd.data<double>()[i] = x.data<float>()[i];
   for (int64_t i = 0; i < w.num_elements(); ++i) wd.data<double>()[i] = w.data<float>()[i];
@@ -272,8 +264,8 @@ class FusedConvTest : public ::testing::TestWithParam<FusedCase> {};
 
 TEST_P(FusedConvTest, MatchesConvThenActivation) {
   const FusedCase& c = GetParam();
-  const Tensor x = Random({2, 8, 9, 9}, 8), w = Random({8, 8, 3, 3}, 9), b = Random({8}, 10);
-  const Tensor z = Random({2, 8, 9, 9}, 11);
+  const Tensor x = RandomTensor({2, 8, 9, 9}, 8), w = RandomTensor({8, 8, 3, 3}, 9), b = RandomTensor({8}, 10);
+  const Tensor z = RandomTensor({2, 8, 9, 9}, 11);
   Tensor expected = ReferenceConv(x, w, &b, 1, Geometry{{1, 1}, {1, 1}, {1, 1}, {1, 1}});
   for (int64_t i = 0; i < expected.num_elements(); ++i) {
     float v = expected.data<float>()[i] + (c.residual ? z.data<float>()[i] : 0.0f);
@@ -306,7 +298,7 @@ TEST(FusedConvTest, UnknownActivationIsInvalidArgument) {
   auto out = RunKernel({.op_type = "FusedConv",
                         .domain = "ai.tessera",
                         .attrs = {Attr("activation", std::string("Swishy"))},
-                        .inputs = {Random({1, 1, 3, 3}, 1), Random({1, 1, 1, 1}, 2)}});
+                        .inputs = {RandomTensor({1, 1, 3, 3}, 1), RandomTensor({1, 1, 1, 1}, 2)}});
   ASSERT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(out.status().message().find("Swishy"), std::string::npos);
 }
@@ -314,7 +306,7 @@ TEST(FusedConvTest, UnknownActivationIsInvalidArgument) {
 TEST(FusedConvTest, ResidualShapeMismatchIsInvalidArgument) {
   auto out = RunKernel({.op_type = "FusedConv",
                         .domain = "ai.tessera",
-                        .inputs = {Random({1, 2, 4, 4}, 1), Random({3, 2, 1, 1}, 2), std::nullopt, Random({1, 3, 4, 5}, 3)}});
+                        .inputs = {RandomTensor({1, 2, 4, 4}, 1), RandomTensor({3, 2, 1, 1}, 2), std::nullopt, RandomTensor({1, 3, 4, 5}, 3)}});
   ASSERT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(out.status().message().find("residual"), std::string::npos);
 }
@@ -332,7 +324,7 @@ class ConvTransposeAgainstReference : public ::testing::TestWithParam<ConvTransp
 TEST_P(ConvTransposeAgainstReference, MatchesNaiveScatter) {
   const ConvTransposeCase& c = GetParam();
   const size_t r = c.x.size() - 2;
-  const Tensor x = Random(c.x, 12), w = Random(c.w, 13), b = Random({c.w[1] * c.group}, 14);
+  const Tensor x = RandomTensor(c.x, 12), w = RandomTensor(c.w, 13), b = RandomTensor({c.w[1] * c.group}, 14);
   Geometry g;
   g.strides = c.strides.empty() ? std::vector<int64_t>(r, 1) : c.strides;
   g.dilations = c.dilations.empty() ? std::vector<int64_t>(r, 1) : c.dilations;
@@ -393,21 +385,21 @@ INSTANTIATE_TEST_SUITE_P(
 
 // Bad inputs.
 TEST(ConvTest, ChannelMismatchIsInvalidArgument) {
-  auto out = RunKernel({.op_type = "Conv", .inputs = {Random({1, 3, 5, 5}, 1), Random({2, 4, 3, 3}, 2)}});
+  auto out = RunKernel({.op_type = "Conv", .inputs = {RandomTensor({1, 3, 5, 5}, 1), RandomTensor({2, 4, 3, 3}, 2)}});
   ASSERT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(out.status().message().find("channel"), std::string::npos) << out.status();
 }
 
 TEST(ConvTest, BadRankIsInvalidArgument) {
-  auto out = RunKernel({.op_type = "Conv", .inputs = {Random({3, 5}, 1), Random({2, 3}, 2)}});
+  auto out = RunKernel({.op_type = "Conv", .inputs = {RandomTensor({3, 5}, 1), RandomTensor({2, 3}, 2)}});
   ASSERT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(out.status().message().find("rank"), std::string::npos) << out.status();
-  out = RunKernel({.op_type = "Conv", .inputs = {Random({1, 3, 5, 5}, 1), Random({2, 3, 3}, 2)}});
+  out = RunKernel({.op_type = "Conv", .inputs = {RandomTensor({1, 3, 5, 5}, 1), RandomTensor({2, 3, 3}, 2)}});
   ASSERT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ConvTest, BadAttributesAreInvalidArgument) {
-  const Tensor x = Random({1, 2, 5, 5}, 1), w = Random({2, 2, 3, 3}, 2);
+  const Tensor x = RandomTensor({1, 2, 5, 5}, 1), w = RandomTensor({2, 2, 3, 3}, 2);
   auto out = RunKernel({.op_type = "Conv", .attrs = {Attr("strides", std::vector<int64_t>{1})}, .inputs = {x, w}});
   ASSERT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(out.status().message().find("strides"), std::string::npos);
@@ -420,10 +412,10 @@ TEST(ConvTest, BadAttributesAreInvalidArgument) {
   ASSERT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(out.status().message().find("auto_pad"), std::string::npos);
   // Kernel larger than the input.
-  out = RunKernel({.op_type = "Conv", .inputs = {Random({1, 2, 2, 2}, 3), w}});
+  out = RunKernel({.op_type = "Conv", .inputs = {RandomTensor({1, 2, 2, 2}, 3), w}});
   ASSERT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
   // Bias of the wrong size.
-  out = RunKernel({.op_type = "Conv", .inputs = {x, w, Random({3}, 4)}});
+  out = RunKernel({.op_type = "Conv", .inputs = {x, w, RandomTensor({3}, 4)}});
   ASSERT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(out.status().message().find("bias"), std::string::npos);
 }
@@ -436,7 +428,7 @@ TEST(ConvTest, UnsupportedTypeIsUnimplemented) {
 }
 
 TEST(ConvTransposeTest, ChannelMismatchIsInvalidArgument) {
-  auto out = RunKernel({.op_type = "ConvTranspose", .inputs = {Random({1, 3, 5, 5}, 1), Random({2, 4, 3, 3}, 2)}});
+  auto out = RunKernel({.op_type = "ConvTranspose", .inputs = {RandomTensor({1, 3, 5, 5}, 1), RandomTensor({2, 4, 3, 3}, 2)}});
   ASSERT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(out.status().message().find("channel"), std::string::npos);
 }

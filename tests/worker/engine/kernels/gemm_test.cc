@@ -14,14 +14,6 @@
 namespace tessera::engine::testing {
 namespace {
 
-Tensor Random(const Shape& shape, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  Tensor t = Tensor::Allocate(DataType::kFloat32, shape);
-  for (int64_t i = 0; i < t.num_elements(); ++i) t.data<float>()[i] = dist(rng);
-  return t;
-}
-
 struct GemmCase {
   int64_t m, n, k;
   bool trans_a, trans_b;
@@ -33,10 +25,10 @@ class GemmAgainstReference : public ::testing::TestWithParam<GemmCase> {};
 
 TEST_P(GemmAgainstReference, MatchesNaive) {
   const GemmCase& g = GetParam();
-  const Tensor a = Random(g.trans_a ? Shape{g.k, g.m} : Shape{g.m, g.k}, 1);
-  const Tensor b = Random(g.trans_b ? Shape{g.n, g.k} : Shape{g.k, g.n}, 2);
+  const Tensor a = RandomTensor(g.trans_a ? Shape{g.k, g.m} : Shape{g.m, g.k}, 1);
+  const Tensor b = RandomTensor(g.trans_b ? Shape{g.n, g.k} : Shape{g.k, g.n}, 2);
   std::optional<Tensor> c;
-  if (g.c) c = Random(*g.c, 3);
+  if (g.c) c = RandomTensor(*g.c, 3);
   Tensor expected = Tensor::Allocate(DataType::kFloat32, {g.m, g.n});
   for (int64_t i = 0; i < g.m; ++i) {
     for (int64_t j = 0; j < g.n; ++j) {
@@ -98,13 +90,13 @@ TEST(GemmTest, IntegerTypes) {
 }
 
 TEST(GemmTest, BadShapesAreInvalidArgument) {
-  auto out = RunKernel({.op_type = "Gemm", .inputs = {Random({2, 3}, 1), Random({4, 5}, 2)}});
+  auto out = RunKernel({.op_type = "Gemm", .inputs = {RandomTensor({2, 3}, 1), RandomTensor({4, 5}, 2)}});
   ASSERT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(out.status().message().find("inner"), std::string::npos);
-  out = RunKernel({.op_type = "Gemm", .inputs = {Random({2, 3, 1}, 1), Random({3, 5}, 2)}});
+  out = RunKernel({.op_type = "Gemm", .inputs = {RandomTensor({2, 3, 1}, 1), RandomTensor({3, 5}, 2)}});
   ASSERT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(out.status().message().find("2-D"), std::string::npos);
-  out = RunKernel({.op_type = "Gemm", .inputs = {Random({2, 3}, 1), Random({3, 5}, 2), Random({3, 5}, 3)}});
+  out = RunKernel({.op_type = "Gemm", .inputs = {RandomTensor({2, 3}, 1), RandomTensor({3, 5}, 2), RandomTensor({3, 5}, 3)}});
   ASSERT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(out.status().message().find("broadcast"), std::string::npos);
 }

@@ -1,6 +1,7 @@
 #include "tests/worker/engine/kernels/kernel_test_util.h"
 
 #include <cmath>
+#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -9,31 +10,6 @@
 
 namespace tessera::engine::testing {
 namespace {
-
-class SimpleContext : public KernelContext {
- public:
-  SimpleContext(const std::vector<std::optional<Tensor>>& inputs, int num_outputs, int threads)
-      : inputs_(inputs), outputs_(num_outputs), threads_(threads) {}
-  int num_inputs() const override { return static_cast<int>(inputs_.size()); }
-  const Tensor* input(int i) const override {
-    if (i < 0 || i >= num_inputs() || !inputs_[i].has_value()) return nullptr;
-    return &*inputs_[i];
-  }
-  int num_outputs() const override { return static_cast<int>(outputs_.size()); }
-  bool output_requested(int i) const override { return i >= 0 && i < num_outputs(); }
-  Tensor* AllocateOutput(int i, DataType type, const Shape& shape) override {
-    outputs_[i] = Tensor::Allocate(type, shape);
-    return &outputs_[i];
-  }
-  void SetOutput(int i, Tensor tensor) override { outputs_[i] = std::move(tensor); }
-  int num_threads() const override { return threads_; }
-  std::vector<Tensor>& outputs() { return outputs_; }
-
- private:
-  const std::vector<std::optional<Tensor>>& inputs_;
-  std::vector<Tensor> outputs_;
-  int threads_;
-};
 
 }  // namespace
 
@@ -57,10 +33,18 @@ absl::StatusOr<std::vector<Tensor>> RunKernel(const KernelTestCase& tc) {
   }
   auto kernel = def->factory(init);
   if (!kernel.ok()) return kernel.status();
-  SimpleContext ctx(tc.inputs, tc.num_outputs, tc.threads);
+  TestKernelContext ctx(tc.inputs, tc.threads, tc.num_outputs);
   absl::Status st = (*kernel)->Compute(ctx);
   if (!st.ok()) return st;
   return std::move(ctx.outputs());
+}
+
+Tensor RandomTensor(Shape shape, uint32_t seed, float lo, float hi) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  Tensor t = Tensor::Allocate(DataType::kFloat32, std::move(shape));
+  for (int64_t i = 0; i < t.num_elements(); ++i) t.data<float>()[i] = dist(rng);
+  return t;
 }
 
 onnx::AttributeProto Attr(const std::string& name, int64_t value) {

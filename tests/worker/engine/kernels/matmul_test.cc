@@ -15,14 +15,6 @@
 namespace tessera::engine::testing {
 namespace {
 
-Tensor Random(const Shape& shape, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  Tensor t = Tensor::Allocate(DataType::kFloat32, shape);
-  for (int64_t i = 0; i < t.num_elements(); ++i) t.data<float>()[i] = dist(rng);
-  return t;
-}
-
 // numpy.matmul in double, returned as float32 (or as `type`).
 Tensor ReferenceMatMul(const Tensor& a_in, const Tensor& b_in) {
   Shape as = a_in.shape(), bs = b_in.shape();
@@ -74,7 +66,7 @@ struct MatMulCase {
 class MatMulAgainstReference : public ::testing::TestWithParam<MatMulCase> {};
 
 TEST_P(MatMulAgainstReference, MatchesNumpy) {
-  const Tensor a = Random(GetParam().a, 1), b = Random(GetParam().b, 2);
+  const Tensor a = RandomTensor(GetParam().a, 1), b = RandomTensor(GetParam().b, 2);
   const Tensor expected = ReferenceMatMul(a, b);
   for (bool constant : {false, true}) {
     for (int threads : {1, 2}) {
@@ -123,7 +115,7 @@ class FusedMatMulTest : public ::testing::TestWithParam<FusedMatMulCase> {};
 
 TEST_P(FusedMatMulTest, MatchesMatMulBiasActivation) {
   const FusedMatMulCase& c = GetParam();
-  const Tensor a = Random(c.a, 3), b = Random(c.b, 4), bias = Random({c.b.back()}, 5);
+  const Tensor a = RandomTensor(c.a, 3), b = RandomTensor(c.b, 4), bias = RandomTensor({c.b.back()}, 5);
   Tensor expected = ReferenceMatMul(a, b);
   const int64_t n = c.b.back();
   for (int64_t i = 0; i < expected.num_elements(); ++i) {
@@ -155,25 +147,25 @@ INSTANTIATE_TEST_SUITE_P(Cases, FusedMatMulTest,
                                            FusedMatMulCase{{64, 256}, {256, 64}, true, "LeakyRelu", {0.1f}}));
 
 TEST(MatMulTest, InnerDimensionMismatchIsInvalidArgument) {
-  auto out = RunKernel({.op_type = "MatMul", .inputs = {Random({2, 3}, 1), Random({4, 5}, 2)}});
+  auto out = RunKernel({.op_type = "MatMul", .inputs = {RandomTensor({2, 3}, 1), RandomTensor({4, 5}, 2)}});
   ASSERT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(out.status().message().find("inner"), std::string::npos) << out.status();
 }
 
 TEST(MatMulTest, BatchMismatchIsInvalidArgument) {
-  auto out = RunKernel({.op_type = "MatMul", .inputs = {Random({2, 3, 4}, 1), Random({3, 4, 5}, 2)}});
+  auto out = RunKernel({.op_type = "MatMul", .inputs = {RandomTensor({2, 3, 4}, 1), RandomTensor({3, 4, 5}, 2)}});
   ASSERT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(out.status().message().find("batch"), std::string::npos) << out.status();
 }
 
 TEST(MatMulTest, ScalarIsInvalidArgument) {
-  auto out = RunKernel({.op_type = "MatMul", .inputs = {Tensor::Scalar<float>(1.0f), Random({1}, 2)}});
+  auto out = RunKernel({.op_type = "MatMul", .inputs = {Tensor::Scalar<float>(1.0f), RandomTensor({1}, 2)}});
   ASSERT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(out.status().message().find("rank"), std::string::npos) << out.status();
 }
 
 TEST(MatMulTest, MixedTypesAreInvalidArgumentAndBoolIsUnimplemented) {
-  auto out = RunKernel({.op_type = "MatMul", .inputs = {Random({2, 2}, 1), Tensor::Zeros(DataType::kFloat64, {2, 2})}});
+  auto out = RunKernel({.op_type = "MatMul", .inputs = {RandomTensor({2, 2}, 1), Tensor::Zeros(DataType::kFloat64, {2, 2})}});
   ASSERT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
   out = RunKernel({.op_type = "MatMul", .inputs = {Tensor::Zeros(DataType::kBool, {2, 2}), Tensor::Zeros(DataType::kBool, {2, 2})}});
   ASSERT_EQ(out.status().code(), absl::StatusCode::kUnimplemented);
@@ -182,7 +174,7 @@ TEST(MatMulTest, MixedTypesAreInvalidArgumentAndBoolIsUnimplemented) {
 
 TEST(FusedMatMulTest, WrongBiasSizeIsInvalidArgument) {
   auto out = RunKernel({.op_type = "FusedMatMul", .domain = "ai.tessera",
-                        .inputs = {Random({2, 3}, 1), Random({3, 4}, 2), Random({3}, 3)}});
+                        .inputs = {RandomTensor({2, 3}, 1), RandomTensor({3, 4}, 2), RandomTensor({3}, 3)}});
   ASSERT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(out.status().message().find("bias"), std::string::npos) << out.status();
 }
