@@ -16,7 +16,9 @@ namespace {
 using testing::Attr;
 using testing::ExpectOptimizedMatchesReference;
 using testing::RandomTensor;
+using testing::FoldAndFuse;
 using testing::ModelBuilder;
+using testing::OpTypes;
 using testing::TensorsNear;
 constexpr int32_t kFloat = onnx::TensorProto::FLOAT;
 
@@ -48,27 +50,16 @@ ModelBuilder MobileBlock() {
   return b;
 }
 
-std::vector<std::string> Ops(const Graph& g) {
-  std::vector<std::string> ops;
-  for (const auto& n : g.nodes) ops.push_back(n.domain().empty() ? n.op_type() : n.domain() + "." + n.op_type());
-  return ops;
-}
-
 TEST(LayoutOptimizerTest, RewritesConvRegionToNhwc) {
   ModelBuilder b = MobileBlock();
-  auto model = ParseAndValidateModel(b.Bytes());
-  ASSERT_TRUE(model.ok()) << model.status();
-  auto graph = Graph::FromModel(*model);
-  ASSERT_TRUE(graph.ok());
-  ASSERT_TRUE(FoldConstants(*graph, 1).ok());
-  ASSERT_TRUE(FuseOperators(*graph).ok());
-  EXPECT_EQ(OptimizeConvLayout(*graph), 3);
+  Graph graph = FoldAndFuse(b.Bytes());
+  EXPECT_EQ(OptimizeConvLayout(graph), 3);
   // x enters through one Transpose; the residual reads the same NHWC copy;
   // the block output (a graph output, and read by the pooling) goes back once.
-  EXPECT_EQ(Ops(*graph), (std::vector<std::string>{"Transpose", "ai.tessera.FusedConv", "ai.tessera.FusedConv",
+  EXPECT_EQ(OpTypes(graph), (std::vector<std::string>{"Transpose", "ai.tessera.FusedConv", "ai.tessera.FusedConv",
                                                    "ai.tessera.FusedConv", "ReduceMean", "Transpose", "Flatten",
                                                    "Gemm", "Transpose"}));
-  for (const auto& n : graph->nodes) {
+  for (const auto& n : graph.nodes) {
     if (n.op_type() == "FusedConv") {
       EXPECT_EQ(NodeAttributes(n).GetString("layout", ""), "NHWC");
     }
@@ -86,7 +77,7 @@ TEST(LayoutOptimizerTest, LeavesSingleConvAlone) {
   auto graph = Graph::FromModel(*model);
   ASSERT_TRUE(graph.ok());
   EXPECT_EQ(OptimizeConvLayout(*graph), 0);
-  EXPECT_EQ(Ops(*graph), (std::vector<std::string>{"Conv"}));
+  EXPECT_EQ(OpTypes(*graph), (std::vector<std::string>{"Conv"}));
 }
 
 TEST(LayoutOptimizerTest, LeavesDenseConvNetworksAlone) {
@@ -105,7 +96,7 @@ TEST(LayoutOptimizerTest, LeavesDenseConvNetworksAlone) {
   auto graph = Graph::FromModel(*model);
   ASSERT_TRUE(graph.ok());
   EXPECT_EQ(OptimizeConvLayout(*graph, 1), 0);
-  EXPECT_EQ(Ops(*graph), (std::vector<std::string>{"Conv", "Conv", "Conv"}));
+  EXPECT_EQ(OpTypes(*graph), (std::vector<std::string>{"Conv", "Conv", "Conv"}));
 }
 
 // A ResNet basic block with 8/16 channels: dense convolutions go blocked.
@@ -133,16 +124,11 @@ ModelBuilder DenseBlock() {
 
 TEST(LayoutOptimizerTest, DenseNetworkGoesBlocked) {
   ModelBuilder b = DenseBlock();
-  auto model = ParseAndValidateModel(b.Bytes());
-  ASSERT_TRUE(model.ok()) << model.status();
-  auto graph = Graph::FromModel(*model);
-  ASSERT_TRUE(graph.ok());
-  ASSERT_TRUE(FoldConstants(*graph, 1).ok());
-  ASSERT_TRUE(FuseOperators(*graph).ok());
-  EXPECT_EQ(OptimizeConvLayout(*graph), 3);
+  Graph graph = FoldAndFuse(b.Bytes());
+  EXPECT_EQ(OptimizeConvLayout(graph), 3);
   // The stem (3 input channels) and the pooling stay NCHW; one reorder in,
   // shared by both branches, one reorder out before the global pooling.
-  EXPECT_EQ(Ops(*graph), (std::vector<std::string>{"ai.tessera.FusedConv", "MaxPool", "ai.tessera.ReorderLayout",
+  EXPECT_EQ(OpTypes(graph), (std::vector<std::string>{"ai.tessera.FusedConv", "MaxPool", "ai.tessera.ReorderLayout",
                                                    "ai.tessera.FusedConv", "ai.tessera.FusedConv",
                                                    "ai.tessera.FusedConv", "ai.tessera.ReorderLayout",
                                                    "GlobalAveragePool"}));

@@ -16,7 +16,9 @@ namespace {
 using testing::Attr;
 using testing::ExpectOptimizedMatchesReference;
 using testing::RandomTensor;
+using testing::FoldAndFuse;
 using testing::ModelBuilder;
+using testing::OpTypes;
 using testing::TensorsNear;
 constexpr int32_t kFloat = onnx::TensorProto::FLOAT;
 
@@ -52,31 +54,19 @@ ModelBuilder EncoderTail(bool affine) {
   return b;
 }
 
-std::vector<std::string> OptimizedOps(ModelBuilder& b) {
-  auto model = ParseAndValidateModel(b.Bytes());
-  EXPECT_TRUE(model.ok()) << model.status();
-  auto graph = Graph::FromModel(*model);
-  EXPECT_TRUE(graph.ok());
-  EXPECT_TRUE(FoldConstants(*graph, 1).ok());
-  EXPECT_TRUE(FuseOperators(*graph).ok());
-  std::vector<std::string> ops;
-  for (const auto& n : graph->nodes) ops.push_back(n.domain().empty() ? n.op_type() : n.domain() + "." + n.op_type());
-  return ops;
-}
-
 void ExpectSameResults(ModelBuilder& b) {
   ExpectOptimizedMatchesReference(b.Bytes(), {{"x", RandomTensor({3, 5, 16}, 3, -2.0f, 2.0f)}});
 }
 
 TEST(TransformerFusionTest, AffineLayerNormAndGelu) {
   ModelBuilder b = EncoderTail(true);
-  EXPECT_EQ(OptimizedOps(b), (std::vector<std::string>{"LayerNormalization", "ai.tessera.Gelu"}));
+  EXPECT_EQ(OpTypes(FoldAndFuse(b.Bytes())), (std::vector<std::string>{"LayerNormalization", "ai.tessera.Gelu"}));
   ExpectSameResults(b);
 }
 
 TEST(TransformerFusionTest, LayerNormWithoutAffineTail) {
   ModelBuilder b = EncoderTail(false);
-  EXPECT_EQ(OptimizedOps(b), (std::vector<std::string>{"LayerNormalization", "ai.tessera.Gelu"}));
+  EXPECT_EQ(OpTypes(FoldAndFuse(b.Bytes())), (std::vector<std::string>{"LayerNormalization", "ai.tessera.Gelu"}));
   ExpectSameResults(b);
 }
 
@@ -96,7 +86,7 @@ TEST(TransformerFusionTest, GeluFoldsIntoPrecedingMatMul) {
       .Node("Mul", {"h", "c"}, {"xc"})
       .Node("Mul", {"xc", "half"}, {"y"})
       .Output("y", {-1, 5, 16});
-  EXPECT_EQ(OptimizedOps(b), (std::vector<std::string>{"ai.tessera.FusedMatMul"}));
+  EXPECT_EQ(OpTypes(FoldAndFuse(b.Bytes())), (std::vector<std::string>{"ai.tessera.FusedMatMul"}));
   ExpectSameResults(b);
 }
 
@@ -113,7 +103,7 @@ TEST(TransformerFusionTest, SharedIntermediateBlocksFusion) {
       .Node("Mul", {"xc", "half"}, {"y"})
       .Output("y", {2, 8})
       .Output("erf", {2, 8});  // the Erf result is needed elsewhere
-  EXPECT_EQ(OptimizedOps(b), (std::vector<std::string>{"Div", "Erf", "Add", "Mul", "Mul"}));
+  EXPECT_EQ(OpTypes(FoldAndFuse(b.Bytes())), (std::vector<std::string>{"Div", "Erf", "Add", "Mul", "Mul"}));
 }
 
 }  // namespace
