@@ -161,6 +161,7 @@ const char* BackendName(ConvBackend b) {
     case ConvBackend::kOneDnnBlocked: return "onednn_blocked";
     case ConvBackend::kOneDnnPlain: return "onednn_plain";
     case ConvBackend::kIm2colBlas: return "im2col_openblas";
+    case ConvBackend::kWinograd: return "winograd";
   }
   return "?";
 }
@@ -337,13 +338,18 @@ void RegisterAll() {
             ->Unit(benchmark::kMicrosecond)
             ->UseManualTime();
       }
-      // oneDNN's blocked layout end to end (layout="NCHW8c", no reorders).
+      // oneDNN's blocked layout end to end (layout="NCHW8c", no reorders),
+      // and Winograd F(4x4, 3x3) on it for stride-1 3x3 dense convolutions.
       if (s.c % 8 == 0 && s.m % 8 == 0) {
-        benchmark::RegisterBenchmark(absl::StrCat("Conv/", s.name, "/b", batch, "/nchw8c_auto").c_str(), BenchConv,
-                                     s, batch, ConvBackend::kAuto, std::string("NCHW8c"))
-            ->Iterations(IterationsFor(ConvMacs(s, batch)))
-            ->Unit(benchmark::kMicrosecond)
-            ->UseManualTime();
+        for (ConvBackend backend : {ConvBackend::kAuto, ConvBackend::kOneDnnBlocked, ConvBackend::kWinograd}) {
+          if (backend == ConvBackend::kWinograd && (s.k != 3 || s.stride != 1 || s.group != 1)) continue;
+          benchmark::RegisterBenchmark(
+              absl::StrCat("Conv/", s.name, "/b", batch, "/nchw8c_", BackendName(backend)).c_str(), BenchConv, s,
+              batch, backend, std::string("NCHW8c"))
+              ->Iterations(IterationsFor(ConvMacs(s, batch)))
+              ->Unit(benchmark::kMicrosecond)
+              ->UseManualTime();
+        }
       }
     }
     for (const auto& [from, to] : {std::pair<std::string, std::string>{"NCHW", "NCHW8c"}, {"NCHW8c", "NCHW"}}) {

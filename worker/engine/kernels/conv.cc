@@ -16,6 +16,7 @@
 #include "worker/engine/kernels/conv_kernel.h"
 #include "worker/engine/kernels/conv_onednn.h"
 #include "worker/engine/kernels/conv_onednn_runtime.h"
+#include "worker/engine/kernels/conv_winograd.h"
 #include "worker/engine/kernels/gemm_kernel.h"
 #include "worker/engine/kernels/kernel_groups.h"
 #include "worker/engine/kernels/matmul_kernel.h"
@@ -81,7 +82,15 @@ class ConvKernel : public OpKernel {
         layout_(layout),
         options_(options),
         constant_weights_(std::move(constant_weights)),
-        constant_bias_(std::move(constant_bias)) {}
+        constant_bias_(std::move(constant_bias)) {
+    // Winograd transforms constant 3x3 weights once, here.
+    const Tensor* w = constant_weights_ ? &*constant_weights_ : nullptr;
+    if (layout_ == ActivationLayout::kNchw8c && w != nullptr && w->rank() == 4 && w->dim(2) == 3 &&
+        w->dim(3) == 3 && attrs_.group == 1 && w->dim(0) % 8 == 0 && w->dim(1) % 8 == 0 && w->dim(0) > 0 &&
+        w->dim(1) > 0 && (options_.backend == ConvBackend::kAuto || options_.backend == ConvBackend::kWinograd)) {
+      winograd_ = std::make_unique<WinogradConvolution>(w->dim(0), w->dim(1), w->data<float>(), activation_);
+    }
+  }
 
   absl::Status Compute(KernelContext& ctx) const override {
     const std::string& op = attrs_.op;
@@ -156,6 +165,12 @@ class ConvKernel : public OpKernel {
     // explicit kIm2colBlas backend, float64 and empty X convert to NCHW and back).
     if (blocked && x->dtype() == DataType::kFloat32 && x->num_elements() > 0 &&
         options_.backend != ConvBackend::kIm2colBlas) {
+      if (winograd_ != nullptr && WinogradConvolution::Supports(g) && g.in_channels == winograd_->in_channels() &&
+          (options_.backend == ConvBackend::kWinograd || WinogradConvolution::PrefersWinograd(g))) {
+        winograd_->Run(g, x->data<float>(), b ? b->data<float>() : nullptr, z ? z->data<float>() : nullptr,
+                       y->data<float>(), threads);
+        return absl::OkStatus();
+      }
       TESSERA_ASSIGN_OR_RETURN(std::shared_ptr<const OneDnnConvolution> conv,
                                GetOneDnn(g, OneDnnLayout::kNchw8c, b != nullptr, z != nullptr, threads));
       ScopedOmpThreads omp_threads(threads);
@@ -167,7 +182,7 @@ class ConvKernel : public OpKernel {
     if (nhwc && x->dtype() == DataType::kFloat32 && x->num_elements() > 0) {
       const float* bias = b ? b->data<float>() : nullptr;
       const float* residual = z ? z->data<float>() : nullptr;
-      ConvBackend backend = options_.backend == ConvBackend::kAuto ? ChooseNhwcBackend(g) : options_.backend;
+      ConvBackend backend = AutoBackend() ? ChooseNhwcBackend(g) : options_.backend;
       if (backend == ConvBackend::kIm2colBlas && IsPointwiseConv(g)) {
         PointwiseConvNhwc(g, x->data<float>(), w->data<float>(), bias, residual, activation_, y->data<float>(),
                           threads);
@@ -207,6 +222,11 @@ class ConvKernel : public OpKernel {
   // kNchw8c runs on nChw8c activations without reorders.
   enum class OneDnnLayout { kPlain, kBlocked, kNhwc, kNhwcBlocked, kNchw8c };
 
+  // kWinograd where Winograd does not apply is kAuto.
+  bool AutoBackend() const {
+    return options_.backend == ConvBackend::kAuto || options_.backend == ConvBackend::kWinograd;
+  }
+
   // Y (NC[D]HW, already allocated and non-empty) = act(conv(X, W) + B + Z).
   // allow_onednn = false forces im2col (used for an explicit kIm2colBlas
   // backend on NHWC data).
@@ -225,7 +245,7 @@ class ConvKernel : public OpKernel {
       Epilogue(z, &y, threads);
       return absl::OkStatus();
     }
-    ConvBackend backend = options_.backend == ConvBackend::kAuto ? ChooseBackend(g) : options_.backend;
+    ConvBackend backend = AutoBackend() ? ChooseBackend(g) : options_.backend;
     if (g.spatial_rank > kOneDnnMaxSpatialRank || !allow_onednn) backend = ConvBackend::kIm2colBlas;
     if (backend == ConvBackend::kIm2colBlas) {
       Im2colConvolution<float>(g, x.data<float>(), w.data<float>(), b ? b->data<float>() : nullptr,
@@ -290,6 +310,7 @@ class ConvKernel : public OpKernel {
   ConvKernelOptions options_;
   std::optional<Tensor> constant_weights_;
   std::optional<Tensor> constant_bias_;
+  std::unique_ptr<const WinogradConvolution> winograd_;  // null unless it may be used
   mutable absl::Mutex mu_;
   mutable absl::flat_hash_map<std::vector<int64_t>, std::shared_ptr<const OneDnnConvolution>> cache_
       ABSL_GUARDED_BY(mu_);

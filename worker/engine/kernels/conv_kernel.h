@@ -14,8 +14,9 @@
 // NCHW path pays around each blocked oneDNN convolution. The
 // ai.tessera.ReorderLayout kernel converts at the chain's ends.
 //
-// float32 runs on oneDNN or im2col + OpenBLAS (chosen per shape, see
-// ConvBackend); float64 runs on im2col + OpenBLAS dgemm.
+// float32 runs on oneDNN, im2col + OpenBLAS or (NCHW8c, stride-1 3x3,
+// constant weights) Winograd, chosen per shape, see ConvBackend; float64 runs
+// on im2col + OpenBLAS dgemm.
 #pragma once
 
 #include <memory>
@@ -30,6 +31,8 @@ enum class ConvBackend {
   kOneDnnBlocked, // oneDNN, blocked activations reordered from/to NCHW (or NHWC)
   kOneDnnPlain,   // oneDNN directly on NCHW (or NHWC)
   kIm2colBlas,    // im2col + OpenBLAS sgemm (NHWC: one GEMM for 1x1, else via NCHW transposes)
+  kWinograd,      // NCHW8c stride-1 3x3 with constant weights: Winograd F(4x4, 3x3) (conv_winograd.h);
+                  // other shapes and layouts fall back to kAuto's choice
 };
 
 struct ConvKernelOptions {

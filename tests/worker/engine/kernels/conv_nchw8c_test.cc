@@ -93,7 +93,7 @@ TEST_P(FusedConvNchw8c, MatchesNchwConverted) {
   std::optional<Tensor> z_blocked;
   if (z) z_blocked = ToBlocked(*z);
   TestNode node(CaseAttrs(c, "NCHW8c"));
-  for (ConvBackend backend : {ConvBackend::kAuto, ConvBackend::kIm2colBlas}) {
+  for (ConvBackend backend : {ConvBackend::kAuto, ConvBackend::kIm2colBlas, ConvBackend::kWinograd}) {
     for (bool constant : {false, true}) {
       for (int threads : {1, 2}) {
         KernelInit init{node.proto,
