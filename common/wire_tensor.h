@@ -1,0 +1,27 @@
+// Tensors on the coordinator <-> worker wire (tessera.worker.Tensor in
+// proto/worker.proto) converted to and from Tessera's Tensor.
+//
+// A wire tensor is valid when its datatype is one Tessera executes, every
+// dimension is >= 0, the element count does not overflow, and the content
+// holds exactly product(shape) * element size bytes. Errors are
+// InvalidArgument (Unimplemented for a KServe datatype Tessera does not
+// execute), naming the tensor and what is wrong.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/tensor.h"
+#include "proto/worker.pb.h"
+
+namespace tessera {
+
+// Checks `wire` and copies its content into a new Tensor.
+absl::StatusOr<Tensor> TensorFromWire(const worker::Tensor& wire);
+
+// Fills `wire` (name, datatype, shape, content) from `tensor`.
+void TensorToWire(absl::string_view name, const Tensor& tensor, worker::Tensor* wire);
+
+}  // namespace tessera
