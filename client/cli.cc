@@ -1,5 +1,6 @@
 #include "client/cli.h"
 
+#include "client/certs_command.h"
 #include "client/exit_codes.h"
 #include "client/run_command.h"
 
@@ -11,6 +12,8 @@ constexpr char kUsage[] = R"(usage: tessera <command> [options]
 commands:
   run     run an ONNX model on the local engine (inputs from .npy or random),
           print outputs and latency; see 'tessera run --help'
+  certs   create a cluster CA and mTLS certificates for each role;
+          see 'tessera certs --help'
   help    this text
 )";
 
@@ -24,6 +27,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   const std::string& command = args[0];
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   if (command == "run") return RunCommand(rest, out, err);
+  if (command == "certs") return CertsCommand(rest, out, err);
   if (command == "help" || command == "--help" || command == "-h") {
     out << kUsage;
     return kExitOk;

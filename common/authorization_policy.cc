@@ -1,0 +1,128 @@
+#include "common/authorization_policy.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace tessera {
+namespace {
+
+constexpr char kWorkerMethods[] = "/tessera.worker.Worker/*";
+constexpr char kInferenceMethods[] = "/inference.GRPCInferenceService/*";
+constexpr char kRepositoryLoad[] = "/inference.GRPCInferenceService/RepositoryModelLoad";
+constexpr char kRepositoryUnload[] = "/inference.GRPCInferenceService/RepositoryModelUnload";
+constexpr char kAnyAuthenticatedPeer[] = "*";
+
+// Names, principals and paths are constants of this file or SPIFFE ids, none
+// of which holds a character JSON would need escaped.
+std::string JsonStrings(const std::vector<std::string>& values) {
+  return absl::StrCat("[", absl::StrJoin(values, ", ", [](std::string* out, const std::string& value) {
+                        absl::StrAppend(out, "\"", value, "\"");
+                      }),
+                      "]");
+}
+
+std::string RuleJson(const AuthorizationRule& rule) {
+  std::string json = absl::StrCat("{\"name\": \"", rule.name, "\"");
+  if (!rule.principals.empty()) {
+    absl::StrAppend(&json, ", \"source\": {\"principals\": ", JsonStrings(rule.principals), "}");
+  }
+  if (!rule.paths.empty()) absl::StrAppend(&json, ", \"request\": {\"paths\": ", JsonStrings(rule.paths), "}");
+  return json + "}";
+}
+
+std::string RulesJson(const std::vector<AuthorizationRule>& rules) {
+  return absl::StrCat("[", absl::StrJoin(rules, ", ", [](std::string* out, const AuthorizationRule& rule) {
+                        out->append(RuleJson(rule));
+                      }),
+                      "]");
+}
+
+// gRPC's string pattern: "*" anything non-empty, "x*" prefix, "*x" suffix,
+// else exact.
+bool MatchesPattern(absl::string_view pattern, absl::string_view value) {
+  if (pattern == "*") return !value.empty();
+  if (absl::EndsWith(pattern, "*")) return absl::StartsWith(value, pattern.substr(0, pattern.size() - 1));
+  if (absl::StartsWith(pattern, "*")) return absl::EndsWith(value, pattern.substr(1));
+  return value == pattern;
+}
+
+// An authenticated principal matches on its URI SANs if it has any, else on
+// its DNS SANs if it has any, else on its subject.
+bool PrincipalMatches(absl::string_view pattern, const PeerIdentity& peer) {
+  if (!peer.authenticated) return false;
+  const std::vector<std::string>& names = !peer.uri_sans.empty() ? peer.uri_sans : peer.dns_sans;
+  if (names.empty()) return MatchesPattern(pattern, peer.subject);
+  for (const std::string& name : names) {
+    if (MatchesPattern(pattern, name)) return true;
+  }
+  return false;
+}
+
+bool RuleMatches(const AuthorizationRule& rule, const PeerIdentity& peer, absl::string_view path) {
+  bool source = rule.principals.empty();
+  for (const std::string& principal : rule.principals) source = source || PrincipalMatches(principal, peer);
+  bool request = rule.paths.empty();
+  for (const std::string& pattern : rule.paths) request = request || MatchesPattern(pattern, path);
+  return source && request;
+}
+
+AuthorizationRule HealthAndReflectionRule() {
+  return {.name = "health_and_reflection",
+          .principals = {kAnyAuthenticatedPeer},
+          .paths = {"/grpc.health.v1.Health/*", "/grpc.reflection.v1alpha.ServerReflection/*",
+                    "/grpc.reflection.v1.ServerReflection/*"}};
+}
+
+}  // namespace
+
+std::string AuthorizationPolicy::ToJson() const {
+  std::string json = absl::StrCat("{\"name\": \"", name, "\"");
+  if (!deny_rules.empty()) absl::StrAppend(&json, ", \"deny_rules\": ", RulesJson(deny_rules));
+  absl::StrAppend(&json, ", \"allow_rules\": ", RulesJson(allow_rules), "}");
+  return json;
+}
+
+bool IsAllowed(const AuthorizationPolicy& policy, const PeerIdentity& peer, absl::string_view path) {
+  for (const AuthorizationRule& rule : policy.deny_rules) {
+    if (RuleMatches(rule, peer, path)) return false;
+  }
+  for (const AuthorizationRule& rule : policy.allow_rules) {
+    if (RuleMatches(rule, peer, path)) return true;
+  }
+  return false;
+}
+
+AuthorizationPolicy WorkerAuthorizationPolicy() {
+  return {.name = "tessera_worker",
+          .allow_rules = {{.name = "coordinator_calls_worker",
+                           .principals = {RoleIdentity(NodeRole::kCoordinator)},
+                           .paths = {kWorkerMethods}},
+                          HealthAndReflectionRule()}};
+}
+
+AuthorizationPolicy CoordinatorAuthorizationPolicy() {
+  return {.name = "tessera_coordinator",
+          .deny_rules = {{.name = "repository_changes_by_operators_only",
+                          .principals = {RoleIdentity(NodeRole::kCoordinator)},
+                          .paths = {kRepositoryLoad, kRepositoryUnload}}},
+          .allow_rules = {{.name = "inference",
+                           .principals = {RoleIdentity(NodeRole::kClient), RoleIdentity(NodeRole::kCoordinator)},
+                           .paths = {kInferenceMethods}},
+                          HealthAndReflectionRule()}};
+}
+
+absl::StatusOr<AuthorizationPolicy> AuthorizationPolicyFor(NodeRole server_role) {
+  switch (server_role) {
+    case NodeRole::kWorker:
+      return WorkerAuthorizationPolicy();
+    case NodeRole::kCoordinator:
+      return CoordinatorAuthorizationPolicy();
+    case NodeRole::kClient:
+      break;
+  }
+  return absl::InvalidArgumentError(absl::StrCat("no authorization policy for a ", RoleName(server_role),
+                                                 " server: only coordinators and workers serve"));
+}
+
+}  // namespace tessera

@@ -1,0 +1,82 @@
+// Who may call what on a Tessera server, written in gRPC's authorization
+// policy language (the "gRPC authz policy" JSON: name, deny_rules,
+// allow_rules; each rule a source.principals list and a request.paths list).
+// common/server_authorization.h installs a policy on a server.
+//
+// Principals are matched against the verified peer certificate's URI SANs
+// (spiffe://tessera/<role>, see common/node_role.h), then its DNS SANs, then
+// its subject, as gRPC's engine does; "*" means any authenticated peer. Paths
+// are full method names; a trailing "*" matches a prefix, e.g.
+// "/tessera.worker.Worker/*" every method of the service. Deny rules win over
+// allow rules; a call that no allow rule matches is refused with
+// PERMISSION_DENIED. A rule without principals matches any peer, one without
+// paths any method.
+//
+// Worker server ("tessera_worker"):
+//   allow coordinator_calls_worker: spiffe://tessera/coordinator ->
+//         /tessera.worker.Worker/*
+//   allow health_and_reflection:    any authenticated peer ->
+//         /grpc.health.v1.Health/*, /grpc.reflection.v1alpha.ServerReflection/*,
+//         /grpc.reflection.v1.ServerReflection/*
+//   everything else is denied: clients and workers may not drive workers.
+//
+// Coordinator server ("tessera_coordinator"):
+//   deny  repository_changes_by_operators_only: spiffe://tessera/coordinator ->
+//         /inference.GRPCInferenceService/RepositoryModelLoad and
+//         /inference.GRPCInferenceService/RepositoryModelUnload
+//         (a coordinator replica may forward inference but never changes what
+//         a peer serves; operators change the repository with client
+//         certificates)
+//   allow inference: spiffe://tessera/client, spiffe://tessera/coordinator ->
+//         /inference.GRPCInferenceService/*
+//   allow health_and_reflection: as on workers
+//   everything else is denied; worker certificates in particular get nothing
+//   but health and reflection.
+//
+// Thread safety: the types are plain values; the functions are pure.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/node_role.h"
+
+namespace tessera {
+
+struct AuthorizationRule {
+  std::string name;
+  std::vector<std::string> principals;  // empty: any peer
+  std::vector<std::string> paths;       // empty: any method
+};
+
+struct AuthorizationPolicy {
+  std::string name;
+  std::vector<AuthorizationRule> deny_rules;
+  std::vector<AuthorizationRule> allow_rules;
+
+  // The policy in gRPC's authz policy JSON, as
+  // grpc::experimental::StaticDataAuthorizationPolicyProvider::Create takes it.
+  std::string ToJson() const;
+};
+
+// What a server knows of the caller from the TLS handshake.
+struct PeerIdentity {
+  bool authenticated = false;  // a certificate chain the server verified
+  std::vector<std::string> uri_sans;
+  std::vector<std::string> dns_sans;
+  std::string subject;
+};
+
+// The policy's decision for one call of `path` by `peer`.
+bool IsAllowed(const AuthorizationPolicy& policy, const PeerIdentity& peer, absl::string_view path);
+
+AuthorizationPolicy WorkerAuthorizationPolicy();
+AuthorizationPolicy CoordinatorAuthorizationPolicy();
+
+// The policy for a server of `server_role`; InvalidArgument for kClient
+// (clients serve nothing).
+absl::StatusOr<AuthorizationPolicy> AuthorizationPolicyFor(NodeRole server_role);
+
+}  // namespace tessera

@@ -1,0 +1,201 @@
+#include "common/authorization_policy.h"
+
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+
+#include "absl/strings/match.h"
+#include "common/certificate_authority.h"
+#include "common/server_authorization.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/common/tls_test_cluster.h"
+
+namespace tessera {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::Call;
+using testing::ChannelAs;
+using testing::kHealthCheck;
+using testing::kServingResponse;
+using testing::TemporaryDirectory;
+using testing::TestServer;
+
+constexpr char kWorkerStatus[] = "/tessera.worker.Worker/Status";
+constexpr char kWorkerExecute[] = "/tessera.worker.Worker/Execute";
+constexpr char kModelInfer[] = "/inference.GRPCInferenceService/ModelInfer";
+constexpr char kServerLive[] = "/inference.GRPCInferenceService/ServerLive";
+constexpr char kRepositoryLoad[] = "/inference.GRPCInferenceService/RepositoryModelLoad";
+constexpr char kRepositoryUnload[] = "/inference.GRPCInferenceService/RepositoryModelUnload";
+constexpr char kReflection[] = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
+
+PeerIdentity Peer(NodeRole role) {
+  return {.authenticated = true, .uri_sans = {RoleIdentity(role)}, .dns_sans = {"localhost"}, .subject = "CN=x"};
+}
+
+// ---- The policies as data ----
+
+TEST(AuthorizationPolicyRulesTest, JsonIsWellFormedAndNamesTheRoles) {
+  for (const AuthorizationPolicy& policy : {WorkerAuthorizationPolicy(), CoordinatorAuthorizationPolicy()}) {
+    google::protobuf::Struct parsed;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(policy.ToJson(), &parsed).ok()) << policy.ToJson();
+    EXPECT_EQ(parsed.fields().at("name").string_value(), policy.name);
+    EXPECT_TRUE(parsed.fields().contains("allow_rules"));
+  }
+  const std::string worker = WorkerAuthorizationPolicy().ToJson();
+  EXPECT_THAT(worker, HasSubstr("\"principals\": [\"spiffe://tessera/coordinator\"]"));
+  EXPECT_THAT(worker, HasSubstr("\"/tessera.worker.Worker/*\""));
+  EXPECT_FALSE(absl::StrContains(worker, "spiffe://tessera/client"));
+  EXPECT_FALSE(absl::StrContains(worker, "spiffe://tessera/worker"));
+  const std::string coordinator = CoordinatorAuthorizationPolicy().ToJson();
+  EXPECT_THAT(coordinator, HasSubstr("\"deny_rules\""));
+  EXPECT_THAT(coordinator, HasSubstr("spiffe://tessera/client"));
+  EXPECT_FALSE(absl::StrContains(coordinator, "spiffe://tessera/worker"));
+  EXPECT_EQ(AuthorizationPolicyFor(NodeRole::kClient).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(AuthorizationPolicyRulesTest, MatchingFollowsGrpcSemantics) {
+  const AuthorizationPolicy worker = WorkerAuthorizationPolicy();
+  EXPECT_TRUE(IsAllowed(worker, Peer(NodeRole::kCoordinator), kWorkerExecute));
+  EXPECT_FALSE(IsAllowed(worker, Peer(NodeRole::kClient), kWorkerExecute));
+  // Prefix patterns do not spill into look-alike services.
+  EXPECT_FALSE(IsAllowed(worker, Peer(NodeRole::kCoordinator), "/tessera.worker.WorkerAdmin/Reset"));
+  // Unauthenticated peers match no principal, not even "*".
+  PeerIdentity anonymous;
+  EXPECT_FALSE(IsAllowed(worker, anonymous, kHealthCheck));
+  EXPECT_TRUE(IsAllowed(worker, Peer(NodeRole::kWorker), kHealthCheck));
+  // URI SANs take precedence: a DNS SAN spelling a role grants nothing.
+  PeerIdentity sneaky{.authenticated = true,
+                      .uri_sans = {"spiffe://tessera/client"},
+                      .dns_sans = {"spiffe://tessera/coordinator"}};
+  EXPECT_FALSE(IsAllowed(worker, sneaky, kWorkerStatus));
+  // Deny rules win over allow rules.
+  const AuthorizationPolicy coordinator = CoordinatorAuthorizationPolicy();
+  EXPECT_TRUE(IsAllowed(coordinator, Peer(NodeRole::kCoordinator), kModelInfer));
+  EXPECT_FALSE(IsAllowed(coordinator, Peer(NodeRole::kCoordinator), kRepositoryLoad));
+  EXPECT_TRUE(IsAllowed(coordinator, Peer(NodeRole::kClient), kRepositoryLoad));
+}
+
+TEST(AuthorizationPolicyRulesTest, ProviderExistsExactlyWhenGrpcHasTheEngine) {
+  absl::StatusOr<std::shared_ptr<grpc::experimental::AuthorizationPolicyProviderInterface>> provider =
+      MakeAuthorizationPolicyProvider(WorkerAuthorizationPolicy());
+  if (UsesGrpcAuthorizationEngine()) {
+    EXPECT_TRUE(provider.ok()) << provider.status();
+  } else {
+    EXPECT_EQ(provider.status().code(), absl::StatusCode::kUnimplemented);
+  }
+}
+
+// ---- Enforcement on real servers ----
+
+// One real mTLS server per test on 127.0.0.1, presenting `server_role`'s
+// certificate with that role's policy installed.
+class AuthorizationPolicyTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(MakeClusterCertificates(dir_.path().string(), {}).ok()); }
+
+  void StartServer(NodeRole server_role) {
+    server_ = TestServer::StartWith([&](grpc::ServerBuilder* builder) -> std::shared_ptr<grpc::ServerCredentials> {
+      absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = ConfigureServerSecurity(
+          server_role, {.files = TlsFiles::InDirectory(dir_.path().string(), server_role)}, builder);
+      EXPECT_TRUE(credentials.ok()) << credentials.status();
+      return credentials.ok() ? *credentials : nullptr;
+    });
+    ASSERT_NE(server_, nullptr);
+  }
+
+  // Health checks get an empty (valid) HealthCheckRequest; other methods
+  // reach the echo service.
+  grpc::Status CallAs(NodeRole caller, const std::string& method) {
+    const std::string request = method == kHealthCheck ? "" : "ping";
+    return Call(ChannelAs(dir_.path().string(), caller, server_->address()), method, request).status;
+  }
+
+  void ExpectDenied(NodeRole caller, const std::string& method) {
+    const grpc::Status status = CallAs(caller, method);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+        << RoleName(caller) << " calling " << method << ": " << status.error_code() << " " << status.error_message();
+  }
+
+  void ExpectAllowed(NodeRole caller, const std::string& method) {
+    const grpc::Status status = CallAs(caller, method);
+    EXPECT_TRUE(status.ok()) << RoleName(caller) << " calling " << method << ": " << status.error_code() << " "
+                             << status.error_message();
+  }
+
+  TemporaryDirectory dir_{"authorization_policy_test"};
+  std::unique_ptr<TestServer> server_;
+};
+
+TEST_F(AuthorizationPolicyTest, OnlyTheCoordinatorDrivesWorkers) {
+  StartServer(NodeRole::kWorker);
+  ExpectAllowed(NodeRole::kCoordinator, kWorkerStatus);
+  ExpectAllowed(NodeRole::kCoordinator, kWorkerExecute);
+  ExpectDenied(NodeRole::kClient, kWorkerStatus);
+  ExpectDenied(NodeRole::kClient, kWorkerExecute);
+  ExpectDenied(NodeRole::kWorker, kWorkerExecute);
+  // Nothing outside the worker service, not even for the coordinator.
+  ExpectDenied(NodeRole::kCoordinator, kModelInfer);
+}
+
+TEST_F(AuthorizationPolicyTest, HealthAndReflectionAreOpenToEveryRole) {
+  StartServer(NodeRole::kWorker);
+  for (NodeRole caller : {NodeRole::kClient, NodeRole::kWorker, NodeRole::kCoordinator}) {
+    testing::CallResult health = Call(ChannelAs(dir_.path().string(), caller, server_->address()), kHealthCheck, "");
+    EXPECT_TRUE(health.status.ok()) << RoleName(caller) << ": " << health.status.error_message();
+    EXPECT_EQ(health.response, kServingResponse);
+    ExpectAllowed(caller, kReflection);
+  }
+}
+
+TEST_F(AuthorizationPolicyTest, CoordinatorServesClientsAndPeersButNotWorkers) {
+  StartServer(NodeRole::kCoordinator);
+  ExpectAllowed(NodeRole::kClient, kModelInfer);
+  ExpectAllowed(NodeRole::kClient, kServerLive);
+  ExpectAllowed(NodeRole::kCoordinator, kModelInfer);
+  ExpectDenied(NodeRole::kWorker, kModelInfer);
+  ExpectDenied(NodeRole::kWorker, kServerLive);
+  ExpectDenied(NodeRole::kWorker, kRepositoryLoad);
+  ExpectAllowed(NodeRole::kWorker, kHealthCheck);
+  // A coordinator is not a worker.
+  ExpectDenied(NodeRole::kClient, kWorkerStatus);
+}
+
+TEST_F(AuthorizationPolicyTest, OnlyClientsChangeTheRepository) {
+  StartServer(NodeRole::kCoordinator);
+  ExpectAllowed(NodeRole::kClient, kRepositoryLoad);
+  ExpectAllowed(NodeRole::kClient, kRepositoryUnload);
+  ExpectDenied(NodeRole::kCoordinator, kRepositoryLoad);
+  ExpectDenied(NodeRole::kCoordinator, kRepositoryUnload);
+  ExpectDenied(NodeRole::kWorker, kRepositoryUnload);
+}
+
+TEST_F(AuthorizationPolicyTest, CertificateFromAnotherCaClaimingTheCoordinatorRoleIsRefused) {
+  StartServer(NodeRole::kWorker);
+  absl::StatusOr<std::unique_ptr<CertificateAuthority>> other = CertificateAuthority::Create();
+  ASSERT_TRUE(other.ok());
+  absl::StatusOr<KeyAndCertificate> forged = (*other)->IssueLeaf({.role = NodeRole::kCoordinator});
+  ASSERT_TRUE(forged.ok());
+  TlsFiles files{.ca = dir_.File("ca.pem"), .cert = dir_.File("forged.pem"), .key = dir_.File("forged.key")};
+  ASSERT_TRUE(WriteKeyAndCertificate(*forged, files.cert, files.key).ok());
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      MakeChannel(server_->address(), {.files = files}, testing::FreshConnectionArguments());
+  ASSERT_TRUE(channel.ok());
+  EXPECT_EQ(Call(*channel, kWorkerExecute).status.error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(AuthorizationPolicyTest, InsecureModeInstallsNoPolicy) {
+  server_ = TestServer::StartWith([](grpc::ServerBuilder* builder) -> std::shared_ptr<grpc::ServerCredentials> {
+    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+        ConfigureServerSecurity(NodeRole::kWorker, {.insecure = true}, builder);
+    EXPECT_TRUE(credentials.ok()) << credentials.status();
+    return credentials.ok() ? *credentials : nullptr;
+  });
+  ASSERT_NE(server_, nullptr);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = MakeChannel(server_->address(), {.insecure = true});
+  ASSERT_TRUE(channel.ok());
+  EXPECT_TRUE(Call(*channel, kWorkerStatus).status.ok());
+}
+
+}  // namespace
+}  // namespace tessera
