@@ -22,6 +22,8 @@ Sha256::Sha256() : context_(std::make_unique<Context>()) {
 }
 
 Sha256::~Sha256() = default;
+Sha256::Sha256(Sha256&&) noexcept = default;
+Sha256& Sha256::operator=(Sha256&&) noexcept = default;
 
 void Sha256::Update(absl::string_view bytes) { EVP_DigestUpdate(context_->ctx.get(), bytes.data(), bytes.size()); }
 

@@ -23,6 +23,8 @@ class Sha256 {
   ~Sha256();
   Sha256(const Sha256&) = delete;
   Sha256& operator=(const Sha256&) = delete;
+  Sha256(Sha256&&) noexcept;
+  Sha256& operator=(Sha256&&) noexcept;
 
   void Update(absl::string_view bytes);
   // The digest of everything passed to Update; the object is spent after.

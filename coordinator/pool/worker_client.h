@@ -1,0 +1,49 @@
+// One worker as the coordinator sees it: the four tessera.worker.Worker RPCs
+// (proto/worker.proto), asynchronous, with deadlines. The seam between the
+// coordinator's logic and the network: GrpcWorkerClient talks to a real
+// worker over (m)TLS gRPC; tests use fakes.
+//
+// Every method returns at once; `done` is called exactly once, on a gRPC or
+// internal thread, with the worker's answer or the failure as a Status
+// (UNAVAILABLE / DEADLINE_EXCEEDED for transport problems, the worker's own
+// codes otherwise: NOT_FOUND = partition not loaded, see worker.proto).
+//
+// Implementations are thread-safe.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "proto/worker.pb.h"
+
+namespace tessera::coordinator {
+
+class WorkerClient {
+ public:
+  template <typename T>
+  using Callback = std::function<void(absl::StatusOr<T>)>;
+
+  virtual ~WorkerClient() = default;
+
+  // host:port this client talks to.
+  virtual const std::string& address() const = 0;
+
+  // Streams `onnx_bytes` under `header` (partition_id and total_bytes set by
+  // the caller) in chunks below gRPC's message limit.
+  virtual void LoadPartition(const worker::PartitionHeader& header, std::shared_ptr<const std::string> onnx_bytes,
+                             absl::Time deadline, Callback<worker::LoadPartitionResponse> done) = 0;
+
+  // `request` must stay alive until `done` runs (shared ownership).
+  virtual void Execute(std::shared_ptr<const worker::ExecuteRequest> request, absl::Time deadline,
+                       Callback<worker::ExecuteResponse> done) = 0;
+
+  virtual void Status(absl::Time deadline, Callback<worker::StatusResponse> done) = 0;
+
+  virtual void Unload(const std::string& partition_id, absl::Time deadline,
+                      Callback<worker::UnloadResponse> done) = 0;
+};
+
+}  // namespace tessera::coordinator

@@ -1,0 +1,188 @@
+#include "worker/worker_core.h"
+
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "common/wire_tensor.h"
+
+namespace tessera::worker {
+namespace {
+
+constexpr absl::Duration kThroughputWindow = absl::Seconds(10);
+
+std::string RandomBootId() {
+  absl::BitGen gen;
+  return absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(gen), absl::Uniform<uint64_t>(gen));
+}
+
+uint64_t Micros(absl::Duration d) { return static_cast<uint64_t>(absl::ToInt64Microseconds(d)); }
+
+}  // namespace
+
+WorkerCore::WorkerCore(const Options& options)
+    : options_(options),
+      boot_id_(RandomBootId()),
+      started_(absl::Now()),
+      cache_(options.memory_budget_bytes),
+      pool_(ExecutionPool::Options{.slots = options.max_concurrent_executes, .queue_limit = options.queue_limit}) {}
+
+absl::Status WorkerCore::BeginLoad(const PartitionHeader& header, LoadPartitionResponse* already_loaded, bool* done) {
+  *done = false;
+  if (absl::Status valid = PartitionUpload::ValidateHeader(header); !valid.ok()) return valid;
+  if (std::shared_ptr<const LoadedPartition> cached = cache_.Find(header.partition_id())) {
+    already_loaded->set_partition_id(cached->id());
+    already_loaded->set_already_loaded(true);
+    already_loaded->set_model_bytes(cached->model_bytes());
+    already_loaded->set_memory_bytes(cached->memory_bytes());
+    *done = true;
+    return absl::OkStatus();
+  }
+  return cache_.CheckFits(header.total_bytes());
+}
+
+void WorkerCore::FinishLoad(PartitionUpload upload, LoadPartitionResponse* response,
+                            std::function<void(absl::Status)> done) {
+  auto task = [this, upload = std::make_shared<PartitionUpload>(std::move(upload)), response, done]() mutable {
+    const absl::Time start = absl::Now();
+    const PartitionHeader header = upload->header();
+    absl::StatusOr<std::string> bytes = std::move(*upload).Finish();
+    if (!bytes.ok()) return done(bytes.status());
+    engine::EngineOptions engine_options;
+    engine_options.intra_op_threads =
+        header.intra_op_threads() > 0 ? static_cast<int>(header.intra_op_threads()) : options_.intra_op_threads;
+    absl::StatusOr<std::unique_ptr<engine::Engine>> engine = engine::Engine::LoadFromBytes(*bytes, engine_options);
+    if (!engine.ok()) {
+      return done(absl::Status(engine.status().code(), absl::StrCat("partition ", header.partition_id(), ": ",
+                                                                    engine.status().message())));
+    }
+    const uint64_t model_bytes = bytes->size();
+    auto partition = std::make_shared<const LoadedPartition>(header, *std::move(engine), model_bytes, absl::Now());
+    if (absl::Status inserted = cache_.Insert(partition); !inserted.ok()) return done(inserted);
+    response->set_partition_id(header.partition_id());
+    response->set_already_loaded(false);
+    response->set_model_bytes(model_bytes);
+    response->set_memory_bytes(partition->memory_bytes());
+    response->set_load_time_us(Micros(absl::Now() - start));
+    done(absl::OkStatus());
+  };
+  if (absl::Status submitted = pool_.Submit(std::move(task)); !submitted.ok()) done(submitted);
+}
+
+void WorkerCore::Execute(const ExecuteRequest* request, ExecuteResponse* response, std::function<bool()> cancelled,
+                         std::function<void(absl::Status)> done) {
+  std::shared_ptr<const LoadedPartition> partition = cache_.Find(request->partition_id());
+  if (partition == nullptr) {
+    done(absl::NotFoundError(absl::StrCat("partition ", request->partition_id(), " is not loaded on this worker")));
+    return;
+  }
+  const absl::Time queued = absl::Now();
+  auto task = [this, partition, request, response, cancelled = std::move(cancelled), done, queued] {
+    const absl::Time start = absl::Now();
+    if (cancelled && cancelled()) {
+      return done(absl::CancelledError("the request was cancelled or passed its deadline while queued"));
+    }
+    absl::Status status = RunPiece(*partition, *request, response);
+    const absl::Time end = absl::Now();
+    response->set_request_id(request->request_id());
+    response->set_piece_id(request->piece_id());
+    response->set_queue_time_us(Micros(start - queued));
+    response->set_compute_time_us(Micros(end - start));
+    int64_t samples = 1;
+    if (!request->inputs().empty() && request->inputs(0).shape_size() > 0) samples = request->inputs(0).shape(0);
+    partition->RecordExecute(end, end - start);
+    RecordThroughput(end, samples, end - start, status.ok());
+    done(std::move(status));
+  };
+  if (absl::Status submitted = pool_.Submit(std::move(task)); !submitted.ok()) done(submitted);
+}
+
+absl::Status WorkerCore::RunPiece(const LoadedPartition& partition, const ExecuteRequest& request,
+                                  ExecuteResponse* response) const {
+  const engine::Engine& engine = partition.engine();
+  std::vector<engine::NamedTensor> inputs;
+  inputs.reserve(request.inputs_size());
+  absl::flat_hash_set<std::string> seen;
+  for (const worker::Tensor& wire : request.inputs()) {
+    if (!seen.insert(wire.name()).second) {
+      return absl::InvalidArgumentError(absl::StrCat("input '", wire.name(), "' is given more than once"));
+    }
+    absl::StatusOr<tessera::Tensor> tensor = TensorFromWire(wire);
+    if (!tensor.ok()) return tensor.status();
+    inputs.push_back({wire.name(), *std::move(tensor)});
+  }
+  absl::StatusOr<std::vector<tessera::Tensor>> outputs = engine.Run(inputs);
+  if (!outputs.ok()) return outputs.status();
+  const std::vector<engine::TensorInfo>& infos = engine.outputs();
+  if (request.output_names().empty()) {
+    for (size_t i = 0; i < infos.size(); ++i) TensorToWire(infos[i].name, (*outputs)[i], response->add_outputs());
+    return absl::OkStatus();
+  }
+  for (const std::string& name : request.output_names()) {
+    size_t i = 0;
+    while (i < infos.size() && infos[i].name != name) ++i;
+    if (i == infos.size()) {
+      response->clear_outputs();
+      return absl::InvalidArgumentError(absl::StrCat("partition ", partition.id(), " has no output '", name, "'"));
+    }
+    TensorToWire(name, (*outputs)[i], response->add_outputs());
+  }
+  return absl::OkStatus();
+}
+
+void WorkerCore::RecordThroughput(absl::Time end, int64_t samples, absl::Duration compute, bool ok) {
+  absl::MutexLock lock(&mu_);
+  ++executes_total_;
+  if (!ok) ++executes_failed_;
+  recent_.push_back({end, samples, absl::ToDoubleSeconds(compute)});
+  while (!recent_.empty() && recent_.front().end < end - kThroughputWindow) recent_.pop_front();
+}
+
+StatusResponse WorkerCore::Status() const {
+  StatusResponse status;
+  const absl::Time now = absl::Now();
+  status.set_version(options_.version);
+  status.set_boot_id(boot_id_);
+  status.set_uptime_ms(absl::ToInt64Milliseconds(now - started_));
+  status.set_cpu_cores(std::thread::hardware_concurrency());
+  status.set_intra_op_threads(options_.intra_op_threads > 0 ? options_.intra_op_threads
+                                                            : std::thread::hardware_concurrency());
+  status.set_max_concurrent_executes(pool_.slots());
+  for (const auto& partition : cache_.Snapshot()) partition->FillStatus(status.add_partitions());
+  status.set_memory_in_use_bytes(cache_.memory_in_use());
+  status.set_memory_budget_bytes(cache_.budget_bytes());
+  status.set_executes_in_flight(pool_.running());
+  status.set_executes_queued(pool_.queued());
+  absl::MutexLock lock(&mu_);
+  status.set_executes_total(executes_total_);
+  status.set_executes_failed(executes_failed_);
+  // Rates over the window, or over the uptime while it is shorter.
+  const double window = std::max(1e-3, absl::ToDoubleSeconds(std::min(kThroughputWindow, now - started_)));
+  int64_t samples = 0, executes = 0;
+  double busy = 0;
+  for (const Sample& s : recent_) {
+    if (s.end < now - kThroughputWindow) continue;
+    samples += s.samples;
+    ++executes;
+    busy += s.compute_seconds;
+  }
+  status.set_samples_per_second(samples / window);
+  status.set_executes_per_second(executes / window);
+  status.set_utilization(std::min(1.0, busy / (window * pool_.slots())));
+  return status;
+}
+
+UnloadResponse WorkerCore::Unload(const UnloadRequest& request) {
+  UnloadResponse response;
+  const uint64_t freed = cache_.Remove(request.partition_id());
+  response.set_was_loaded(freed > 0);
+  response.set_freed_bytes(freed);
+  return response;
+}
+
+}  // namespace tessera::worker

@@ -1,0 +1,84 @@
+// What a worker does, without gRPC: load partitions into the cache, run
+// pieces of work on them, report status, unload. worker_service.h is the
+// thin gRPC layer over it.
+//
+// Loading and executing run on the ExecutionPool, never on the caller's
+// (gRPC) thread; their results arrive through a completion callback, called
+// exactly once, on a pool thread (or on the caller's thread when the work is
+// refused up front).
+//
+// Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "proto/worker.pb.h"
+#include "worker/execution_pool.h"
+#include "worker/partition_cache.h"
+#include "worker/partition_upload.h"
+
+namespace tessera::worker {
+
+class WorkerCore {
+ public:
+  struct Options {
+    uint64_t memory_budget_bytes = 0;  // 0: unbounded
+    int intra_op_threads = 0;          // per Execute; 0: all cores
+    int max_concurrent_executes = 1;
+    int64_t queue_limit = 256;
+    std::string version = "dev";
+  };
+
+  explicit WorkerCore(const Options& options);
+
+  PartitionCache& cache() { return cache_; }
+
+  // Header checks at the start of a LoadPartition stream: a valid header
+  // that fits the budget. When the partition is already cached, fills
+  // `already_loaded` and returns OK with *done = true.
+  absl::Status BeginLoad(const PartitionHeader& header, LoadPartitionResponse* already_loaded, bool* done);
+
+  // Checks the completed upload and loads the engine (on the pool).
+  void FinishLoad(PartitionUpload upload, LoadPartitionResponse* response,
+                  std::function<void(absl::Status)> done);
+
+  // Runs request on its partition (NOT_FOUND when not cached). `cancelled`
+  // is polled before the work starts (client gone or past its deadline).
+  void Execute(const ExecuteRequest* request, ExecuteResponse* response, std::function<bool()> cancelled,
+               std::function<void(absl::Status)> done);
+
+  StatusResponse Status() const;
+  UnloadResponse Unload(const UnloadRequest& request);
+
+ private:
+  absl::Status RunPiece(const LoadedPartition& partition, const ExecuteRequest& request,
+                        ExecuteResponse* response) const;
+  void RecordThroughput(absl::Time end, int64_t samples, absl::Duration compute, bool ok);
+
+  const Options options_;
+  const std::string boot_id_;
+  const absl::Time started_;
+  PartitionCache cache_;
+  ExecutionPool pool_;
+
+  struct Sample {
+    absl::Time end;
+    int64_t samples;
+    double compute_seconds;
+  };
+  mutable absl::Mutex mu_;
+  std::deque<Sample> recent_ ABSL_GUARDED_BY(mu_);  // the last kThroughputWindow
+  uint64_t executes_total_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t executes_failed_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace tessera::worker
