@@ -1,0 +1,38 @@
+// Runs one piece of a request (an Execute of one stage's partition) on a
+// worker. The seam between the request executor (what to run, how to cut and
+// merge) and the cluster (where to run it, pushing partitions, retrying):
+// ClusterPieceRunner is the real one; tests use fakes.
+//
+// Thread-safe; `done` is called exactly once.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "coordinator/scheduler/deployment.h"
+#include "proto/worker.pb.h"
+
+namespace tessera::coordinator {
+
+class PieceRunner {
+ public:
+  using Done = std::function<void(absl::StatusOr<worker::ExecuteResponse>)>;
+
+  virtual ~PieceRunner() = default;
+
+  // Relative capacities of the replicas of `stage` right now, one per
+  // replica that can take work (DATA shards are sized by them). Empty when no
+  // replica is available.
+  virtual std::vector<double> ReplicaWeights(const Deployment& deployment, int stage) = 0;
+
+  // Runs `request` on stage `stage`: on replica `replica` (an index into the
+  // last ReplicaWeights) when it is still available, else on the best one.
+  // replica < 0: the best one.
+  virtual void Run(const Deployment& deployment, int stage, int replica,
+                   std::shared_ptr<const worker::ExecuteRequest> request, absl::Time deadline, Done done) = 0;
+};
+
+}  // namespace tessera::coordinator

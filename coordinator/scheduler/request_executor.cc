@@ -1,0 +1,209 @@
+#include "coordinator/scheduler/request_executor.h"
+
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "common/wire_tensor.h"
+#include "coordinator/scheduler/batch_split.h"
+
+namespace tessera::coordinator {
+namespace {
+
+using TensorMap = absl::flat_hash_map<std::string, Tensor>;
+
+// Everything one request's pieces share. A piece is a DATA shard or a
+// pipeline micro-batch; it ends with the model outputs for its rows.
+class RequestState : public std::enable_shared_from_this<RequestState> {
+ public:
+  RequestState(std::shared_ptr<const Deployment> deployment, PieceRunner* runner, absl::Time deadline,
+               std::string request_id, RequestExecutor::Done done, int pieces)
+      : deployment_(std::move(deployment)),
+        runner_(runner),
+        deadline_(deadline),
+        request_id_(std::move(request_id)),
+        done_(std::move(done)),
+        pending_(pieces),
+        outputs_(pieces) {}
+
+  // Runs stage `stage` of piece `piece` (on replica `replica`, -1: any),
+  // then the following stages.
+  void RunStage(int piece, int stage, int replica, std::shared_ptr<TensorMap> values) {
+    const Deployment& d = *deployment_;
+    const StagePartition& partition = d.stages[stage];
+    auto request = std::make_shared<worker::ExecuteRequest>();
+    request->set_partition_id(partition.id);
+    request->set_request_id(request_id_);
+    request->set_piece_id((static_cast<uint64_t>(piece) << 16) | static_cast<uint64_t>(stage));
+    for (const std::string& name : partition.inputs) {
+      auto it = values->find(name);
+      if (it == values->end()) {
+        return Fail(absl::InternalError(absl::StrCat("stage ", stage, " of ", d.model_name, " needs tensor '", name,
+                                                     "', which no earlier stage produced")));
+      }
+      TensorToWire(name, it->second, request->add_inputs());
+    }
+    for (const std::string& name : partition.outputs) request->add_output_names(name);
+    runner_->Run(d, stage, replica, std::move(request), deadline_,
+                 [self = shared_from_this(), piece, stage, values](absl::StatusOr<worker::ExecuteResponse> response) {
+                   self->StageDone(piece, stage, values, std::move(response));
+                 });
+  }
+
+  void Fail(absl::Status status) {
+    RequestExecutor::Done done;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      finished_ = true;
+      done = std::move(done_);
+    }
+    done(std::move(status));
+  }
+
+ private:
+  void StageDone(int piece, int stage, const std::shared_ptr<TensorMap>& values,
+                 absl::StatusOr<worker::ExecuteResponse> response) {
+    const Deployment& d = *deployment_;
+    if (!response.ok()) {
+      const absl::Status& s = response.status();
+      return Fail(d.stages.size() > 1 ? absl::Status(s.code(), absl::StrCat("stage ", stage + 1, " of ",
+                                                                          d.stages.size(), ": ", s.message()))
+                                      : s);
+    }
+    for (const worker::Tensor& wire : response->outputs()) {
+      absl::StatusOr<Tensor> tensor = TensorFromWire(wire);
+      if (!tensor.ok()) {
+        return Fail(absl::InternalError(absl::StrCat("a worker returned a malformed tensor: ",
+                                                     tensor.status().message())));
+      }
+      (*values)[wire.name()] = *std::move(tensor);
+    }
+    if (stage + 1 < static_cast<int>(d.stages.size())) return RunStage(piece, stage + 1, -1, values);
+    std::vector<Tensor> outputs;
+    outputs.reserve(d.model_outputs.size());
+    for (const std::string& name : d.model_outputs) {
+      auto it = values->find(name);
+      if (it == values->end()) {
+        return Fail(absl::InternalError(absl::StrCat("model output '", name, "' was not produced")));
+      }
+      outputs.push_back(it->second);
+    }
+    PieceDone(piece, std::move(outputs));
+  }
+
+  void PieceDone(int piece, std::vector<Tensor> outputs) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      outputs_[piece] = std::move(outputs);
+      if (--pending_ > 0) return;
+    }
+    // Every piece is in: merge in piece order.
+    const Deployment& d = *deployment_;
+    std::vector<NamedTensor> result;
+    for (size_t o = 0; o < d.model_outputs.size(); ++o) {
+      std::vector<Tensor> parts;
+      for (const auto& piece_outputs : outputs_) {
+        if (!piece_outputs.empty()) parts.push_back(piece_outputs[o]);
+      }
+      absl::StatusOr<Tensor> merged = ConcatRows(parts);
+      if (!merged.ok()) {
+        return Fail(absl::InternalError(absl::StrCat("cannot merge output '", d.model_outputs[o],
+                                                     "': ", merged.status().message())));
+      }
+      result.push_back({d.model_outputs[o], *std::move(merged)});
+    }
+    RequestExecutor::Done done;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      finished_ = true;
+      done = std::move(done_);
+    }
+    done(std::move(result));
+  }
+
+  const std::shared_ptr<const Deployment> deployment_;
+  PieceRunner* const runner_;
+  const absl::Time deadline_;
+  const std::string request_id_;
+  absl::Mutex mu_;
+  RequestExecutor::Done done_ ABSL_GUARDED_BY(mu_);
+  int pending_ ABSL_GUARDED_BY(mu_);
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  // Written under mu_; read without it once pending_ reached 0.
+  std::vector<std::vector<Tensor>> outputs_;
+};
+
+}  // namespace
+
+void RequestExecutor::Infer(std::vector<NamedTensor> inputs, absl::Time deadline, const std::string& request_id,
+                            Done done) const {
+  const Deployment& d = *deployment_;
+  if (d.stages.empty()) return done(absl::FailedPreconditionError(absl::StrCat(d.model_name, " has no partitions")));
+  // Rows of the batch, when the request may be cut.
+  int64_t rows = -1;
+  if (d.has_batch_axis && !inputs.empty()) {
+    rows = inputs[0].tensor.rank() > 0 ? inputs[0].tensor.dim(0) : -1;
+    for (const NamedTensor& input : inputs) {
+      if (input.tensor.rank() == 0 || input.tensor.dim(0) != rows) {
+        return done(absl::InvalidArgumentError(absl::StrCat("inputs disagree on the batch size: '", inputs[0].name,
+                                                            "' has ", rows, " rows, '", input.name, "' ",
+                                                            ShapeToString(input.tensor.shape()))));
+      }
+    }
+  }
+  // Piece sizes in rows and the replica each piece should go to.
+  std::vector<int64_t> sizes;
+  std::vector<int> replicas;
+  if (rows <= 0) {
+    sizes = {rows};
+    replicas = {-1};
+  } else if (d.strategy == Strategy::kData) {
+    const std::vector<double> weights = runner_->ReplicaWeights(d, 0);
+    if (weights.empty()) {
+      return done(absl::UnavailableError(absl::StrCat("no worker is available for ", d.model_name)));
+    }
+    const std::vector<int64_t> split = ProportionalSplit(rows, weights);
+    for (size_t r = 0; r < split.size(); ++r) {
+      if (split[r] == 0) continue;
+      sizes.push_back(split[r]);
+      replicas.push_back(static_cast<int>(r));
+    }
+  } else {
+    sizes = FixedSplit(rows, d.micro_batch_size);
+    replicas.assign(sizes.size(), -1);
+  }
+
+  auto state = std::make_shared<RequestState>(deployment_, runner_, deadline, request_id, std::move(done),
+                                              static_cast<int>(sizes.size()));
+  int64_t begin = 0;
+  for (size_t p = 0; p < sizes.size(); ++p) {
+    auto values = std::make_shared<TensorMap>();
+    for (const NamedTensor& input : inputs) {
+      if (rows <= 0) {
+        (*values)[input.name] = input.tensor;
+        continue;
+      }
+      absl::StatusOr<Tensor> slice = SliceRows(input.tensor, begin, sizes[p]);
+      if (!slice.ok()) return state->Fail(slice.status());
+      (*values)[input.name] = *std::move(slice);
+    }
+    begin += std::max<int64_t>(sizes[p], 0);
+    state->RunStage(static_cast<int>(p), 0, replicas[p], std::move(values));
+  }
+}
+
+const char* StrategyName(Strategy strategy) {
+  switch (strategy) {
+    case Strategy::kData: return "DATA";
+    case Strategy::kPipeline: return "PIPELINE";
+    case Strategy::kHybrid: return "HYBRID";
+  }
+  return "?";
+}
+
+}  // namespace tessera::coordinator

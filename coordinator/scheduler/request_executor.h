@@ -1,0 +1,52 @@
+// Executes one inference request on a Deployment: cuts it into data shards
+// (DATA: the batch split over the replicas in proportion to their measured
+// capacity) or micro-batches flowing through the pipeline stages (PIPELINE,
+// HYBRID), dispatches every piece through a PieceRunner at once, and puts the
+// answers back together in order.
+//
+// Tensors a later stage needs (skip connections, shape-subgraph results)
+// stay with the request between stages: each stage receives exactly the
+// tensors its partition consumes, from the request or any earlier stage.
+//
+// Thread-safe: Infer may be called concurrently; each call is independent.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/tensor.h"
+#include "coordinator/scheduler/deployment.h"
+#include "coordinator/scheduler/piece_runner.h"
+
+namespace tessera::coordinator {
+
+struct NamedTensor {
+  std::string name;
+  Tensor tensor;
+};
+
+class RequestExecutor {
+ public:
+  using Done = std::function<void(absl::StatusOr<std::vector<NamedTensor>>)>;
+
+  // `runner` is borrowed and must outlive every call.
+  RequestExecutor(std::shared_ptr<const Deployment> deployment, PieceRunner* runner)
+      : deployment_(std::move(deployment)), runner_(runner) {}
+
+  const Deployment& deployment() const { return *deployment_; }
+
+  // `inputs` holds every model input once (checked by the frontend). `done`
+  // receives the model outputs in deployment().model_outputs order, or the
+  // first failure.
+  void Infer(std::vector<NamedTensor> inputs, absl::Time deadline, const std::string& request_id, Done done) const;
+
+ private:
+  std::shared_ptr<const Deployment> deployment_;
+  PieceRunner* runner_;
+};
+
+}  // namespace tessera::coordinator

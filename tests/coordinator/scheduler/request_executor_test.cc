@@ -1,0 +1,254 @@
+// RequestExecutor with a fake PieceRunner that runs each partition on a
+// local engine: DATA shards sized by replica weights, pipeline micro-batches
+// with a skip connection from the request to the last stage, results equal
+// to the whole model, and failures reported once with the stage named.
+#include "coordinator/scheduler/request_executor.h"
+
+#include <map>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "common/sha256.h"
+#include "common/wire_tensor.h"
+#include "gtest/gtest.h"
+#include "tests/worker/engine/model_builder.h"
+#include "worker/engine/engine.h"
+
+namespace tessera::coordinator {
+namespace {
+
+using engine::testing::ModelBuilder;
+
+// Runs partitions on local engines, each call on its own thread (like a
+// worker answering asynchronously), recording what it was asked.
+class LocalRunner : public PieceRunner {
+ public:
+  void Add(const std::string& id, const std::string& bytes) {
+    engines_[id] = *engine::Engine::LoadFromBytes(bytes);
+  }
+
+  std::vector<double> ReplicaWeights(const Deployment&, int) override { return weights; }
+
+  void Run(const Deployment&, int stage, int replica, std::shared_ptr<const worker::ExecuteRequest> request,
+           absl::Time, Done done) override {
+    absl::MutexLock lock(&mu);
+    calls.push_back({stage, replica, request->inputs(0).shape(0)});
+    threads_.emplace_back([this, stage, request, done] {
+      if (stage == fail_stage) return done(absl::UnavailableError("worker 127.0.0.1:1 is gone"));
+      const engine::Engine& e = *engines_.at(request->partition_id());
+      std::vector<engine::NamedTensor> inputs;
+      for (const auto& wire : request->inputs()) inputs.push_back({wire.name(), *TensorFromWire(wire)});
+      absl::StatusOr<std::vector<Tensor>> out = e.Run(inputs);
+      if (!out.ok()) return done(out.status());
+      worker::ExecuteResponse response;
+      for (const std::string& name : request->output_names()) {
+        size_t i = 0;
+        while (e.outputs()[i].name != name) ++i;
+        TensorToWire(name, (*out)[i], response.add_outputs());
+      }
+      done(std::move(response));
+    });
+  }
+
+  // Joins every thread, including ones started by callbacks meanwhile.
+  ~LocalRunner() override {
+    for (size_t joined = 0;; ++joined) {
+      std::thread t;
+      {
+        absl::MutexLock lock(&mu);
+        if (joined == threads_.size()) return;
+        t = std::move(threads_[joined]);
+      }
+      t.join();
+    }
+  }
+
+  struct Call {
+    int stage, replica;
+    int64_t rows;
+  };
+  std::vector<double> weights = {1};
+  int fail_stage = -1;
+  absl::Mutex mu;
+  std::vector<Call> calls;
+
+ private:
+  std::map<std::string, std::unique_ptr<engine::Engine>> engines_;
+  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu);
+};
+
+StagePartition Stage(const std::string& bytes, std::vector<std::string> inputs, std::vector<std::string> outputs) {
+  StagePartition s;
+  s.id = Sha256Hex(bytes);
+  s.onnx_bytes = std::make_shared<const std::string>(bytes);
+  s.inputs = std::move(inputs);
+  s.outputs = std::move(outputs);
+  return s;
+}
+
+// Whole model: y = Relu(x) * 2 + x. Stage 1: h = Relu(x) * 2. Stage 2: y = h + x.
+std::string Stage1() {
+  ModelBuilder b;
+  b.Input("x", onnx::TensorProto::FLOAT, {-1, 3})
+      .Initializer("two", Tensor::Scalar<float>(2))
+      .Node("Relu", {"x"}, {"r"})
+      .Node("Mul", {"r", "two"}, {"h"})
+      .Output("h", {-1, 3});
+  return b.Bytes();
+}
+std::string Stage2() {
+  ModelBuilder b;
+  b.Input("h", onnx::TensorProto::FLOAT, {-1, 3})
+      .Input("x", onnx::TensorProto::FLOAT, {-1, 3})
+      .Node("Add", {"h", "x"}, {"y"})
+      .Output("y", {-1, 3});
+  return b.Bytes();
+}
+std::string Whole() {
+  ModelBuilder b;
+  b.Input("x", onnx::TensorProto::FLOAT, {-1, 3})
+      .Initializer("two", Tensor::Scalar<float>(2))
+      .Node("Relu", {"x"}, {"r"})
+      .Node("Mul", {"r", "two"}, {"h"})
+      .Node("Add", {"h", "x"}, {"y"})
+      .Output("y", {-1, 3});
+  return b.Bytes();
+}
+
+Tensor Input(int64_t rows) {
+  std::vector<float> values(rows * 3);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i % 5) - 2.0f;
+  return Tensor::FromVector<float>({rows, 3}, values);
+}
+
+std::vector<float> Expected(const Tensor& x) {
+  std::vector<float> y;
+  for (float v : x.values<float>()) y.push_back(std::max(v, 0.0f) * 2 + v);
+  return y;
+}
+
+absl::StatusOr<std::vector<NamedTensor>> InferAndWait(const RequestExecutor& executor, Tensor x) {
+  absl::Notification done;
+  absl::StatusOr<std::vector<NamedTensor>> result;
+  executor.Infer({{"x", std::move(x)}}, absl::Now() + absl::Seconds(10), "req", [&](auto r) {
+    result = std::move(r);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  return result;
+}
+
+TEST(RequestExecutorTest, DataShardsFollowReplicaWeightsAndMergeInOrder) {
+  LocalRunner runner;
+  runner.weights = {1, 2, 4};
+  auto d = std::make_shared<Deployment>();
+  d->model_name = "m";
+  d->strategy = Strategy::kData;
+  d->stages = {Stage(Whole(), {"x"}, {"y"})};
+  d->has_batch_axis = true;
+  d->model_inputs = {"x"};
+  d->model_outputs = {"y"};
+  runner.Add(d->stages[0].id, *d->stages[0].onnx_bytes);
+  RequestExecutor executor(d, &runner);
+  const Tensor x = Input(7);
+  auto result = InferAndWait(executor, x);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->size(), 1u);
+  EXPECT_EQ((*result)[0].name, "y");
+  EXPECT_EQ((*result)[0].tensor.shape(), (Shape{7, 3}));
+  const auto got = (*result)[0].tensor.values<float>();
+  EXPECT_EQ(std::vector<float>(got.begin(), got.end()), Expected(x));
+  ASSERT_EQ(runner.calls.size(), 3u);
+  std::map<int, int64_t> rows_by_replica;
+  for (const auto& c : runner.calls) rows_by_replica[c.replica] = c.rows;
+  EXPECT_EQ(rows_by_replica[0], 1);
+  EXPECT_EQ(rows_by_replica[1], 2);
+  EXPECT_EQ(rows_by_replica[2], 4);
+}
+
+TEST(RequestExecutorTest, PipelineMicroBatchesCarryTheSkipConnection) {
+  LocalRunner runner;
+  auto d = std::make_shared<Deployment>();
+  d->model_name = "m";
+  d->strategy = Strategy::kPipeline;
+  d->stages = {Stage(Stage1(), {"x"}, {"h"}), Stage(Stage2(), {"h", "x"}, {"y"})};
+  d->micro_batch_size = 2;
+  d->has_batch_axis = true;
+  d->model_inputs = {"x"};
+  d->model_outputs = {"y"};
+  for (const auto& s : d->stages) runner.Add(s.id, *s.onnx_bytes);
+  RequestExecutor executor(d, &runner);
+  const Tensor x = Input(7);
+  auto result = InferAndWait(executor, x);
+  ASSERT_TRUE(result.ok()) << result.status();
+  const auto got = (*result)[0].tensor.values<float>();
+  EXPECT_EQ(std::vector<float>(got.begin(), got.end()), Expected(x));
+  // 4 micro-batches (2, 2, 2, 1 rows) through 2 stages.
+  EXPECT_EQ(runner.calls.size(), 8u);
+}
+
+TEST(RequestExecutorTest, WithoutBatchAxisTheRequestIsOnePiece) {
+  LocalRunner runner;
+  runner.weights = {1, 1};
+  auto d = std::make_shared<Deployment>();
+  d->model_name = "m";
+  d->strategy = Strategy::kData;
+  d->stages = {Stage(Whole(), {"x"}, {"y"})};
+  d->has_batch_axis = false;
+  d->model_inputs = {"x"};
+  d->model_outputs = {"y"};
+  runner.Add(d->stages[0].id, *d->stages[0].onnx_bytes);
+  RequestExecutor executor(d, &runner);
+  auto result = InferAndWait(executor, Input(5));
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(runner.calls.size(), 1u);
+  EXPECT_EQ(runner.calls[0].replica, -1);
+}
+
+TEST(RequestExecutorTest, FailureNamesTheStageAndIsReportedOnce) {
+  LocalRunner runner;
+  runner.fail_stage = 1;
+  auto d = std::make_shared<Deployment>();
+  d->model_name = "m";
+  d->strategy = Strategy::kPipeline;
+  d->stages = {Stage(Stage1(), {"x"}, {"h"}), Stage(Stage2(), {"h", "x"}, {"y"})};
+  d->micro_batch_size = 1;
+  d->has_batch_axis = true;
+  d->model_inputs = {"x"};
+  d->model_outputs = {"y"};
+  for (const auto& s : d->stages) runner.Add(s.id, *s.onnx_bytes);
+  RequestExecutor executor(d, &runner);
+  std::atomic<int> callbacks{0};
+  absl::Notification done;
+  absl::Status status;
+  executor.Infer({{"x", Input(4)}}, absl::Now() + absl::Seconds(10), "req", [&](auto r) {
+    ++callbacks;
+    status = r.status();
+    done.Notify();
+  });
+  done.WaitForNotification();
+  absl::SleepFor(absl::Milliseconds(50));  // let the other micro-batches fail too
+  EXPECT_EQ(callbacks.load(), 1);
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(status.message().find("stage 2 of 2"), std::string::npos) << status;
+}
+
+TEST(RequestExecutorTest, NoReplicaIsUnavailable) {
+  LocalRunner runner;
+  runner.weights = {};
+  auto d = std::make_shared<Deployment>();
+  d->model_name = "m";
+  d->stages = {Stage(Whole(), {"x"}, {"y"})};
+  d->has_batch_axis = true;
+  d->model_inputs = {"x"};
+  d->model_outputs = {"y"};
+  RequestExecutor executor(d, &runner);
+  auto result = InferAndWait(executor, Input(3));
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace tessera::coordinator
