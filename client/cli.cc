@@ -1,6 +1,7 @@
 #include "client/cli.h"
 
 #include "client/exit_codes.h"
+#include "client/plan_command.h"
 #include "client/run_command.h"
 
 namespace tessera::client {
@@ -11,6 +12,8 @@ constexpr char kUsage[] = R"(usage: tessera <command> [options]
 commands:
   run     run an ONNX model on the local engine (inputs from .npy or random),
           print outputs and latency; see 'tessera run --help'
+  plan    cut an ONNX model into pipeline stages and print them;
+          see 'tessera plan --help'
   help    this text
 )";
 
@@ -24,6 +27,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   const std::string& command = args[0];
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   if (command == "run") return RunCommand(rest, out, err);
+  if (command == "plan") return PlanCommand(rest, out, err);
   if (command == "help" || command == "--help" || command == "-h") {
     out << kUsage;
     return kExitOk;
