@@ -82,6 +82,15 @@ absl::StatusOr<PreparedModel> PrepareModel(absl::string_view model_bytes, const 
                            engine->Trace(prepared.sample, prepared.measured ? options.measure_runs : 1));
   TESSERA_ASSIGN_OR_RETURN(prepared.costs,
                            EstimateNodeCosts(prepared.optimized, trace, prepared.measured, options.cost));
+  for (NodeCost& c : prepared.costs) {
+    auto it = options.measured_node_ms.find(c.name);
+    if (it == options.measured_node_ms.end()) continue;
+    if (!(it->second >= 0)) {
+      return absl::InvalidArgumentError(absl::StrCat("measured cost of node '", c.name, "' must be >= 0"));
+    }
+    c.measured_ms = it->second;
+    c.cost_ms = it->second;
+  }
   for (const auto& s : prepared.sample) {
     prepared.tensors[s.name] = engine::TensorInfo{
         s.name, s.tensor.dtype(), std::vector<int64_t>(s.tensor.shape().begin(), s.tensor.shape().end())};

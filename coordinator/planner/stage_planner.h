@@ -42,6 +42,10 @@ struct PlannerOptions {
   // (deterministic: what tests use).
   int measure_runs = 3;
   CostModelOptions cost;
+  // Measured milliseconds per node of the optimized graph (by node name),
+  // e.g. from stage times the scheduler observed: they replace both the
+  // estimate and the traced time of those nodes.
+  absl::flat_hash_map<std::string, double> measured_node_ms;
   double link_bytes_per_ms = 1e6;  // PartitionOptions::link_bytes_per_ms
   double balance_slack = 0.02;     // PartitionOptions::balance_slack
   uint64_t seed = 1;               // random sample inputs

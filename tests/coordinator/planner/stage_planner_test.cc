@@ -219,6 +219,30 @@ TEST(StagePlannerTest, MeasuredCostsAreReported) {
   }
 }
 
+TEST(StagePlannerTest, GivenMeasuredNodeCostsOverrideTheEstimate) {
+  const std::string bytes = ReadTestModel(kResnet.file);
+  const PreparedModel prepared = Prepared(bytes);
+  const auto& g = prepared.optimized.graph();
+  const int n = g.node_size();
+  ASSERT_GT(n, 3);
+  // Three nodes measured as far slower than all the rest together: three
+  // balanced stages must hold one each.
+  const std::vector<std::string> heavy = {g.node(0).name(), g.node(n / 2).name(), g.node(n - 1).name()};
+  PlannerOptions options = Options(3);
+  for (const auto& name : heavy) options.measured_node_ms[name] = 1e6;
+  auto plan = PlanPipeline(bytes, options);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  for (const auto& stage : plan->stages) {
+    int count = 0;
+    for (const auto& name : stage.node_names) count += std::count(heavy.begin(), heavy.end(), name);
+    EXPECT_EQ(count, 1) << "stage " << stage.index;
+    EXPECT_GE(stage.cost_ms, 1e6);
+    EXPECT_LT(stage.cost_ms, 1.01e6);
+  }
+  options.measured_node_ms[g.node(0).name()] = -1;
+  EXPECT_EQ(PlanPipeline(bytes, options).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(StagePlannerTest, SampleDimensionsFollowTheOptions) {
   PlannerOptions options = Options(2);
   options.batch = 4;
