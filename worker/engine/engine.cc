@@ -17,11 +17,9 @@
 #include "absl/time/time.h"
 #include "common/status_macros.h"
 #include "worker/engine/arena_planner.h"
-#include "worker/engine/constant_folding.h"
-#include "worker/engine/fusion.h"
 #include "worker/engine/graph.h"
 #include "worker/engine/kernel_registry.h"
-#include "worker/engine/layout_optimizer.h"
+#include "worker/engine/model_optimizer.h"
 #include "worker/engine/model_validator.h"
 #include "worker/engine/node_context.h"
 #include "worker/engine/node_runner.h"
@@ -87,6 +85,7 @@ class EngineImpl final : public Engine {
   const std::vector<TensorInfo>& outputs() const override { return output_info_; }
   absl::StatusOr<std::vector<Tensor>> Run(absl::Span<const NamedTensor> inputs) const override;
   std::vector<OpProfile> Profile() const override;
+  absl::StatusOr<std::vector<NodeTrace>> Trace(absl::Span<const NamedTensor> inputs, int repeats) const override;
 
  private:
   struct Node {
@@ -95,6 +94,7 @@ class EngineImpl final : public Engine {
     std::vector<int> inputs;   // value ids, -1 = absent
     std::vector<int> outputs;  // value ids, -1 = not requested
     std::string label;
+    std::string name;     // the NodeProto's name
     std::string op_type;  // "Conv", "ai.tessera.FusedConv"
     bool signature_constant = false;  // depends only on constants and input shapes
     std::vector<int> release_after;   // values dead after this node
@@ -110,9 +110,10 @@ class EngineImpl final : public Engine {
   };
   // Runs the nodes in order. With a plan, signature-constant nodes are
   // skipped (their values are cached) and outputs go to the arena; without
-  // one, everything runs on the heap and `recording` (if set) is filled.
+  // one, everything runs on the heap and `recording` (if set) is filled;
+  // `trace` (if set, one entry per node) gets shapes and the fastest time.
   absl::Status Execute(std::vector<Tensor>& values, const Plan* plan, ArenaAllocator* allocator,
-                       Recording* recording) const;
+                       Recording* recording, std::vector<NodeTrace>* trace = nullptr) const;
   std::unique_ptr<Plan> MakePlan(const std::vector<int64_t>& bytes, const std::vector<Tensor>& values) const;
 
   int threads_ = 1;
@@ -188,6 +189,7 @@ absl::Status EngineImpl::Build(Graph graph) {
   for (const auto& proto : graph.nodes) {
     Node node;
     node.label = NodeLabel(proto);
+    node.name = proto.name();
     node.op_type = proto.domain().empty() ? proto.op_type() : absl::StrCat(proto.domain(), ".", proto.op_type());
     node.def = registry.Find(proto.domain(), proto.op_type());
     if (node.def == nullptr) return absl::UnimplementedError(absl::StrCat("unsupported operator in ", node.label));
@@ -245,16 +247,14 @@ absl::Status EngineImpl::Build(Graph graph) {
 absl::StatusOr<std::unique_ptr<Engine>> EngineImpl::Create(absl::string_view bytes, const EngineOptions& options) {
   TESSERA_ASSIGN_OR_RETURN(onnx::ModelProto model, ParseAndValidateModel(bytes));
   TESSERA_ASSIGN_OR_RETURN(Graph graph, Graph::FromModel(model));
+  const bool optimize = options.optimize && !IsOptimizedModel(model);
   model.Clear();
   auto engine = std::make_unique<EngineImpl>();
   engine->profile_ = options.profile;
   engine->threads_ = options.intra_op_threads > 0 ? options.intra_op_threads
                                                   : std::max(1u, std::thread::hardware_concurrency());
-  if (options.optimize) {
-    TESSERA_RETURN_IF_ERROR(FoldConstants(graph, engine->threads_));
-    TESSERA_RETURN_IF_ERROR(FuseOperators(graph));
-    OptimizeConvLayout(graph);
-    PruneUnusedConstants(graph);
+  if (optimize) {
+    TESSERA_RETURN_IF_ERROR(OptimizeGraph(graph, engine->threads_));
   }
   TESSERA_RETURN_IF_ERROR(engine->Build(std::move(graph)));
   return engine;
@@ -317,10 +317,19 @@ absl::StatusOr<std::string> EngineImpl::BindInputs(absl::Span<const NamedTensor>
 }
 
 absl::Status EngineImpl::Execute(std::vector<Tensor>& values, const Plan* plan, ArenaAllocator* allocator,
-                                 Recording* recording) const {
+                                 Recording* recording, std::vector<NodeTrace>* trace) const {
   std::vector<const Tensor*> in;
   std::vector<Tensor*> out;
-  for (const Node& node : nodes_) {
+  auto info = [&](int id) {
+    TensorInfo t;
+    if (id < 0 || !values[id].defined()) return t;
+    t.name = value_names_[id];
+    t.dtype = values[id].dtype();
+    t.shape.assign(values[id].shape().begin(), values[id].shape().end());
+    return t;
+  };
+  for (size_t n = 0; n < nodes_.size(); ++n) {
+    const Node& node = nodes_[n];
     if (plan != nullptr && node.signature_constant) continue;  // cached in the plan
     in.clear();
     out.clear();
@@ -328,11 +337,23 @@ absl::Status EngineImpl::Execute(std::vector<Tensor>& values, const Plan* plan, 
     for (int id : node.outputs) out.push_back(id >= 0 ? &values[id] : nullptr);
     if (allocator != nullptr) allocator->SetNode(&node.outputs);
     NodeContext ctx(in, out, threads_, allocator);
-    const bool timed = profile_ && plan != nullptr;
+    const bool timed = (profile_ && plan != nullptr) || trace != nullptr;
+    if (trace != nullptr) {
+      NodeTrace& t = (*trace)[n];
+      t.inputs.clear();
+      for (int id : node.inputs) t.inputs.push_back(info(id));
+    }
     const absl::Time start = timed ? absl::Now() : absl::InfinitePast();
     absl::Status st = node.kernel->Compute(ctx);
     if (!st.ok()) return absl::Status(st.code(), absl::StrCat(node.label, ": ", st.message()));
-    if (timed) {
+    if (trace != nullptr) {
+      NodeTrace& t = (*trace)[n];
+      const double ms = absl::ToDoubleMilliseconds(absl::Now() - start);
+      t.ms = t.outputs.empty() ? ms : std::min(t.ms, ms);
+      t.outputs.clear();
+      for (int id : node.outputs) t.outputs.push_back(info(id));
+    }
+    if (profile_ && plan != nullptr) {
       const double ms = absl::ToDoubleMilliseconds(absl::Now() - start);
       absl::MutexLock lock(&mu_);
       OpProfile& p = profile_totals_[node.op_type];
@@ -454,6 +475,22 @@ absl::StatusOr<std::vector<Tensor>> EngineImpl::Run(absl::Span<const NamedTensor
   return result;
 }
 
+absl::StatusOr<std::vector<NodeTrace>> EngineImpl::Trace(absl::Span<const NamedTensor> inputs, int repeats) const {
+  if (repeats < 1) return absl::InvalidArgumentError(absl::StrCat("Trace needs repeats >= 1, got ", repeats));
+  omp_set_num_threads(threads_);
+  std::vector<NodeTrace> trace(nodes_.size());
+  for (size_t n = 0; n < nodes_.size(); ++n) {
+    trace[n].name = nodes_[n].name;
+    trace[n].op_type = nodes_[n].op_type;
+  }
+  for (int r = 0; r < repeats; ++r) {
+    std::vector<Tensor> values = constants_;
+    TESSERA_RETURN_IF_ERROR(BindInputs(inputs, values).status());
+    TESSERA_RETURN_IF_ERROR(Execute(values, nullptr, nullptr, nullptr, &trace));
+  }
+  return trace;
+}
+
 std::vector<OpProfile> EngineImpl::Profile() const {
   std::vector<OpProfile> out;
   {
@@ -465,6 +502,10 @@ std::vector<OpProfile> EngineImpl::Profile() const {
 }
 
 }  // namespace
+
+absl::StatusOr<std::vector<NodeTrace>> Engine::Trace(absl::Span<const NamedTensor>, int) const {
+  return absl::UnimplementedError("this engine does not support Trace");
+}
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::LoadFromBytes(absl::string_view bytes, const EngineOptions& options) {
   return EngineImpl::Create(bytes, options);

@@ -2,7 +2,9 @@
 //
 // Load validates the model (ONNX checker, shape inference, supported opsets,
 // operators and element types, acyclicity) and optimizes it once (constant
-// folding, fusions). Run executes it; the execution plan (order, buffer
+// folding, fusions: OptimizeGraph in model_optimizer.h). A model exported by
+// OptimizeModel (it carries the kOptimizedModelKey marker) is not optimized
+// again, whatever EngineOptions::optimize says. Run executes it; the execution plan (order, buffer
 // offsets in an arena, per-shape constant values) is built on the first run
 // of each input-shape signature and cached.
 //
@@ -50,6 +52,17 @@ struct NamedTensor {
   Tensor tensor;
 };
 
+// One node's execution in Engine::Trace: concrete input and output types and
+// shapes (an absent optional input or unrequested output has an empty name)
+// and the time its kernel took.
+struct NodeTrace {
+  std::string name;     // the node's name in the model (may be empty)
+  std::string op_type;  // "Conv", "ai.tessera.FusedConv"
+  std::vector<TensorInfo> inputs;
+  std::vector<TensorInfo> outputs;
+  double ms = 0;  // fastest of the traced runs
+};
+
 class Engine {
  public:
   static absl::StatusOr<std::unique_ptr<Engine>> LoadFromFile(const std::string& path,
@@ -69,6 +82,14 @@ class Engine {
   // With EngineOptions::profile: time per operator type over all runs so
   // far, slowest first. Empty otherwise.
   virtual std::vector<OpProfile> Profile() const = 0;
+
+  // Runs the model `repeats` times (>= 1) on `inputs` without the cached
+  // execution plan (every node runs, outputs on the heap) and returns one
+  // entry per node in execution order: the order of the optimized graph's
+  // nodes (for a model exported by OptimizeModel, its node order). Meant for
+  // cost measurement (the stage planner), not for serving. The default
+  // implementation returns Unimplemented.
+  virtual absl::StatusOr<std::vector<NodeTrace>> Trace(absl::Span<const NamedTensor> inputs, int repeats = 1) const;
 };
 
 }  // namespace tessera::engine

@@ -26,6 +26,18 @@ const KernelRegistry& KernelRegistry::Global() {
     RegisterConvMatMulKernels(*r);
     RegisterPoolNormKernels(*r);
     RegisterReductionKernels(*r);
+    // Operators the optimizer may introduce into models whose ai.onnx opset
+    // predates them (transformer fusion emits LayerNormalization, opset 17,
+    // into opset-14 graphs). Inside the engine they keep the ai.onnx domain;
+    // an exported optimized model (model_optimizer.h) names them in
+    // Tessera's domain so the ONNX checker accepts it. Same kernel.
+    for (absl::string_view op : {"LayerNormalization"}) {
+      if (const KernelDef* def = r->Find(kOnnxDomain, op); def != nullptr) {
+        KernelDef alias = *def;
+        alias.domain = std::string(kTesseraDomain);
+        r->Register(std::move(alias));
+      }
+    }
     return r;
   }();
   return *registry;

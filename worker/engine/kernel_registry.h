@@ -16,7 +16,9 @@ namespace tessera::engine {
 
 // The ONNX default domain is "" (also spelled "ai.onnx").
 inline constexpr absl::string_view kOnnxDomain = "";
-// Tessera's own operators (fused kernels the optimizer creates).
+// Tessera's own operators (fused kernels the optimizer creates), and
+// ai.tessera.LayerNormalization: the ai.onnx kernel, under which an optimized
+// export names fused layer norms of models older than opset 17.
 inline constexpr absl::string_view kTesseraDomain = "ai.tessera";
 
 struct KernelDef {
