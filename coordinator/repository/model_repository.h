@@ -98,13 +98,15 @@ class ModelRepository {
   // InvalidArgument when options.root is not a directory.
   static absl::StatusOr<std::unique_ptr<ModelRepository>> Create(ModelRepositoryOptions options);
 
-  // Loads every model directory. Returns OK when all loaded, else an error
-  // listing the failures (the others are served regardless).
+  // Loads every model directory. Returns OK when all loaded, else
+  // FailedPrecondition listing the failures (the others are served
+  // regardless). A model loaded earlier whose directory has since
+  // disappeared keeps serving until Unload (there is no polling).
   absl::Status LoadAll();
 
   // (Re)loads one model; see the contract above. InvalidArgument for a name
   // that is not a plain directory name; NotFound when the repository has no
-  // such directory.
+  // such directory (a model still loaded from before keeps serving).
   absl::Status Load(absl::string_view name);
 
   // Stops serving `name`. NotFound when it is neither loaded nor on disk.

@@ -384,5 +384,16 @@ TEST(ModelRepositoryTest, ReadersNeverSeeAHalfLoadedModel) {
   EXPECT_EQ(bad.load(), 0);
 }
 
+TEST(ModelRepositoryTest, LoadsTheBundledExampleRepository) {
+  auto r = ModelRepository::Create({.root = TESSERA_EXAMPLE_MODELS});
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE((*r)->LoadAll().ok()) << (*r)->LoadAll();
+  auto demo = (*r)->Get("demo_cnn", "");
+  ASSERT_TRUE(demo.ok()) << demo.status();
+  EXPECT_EQ((*demo)->signature.max_batch_size, 8);
+  ASSERT_FALSE((*demo)->signature.inputs.empty());
+  EXPECT_EQ((*demo)->signature.inputs[0].shape[0], -1);
+}
+
 }  // namespace
 }  // namespace tessera::coordinator
