@@ -265,6 +265,38 @@ TEST(ModelRepositoryTest, BadModelsFailAloneWithClearErrors) {
   EXPECT_EQ(IndexString(*r, true), "good/1=READY;");
 }
 
+TEST(ModelRepositoryTest, UnsupportedElementTypeIsAClearError) {
+  TempRepository repo;
+  ModelBuilder b;
+  b.Input("x", onnx::TensorProto::FLOAT16, {-1, 4}).Node("Relu", {"x"}, {"y"}).Output(
+      "y", onnx::TensorProto::FLOAT16, {-1, 4});
+  repo.Config("half", "platform: \"onnx\"");
+  repo.Model("half", 1, b.Bytes());
+  auto r = Open(repo);
+  absl::Status st = r->Load("half");
+  EXPECT_FALSE(st.ok());
+  EXPECT_THAT(st.message(), AllOf(HasSubstr("model 'half' version 1"), HasSubstr("FLOAT16")));
+}
+
+TEST(ModelRepositoryTest, CompletesBatchedMultiInputModels) {
+  TempRepository repo;
+  repo.Config("pair", "platform: \"onnx\" max_batch_size: 4 dynamic_batching { preferred_batch_size: [ 2, 4 ] }");
+  repo.Model("pair", 1, TwoInputModel());
+  auto r = Open(repo);
+  ASSERT_TRUE(r->Load("pair").ok()) << r->Load("pair");
+  auto m = r->Get("pair", "1");
+  ASSERT_TRUE(m.ok());
+  const inference::ModelConfig& c = (*m)->config;
+  ASSERT_EQ(c.input_size(), 3);
+  EXPECT_EQ(c.input(2).name(), "ids");
+  EXPECT_EQ(c.input(2).data_type(), inference::TYPE_INT64);
+  EXPECT_THAT(c.input(2).dims(), ElementsAre(2));
+  ASSERT_EQ(c.output_size(), 2);
+  EXPECT_EQ(c.output(1).data_type(), inference::TYPE_INT64);
+  EXPECT_THAT((*m)->signature.outputs[0].shape, ElementsAre(-1, 3));
+  EXPECT_EQ(c.dynamic_batching().preferred_batch_size_size(), 2);
+}
+
 TEST(ModelRepositoryTest, OneBadVersionFailsTheWholeLoad) {
   TempRepository repo;
   repo.Config("m", "platform: \"onnx\" version_policy { all { } }");
@@ -297,16 +329,27 @@ TEST(ModelRepositoryTest, LoadUnloadReload) {
   v1.reset();
   EXPECT_EQ(IndexString(*r), "m/1=UNAVAILABLE;m/2=READY;other/1=READY;");
 
-  // A failed reload keeps serving what was there.
+  // A failed reload keeps serving what was there: a bad config, then a
+  // corrupt model file.
   repo.Config("m", "platform: \"onnx\" max_batch_size: 2\nbogus: 1\n");
   absl::Status st = r->Load("m");
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ((*r->Get("m", ""))->version, 2);
+  repo.Config("m", "platform: \"onnx\" max_batch_size: 2");
+  std::shared_ptr<const LoadedModelVersion> v2 = *r->Get("m", "");
+  repo.Model("m", 2, "corrupt");
+  st = r->Load("m");
+  EXPECT_THAT(st.message(), HasSubstr("model 'm' version 2"));
+  EXPECT_EQ(*r->Get("m", ""), v2);
+  EXPECT_EQ(IndexString(*r, true), "m/2=READY;other/1=READY;");
+  repo.Model("m", 2, ReluModel());
 
   // Unload, then Get fails with the reason; other models are untouched.
   ASSERT_TRUE(r->Unload("m").ok());
   EXPECT_EQ(r->Get("m", "").status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(r->Get("m", "").status().message(), HasSubstr("unloaded"));
+  EXPECT_EQ(IndexString(*r), "m/1=UNAVAILABLE;m/2=UNLOADING;other/1=READY;");  // v2 is still held here
+  v2.reset();
   EXPECT_EQ(IndexString(*r), "m/1=UNAVAILABLE;m/2=UNAVAILABLE;other/1=READY;");
   EXPECT_EQ(*r->Get("other", ""), other);
 
