@@ -22,7 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "proto/worker.pb.h"
-#include "worker/execution_pool.h"
+#include "common/execution_pool.h"
 #include "worker/partition_cache.h"
 #include "worker/partition_upload.h"
 

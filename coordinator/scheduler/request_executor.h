@@ -21,13 +21,11 @@
 #include "common/tensor.h"
 #include "coordinator/scheduler/deployment.h"
 #include "coordinator/scheduler/piece_runner.h"
+#include "worker/engine/engine.h"
 
 namespace tessera::coordinator {
 
-struct NamedTensor {
-  std::string name;
-  Tensor tensor;
-};
+using engine::NamedTensor;
 
 class RequestExecutor {
  public:

@@ -19,7 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 
-namespace tessera::worker {
+namespace tessera {
 
 class ExecutionPool {
  public:
@@ -54,4 +54,4 @@ class ExecutionPool {
   std::vector<std::thread> threads_;
 };
 
-}  // namespace tessera::worker
+}  // namespace tessera

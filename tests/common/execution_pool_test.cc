@@ -1,13 +1,13 @@
 // ExecutionPool: runs every task, refuses beyond the queue limit at once,
 // drains the queue on destruction.
-#include "worker/execution_pool.h"
+#include "common/execution_pool.h"
 
 #include <atomic>
 
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 
-namespace tessera::worker {
+namespace tessera {
 namespace {
 
 TEST(ExecutionPoolTest, RunsEveryTask) {
@@ -38,4 +38,4 @@ TEST(ExecutionPoolTest, FullQueueIsResourceExhaustedAtOnce) {
 }
 
 }  // namespace
-}  // namespace tessera::worker
+}  // namespace tessera

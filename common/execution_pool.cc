@@ -1,4 +1,4 @@
-#include "worker/execution_pool.h"
+#include "common/execution_pool.h"
 
 #include <algorithm>
 #include <utility>
@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
-namespace tessera::worker {
+namespace tessera {
 
 ExecutionPool::ExecutionPool(const Options& options) : queue_limit_(std::max<int64_t>(options.queue_limit, 0)) {
   const int slots = std::max(options.slots, 1);
@@ -72,4 +72,4 @@ void ExecutionPool::Loop() {
   }
 }
 
-}  // namespace tessera::worker
+}  // namespace tessera

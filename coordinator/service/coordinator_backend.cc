@@ -1,0 +1,288 @@
+#include "coordinator/service/coordinator_backend.h"
+
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+
+namespace tessera::coordinator {
+namespace {
+
+uint64_t Nanos(absl::Duration d) { return static_cast<uint64_t>(absl::ToInt64Nanoseconds(d)); }
+
+}  // namespace
+
+CoordinatorBackend::CoordinatorBackend(CoordinatorOptions options, ModelRepository* repository, PieceRunner* runner,
+                                       std::function<ClusterShape()> cluster_shape)
+    : options_(std::move(options)),
+      repository_(repository),
+      runner_(runner),
+      cluster_shape_(std::move(cluster_shape)) {}
+
+absl::Status CoordinatorBackend::Deploy(const std::string& name) {
+  absl::MutexLock deploy_lock(&deploy_mu_);
+  // The versions to serve now.
+  std::vector<std::shared_ptr<const LoadedModelVersion>> wanted;
+  std::set<std::string> names;
+  if (name.empty()) {
+    for (const ModelIndexEntry& entry : repository_->Index(/*ready_only=*/true)) names.insert(entry.name);
+  } else {
+    names.insert(name);
+  }
+  for (const std::string& model_name : names) {
+    for (int64_t version : repository_->ReadyVersions(model_name)) {
+      absl::StatusOr<std::shared_ptr<const LoadedModelVersion>> model =
+          repository_->Get(model_name, absl::StrCat(version));
+      if (model.ok()) wanted.push_back(*std::move(model));
+    }
+  }
+  // Build outside the state lock: planning takes a while. A version whose
+  // model object did not change keeps its deployment.
+  std::map<Key, Served> built;
+  std::vector<std::string> failures;
+  const ClusterShape cluster = cluster_shape_();
+  for (const auto& model : wanted) {
+    const Key key{model->name, model->version};
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = served_.find(key);
+      if (it != served_.end() && it->second.model == model && it->second.deployment != nullptr) {
+        built[key] = it->second;
+        continue;
+      }
+    }
+    Served served;
+    served.model = model;
+    absl::StatusOr<std::shared_ptr<const Deployment>> deployment =
+        BuildDeployment(*model, cluster, options_.deployment);
+    if (deployment.ok()) {
+      served.deployment = *deployment;
+      served.executor = std::make_shared<const RequestExecutor>(*deployment, runner_);
+    } else {
+      served.unavailable_reason = std::string(deployment.status().message());
+      failures.push_back(served.unavailable_reason);
+    }
+    built[key] = std::move(served);
+  }
+  absl::MutexLock lock(&mu_);
+  for (auto it = served_.begin(); it != served_.end();) {
+    const bool in_scope = name.empty() || it->first.first == name;
+    if (in_scope && !built.contains(it->first)) {
+      it = served_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& [key, served] : built) served_[key] = std::move(served);
+  if (!failures.empty()) return absl::FailedPreconditionError(absl::StrJoin(failures, "; "));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<const Deployment>> CoordinatorBackend::DeploymentOf(const std::string& name,
+                                                                                   const std::string& version) const {
+  absl::StatusOr<std::shared_ptr<const LoadedModelVersion>> model = repository_->Get(name, version);
+  if (!model.ok()) return model.status();
+  absl::MutexLock lock(&mu_);
+  auto it = served_.find({(*model)->name, (*model)->version});
+  if (it == served_.end() || it->second.deployment == nullptr) {
+    return absl::UnavailableError(absl::StrCat(
+        name, " version ", (*model)->version, " is not deployed",
+        it == served_.end() ? std::string() : absl::StrCat(": ", it->second.unavailable_reason)));
+  }
+  return it->second.deployment;
+}
+
+bool CoordinatorBackend::ServerReady() {
+  if (cluster_shape_().workers == 0) return false;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [key, served] : served_) {
+    if (served.deployment == nullptr) return false;
+  }
+  return true;
+}
+
+inference::ServerMetadataResponse CoordinatorBackend::ServerMetadata() {
+  inference::ServerMetadataResponse response;
+  response.set_name("tessera");
+  response.set_version(options_.version);
+  for (const char* extension : {"model_repository", "statistics", "model_configuration"}) {
+    response.add_extensions(std::string(extension));
+  }
+  return response;
+}
+
+absl::StatusOr<bool> CoordinatorBackend::ModelReady(const inference::ModelReadyRequest& request) {
+  absl::StatusOr<std::shared_ptr<const LoadedModelVersion>> model =
+      repository_->Get(request.name(), request.version());
+  if (!model.ok()) return model.status();
+  absl::MutexLock lock(&mu_);
+  auto it = served_.find({(*model)->name, (*model)->version});
+  return it != served_.end() && it->second.deployment != nullptr;
+}
+
+absl::StatusOr<inference::ModelMetadataResponse> CoordinatorBackend::ModelMetadata(
+    const inference::ModelMetadataRequest& request) {
+  absl::StatusOr<std::shared_ptr<const LoadedModelVersion>> model =
+      repository_->Get(request.name(), request.version());
+  if (!model.ok()) return model.status();
+  return MakeModelMetadata(**model, repository_->ReadyVersions(request.name()));
+}
+
+absl::StatusOr<inference::ModelConfigResponse> CoordinatorBackend::ModelConfig(
+    const inference::ModelConfigRequest& request) {
+  absl::StatusOr<std::shared_ptr<const LoadedModelVersion>> model =
+      repository_->Get(request.name(), request.version());
+  if (!model.ok()) return model.status();
+  inference::ModelConfigResponse response;
+  *response.mutable_config() = (*model)->config;
+  return response;
+}
+
+absl::StatusOr<inference::ModelStatisticsResponse> CoordinatorBackend::ModelStatistics(
+    const inference::ModelStatisticsRequest& request) {
+  int64_t version = -1;
+  if (!request.version().empty() && !absl::SimpleAtoi(request.version(), &version)) {
+    return absl::InvalidArgumentError(absl::StrCat("version '", request.version(), "' is not a number"));
+  }
+  if (!request.name().empty() && repository_->ReadyVersions(request.name()).empty()) {
+    return absl::NotFoundError(absl::StrCat("no model '", request.name(), "' is served"));
+  }
+  inference::ModelStatisticsResponse response;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [key, served] : served_) {
+    if (!request.name().empty() && key.first != request.name()) continue;
+    if (version >= 0 && key.second != version) continue;
+    inference::ModelStatistics* s = response.add_model_stats();
+    s->set_name(key.first);
+    s->set_version(absl::StrCat(key.second));
+    auto it = stats_.find(key);
+    if (it == stats_.end()) continue;
+    const Stats& stats = it->second;
+    s->set_last_inference(stats.last_inference_ms);
+    s->set_inference_count(stats.inference_count);
+    s->set_execution_count(stats.execution_count);
+    s->mutable_inference_stats()->mutable_success()->set_count(stats.success_count);
+    s->mutable_inference_stats()->mutable_success()->set_ns(stats.success_ns);
+    s->mutable_inference_stats()->mutable_fail()->set_count(stats.fail_count);
+    s->mutable_inference_stats()->mutable_fail()->set_ns(stats.fail_ns);
+  }
+  return response;
+}
+
+absl::StatusOr<inference::RepositoryIndexResponse> CoordinatorBackend::RepositoryIndex(
+    const inference::RepositoryIndexRequest& request) {
+  inference::RepositoryIndexResponse response;
+  for (const ModelIndexEntry& entry : repository_->Index(request.ready())) {
+    auto* model = response.add_models();
+    model->set_name(entry.name);
+    model->set_version(entry.version);
+    model->set_state(std::string(ModelVersionStateName(entry.state)));
+    model->set_reason(entry.reason);
+  }
+  return response;
+}
+
+void CoordinatorBackend::Record(const Key& key, bool ok, absl::Duration duration, int64_t samples) {
+  absl::MutexLock lock(&mu_);
+  Stats& stats = stats_[key];
+  if (ok) {
+    ++stats.success_count;
+    stats.success_ns += Nanos(duration);
+    stats.inference_count += static_cast<uint64_t>(std::max<int64_t>(samples, 1));
+    ++stats.execution_count;
+    stats.last_inference_ms = static_cast<uint64_t>(absl::ToUnixMillis(absl::Now()));
+  } else {
+    ++stats.fail_count;
+    stats.fail_ns += Nanos(duration);
+  }
+}
+
+void CoordinatorBackend::ModelInfer(const inference::ModelInferRequest* request, absl::Time deadline,
+                                    Done<inference::ModelInferResponse> done) {
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::shared_ptr<const LoadedModelVersion>> model =
+      repository_->Get(request->model_name(), request->model_version());
+  if (!model.ok()) return done(model.status());
+  const Key key{(*model)->name, (*model)->version};
+  std::shared_ptr<const RequestExecutor> executor;
+  std::string reason;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = served_.find(key);
+    if (it != served_.end()) {
+      executor = it->second.executor;
+      reason = it->second.unavailable_reason;
+    }
+  }
+  auto fail = [this, key, start, done](absl::Status status) {
+    Record(key, false, absl::Now() - start, 0);
+    done(std::move(status));
+  };
+  if (executor == nullptr) {
+    return fail(absl::UnavailableError(absl::StrCat(key.first, " version ", key.second, " is not deployed",
+                                                    reason.empty() ? "" : ": ", reason)));
+  }
+  absl::StatusOr<std::vector<NamedTensor>> inputs =
+      DecodeInferInputs(*request, (*model)->signature, options_.tensors);
+  if (!inputs.ok()) return fail(inputs.status());
+  absl::StatusOr<std::vector<std::string>> requested = RequestedOutputNames(*request, (*model)->signature);
+  if (!requested.ok()) return fail(requested.status());
+  const int64_t samples = (*model)->signature.max_batch_size > 0 && !inputs->empty() && (*inputs)[0].tensor.rank() > 0
+                              ? (*inputs)[0].tensor.dim(0)
+                              : 1;
+  deadline = std::min(deadline, start + options_.default_timeout);
+  executor->Infer(
+      *std::move(inputs), deadline, request->id(),
+      [this, key, start, samples, request, model = *model, requested = *std::move(requested), done,
+       tensors = options_.tensors](absl::StatusOr<std::vector<NamedTensor>> outputs) {
+        if (!outputs.ok()) {
+          Record(key, false, absl::Now() - start, 0);
+          return done(outputs.status());
+        }
+        std::vector<NamedTensor> selected;
+        for (const std::string& name : requested) {
+          for (const NamedTensor& output : *outputs) {
+            if (output.name == name) selected.push_back({output.name, output.tensor});
+          }
+        }
+        inference::ModelInferResponse response;
+        absl::Status encoded = EncodeInferOutputs(model->signature, *request, selected, &response, tensors);
+        Record(key, encoded.ok(), absl::Now() - start, samples);
+        if (!encoded.ok()) return done(encoded);
+        done(std::move(response));
+      });
+}
+
+void CoordinatorBackend::RepositoryModelLoad(const inference::RepositoryModelLoadRequest* request,
+                                             Done<inference::RepositoryModelLoadResponse> done) {
+  if (!request->parameters().empty()) {
+    return done(absl::UnimplementedError(
+        "RepositoryModelLoad parameters (config or file overrides) are not supported: edit the repository"));
+  }
+  absl::Status queued = admin_.Submit([this, request, done] {
+    absl::Status loaded = repository_->Load(request->model_name());
+    if (!loaded.ok()) return done(loaded);
+    absl::Status deployed = Deploy(request->model_name());
+    if (!deployed.ok()) return done(deployed);
+    done(inference::RepositoryModelLoadResponse());
+  });
+  if (!queued.ok()) done(queued);
+}
+
+void CoordinatorBackend::RepositoryModelUnload(const inference::RepositoryModelUnloadRequest* request,
+                                               Done<inference::RepositoryModelUnloadResponse> done) {
+  absl::Status queued = admin_.Submit([this, request, done] {
+    absl::Status unloaded = repository_->Unload(request->model_name());
+    if (!unloaded.ok()) return done(unloaded);
+    absl::Status deployed = Deploy(request->model_name());
+    if (!deployed.ok()) return done(deployed);
+    done(inference::RepositoryModelUnloadResponse());
+  });
+  if (!queued.ok()) done(queued);
+}
+
+}  // namespace tessera::coordinator

@@ -1,0 +1,110 @@
+// The coordinator behind the KServe frontend: the model repository, one
+// Deployment (strategy, stage partitions) per served model version, a
+// RequestExecutor per deployment, and per-version statistics.
+//
+// ModelInfer: find the version (NOT_FOUND), check and decode the request
+// against its signature (INVALID_ARGUMENT naming the problem), run it on the
+// deployment with the client's deadline (or the default timeout), encode the
+// requested outputs. A version that is served but not deployed (too few
+// workers for its stages, say) is UNAVAILABLE with the reason.
+//
+// Deployments are built when a model is loaded (at start, and by
+// RepositoryModelLoad, which runs on a background thread), from the
+// cluster's shape at that moment.
+//
+// Thread-safe. Borrowed: the repository and the piece runner must outlive it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "common/execution_pool.h"
+#include "coordinator/frontend/inference_backend.h"
+#include "coordinator/frontend/kserve_tensors.h"
+#include "coordinator/repository/model_repository.h"
+#include "coordinator/scheduler/piece_runner.h"
+#include "coordinator/scheduler/request_executor.h"
+#include "coordinator/service/deployment_builder.h"
+
+namespace tessera::coordinator {
+
+struct CoordinatorOptions {
+  DeploymentOptions deployment;
+  // Deadline of requests whose client set none.
+  absl::Duration default_timeout = absl::Seconds(60);
+  KServeTensorOptions tensors;
+  std::string version = "dev";
+};
+
+class CoordinatorBackend : public InferenceBackend {
+ public:
+  CoordinatorBackend(CoordinatorOptions options, ModelRepository* repository, PieceRunner* runner,
+                     std::function<ClusterShape()> cluster_shape);
+
+  // (Re)builds the deployments of every ready version of `name` (all models
+  // when empty) and drops those of versions no longer served. The error
+  // lists the versions that could not be deployed; the others are deployed.
+  absl::Status Deploy(const std::string& name = "");
+
+  // The deployment serving name/version ("" = latest ready), for tests and
+  // `tessera status`.
+  absl::StatusOr<std::shared_ptr<const Deployment>> DeploymentOf(const std::string& name,
+                                                                 const std::string& version) const;
+
+  bool ServerReady() override;
+  inference::ServerMetadataResponse ServerMetadata() override;
+  absl::StatusOr<bool> ModelReady(const inference::ModelReadyRequest& request) override;
+  absl::StatusOr<inference::ModelMetadataResponse> ModelMetadata(
+      const inference::ModelMetadataRequest& request) override;
+  absl::StatusOr<inference::ModelConfigResponse> ModelConfig(const inference::ModelConfigRequest& request) override;
+  absl::StatusOr<inference::ModelStatisticsResponse> ModelStatistics(
+      const inference::ModelStatisticsRequest& request) override;
+  absl::StatusOr<inference::RepositoryIndexResponse> RepositoryIndex(
+      const inference::RepositoryIndexRequest& request) override;
+  void ModelInfer(const inference::ModelInferRequest* request, absl::Time deadline,
+                  Done<inference::ModelInferResponse> done) override;
+  void RepositoryModelLoad(const inference::RepositoryModelLoadRequest* request,
+                           Done<inference::RepositoryModelLoadResponse> done) override;
+  void RepositoryModelUnload(const inference::RepositoryModelUnloadRequest* request,
+                             Done<inference::RepositoryModelUnloadResponse> done) override;
+
+ private:
+  struct Served {
+    std::shared_ptr<const LoadedModelVersion> model;
+    std::shared_ptr<const Deployment> deployment;  // null when it could not be deployed
+    std::shared_ptr<const RequestExecutor> executor;
+    std::string unavailable_reason;
+  };
+  struct Stats {
+    uint64_t success_count = 0, success_ns = 0;
+    uint64_t fail_count = 0, fail_ns = 0;
+    uint64_t inference_count = 0;  // samples
+    uint64_t execution_count = 0;
+    uint64_t last_inference_ms = 0;
+  };
+  using Key = std::pair<std::string, int64_t>;  // name, version
+
+  void Record(const Key& key, bool ok, absl::Duration duration, int64_t samples);
+
+  const CoordinatorOptions options_;
+  ModelRepository* const repository_;
+  PieceRunner* const runner_;
+  const std::function<ClusterShape()> cluster_shape_;
+
+  absl::Mutex deploy_mu_;  // serialises Deploy
+  mutable absl::Mutex mu_ ABSL_ACQUIRED_AFTER(deploy_mu_);
+  std::map<Key, Served> served_ ABSL_GUARDED_BY(mu_);
+  std::map<Key, Stats> stats_ ABSL_GUARDED_BY(mu_);
+  // Repository loads and unloads (slow: reading, validating, planning) run
+  // here, off the gRPC threads, one at a time. Declared last: destroyed
+  // first, finishing queued work while everything else still exists.
+  ExecutionPool admin_{{.slots = 1, .queue_limit = 64}};
+};
+
+}  // namespace tessera::coordinator
