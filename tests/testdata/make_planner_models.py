@@ -86,7 +86,8 @@ def main():
     torch.manual_seed(0)
     resnet = SmallResNet()
     randomize_bn(resnet)
-    export(resnet, torch.randn(1, 3, 32, 32), os.path.join(HERE, "planner_resnet.onnx"))
+    export(resnet, torch.randn(1, 3, 32, 32), os.path.join(HERE, "planner_resnet.onnx"),
+           dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
 
     torch.manual_seed(1)
     transformer = SmallTransformer()

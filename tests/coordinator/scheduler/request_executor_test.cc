@@ -14,6 +14,7 @@
 #include "common/sha256.h"
 #include "common/wire_tensor.h"
 #include "gtest/gtest.h"
+#include "tests/coordinator/local_piece_runner.h"
 #include "tests/worker/engine/model_builder.h"
 #include "worker/engine/engine.h"
 
@@ -22,63 +23,7 @@ namespace {
 
 using engine::testing::ModelBuilder;
 
-// Runs partitions on local engines, each call on its own thread (like a
-// worker answering asynchronously), recording what it was asked.
-class LocalRunner : public PieceRunner {
- public:
-  void Add(const std::string& id, const std::string& bytes) {
-    engines_[id] = *engine::Engine::LoadFromBytes(bytes);
-  }
-
-  std::vector<double> ReplicaWeights(const Deployment&, int) override { return weights; }
-
-  void Run(const Deployment&, int stage, int replica, std::shared_ptr<const worker::ExecuteRequest> request,
-           absl::Time, Done done) override {
-    absl::MutexLock lock(&mu);
-    calls.push_back({stage, replica, request->inputs(0).shape(0)});
-    threads_.emplace_back([this, stage, request, done] {
-      if (stage == fail_stage) return done(absl::UnavailableError("worker 127.0.0.1:1 is gone"));
-      const engine::Engine& e = *engines_.at(request->partition_id());
-      std::vector<engine::NamedTensor> inputs;
-      for (const auto& wire : request->inputs()) inputs.push_back({wire.name(), *TensorFromWire(wire)});
-      absl::StatusOr<std::vector<Tensor>> out = e.Run(inputs);
-      if (!out.ok()) return done(out.status());
-      worker::ExecuteResponse response;
-      for (const std::string& name : request->output_names()) {
-        size_t i = 0;
-        while (e.outputs()[i].name != name) ++i;
-        TensorToWire(name, (*out)[i], response.add_outputs());
-      }
-      done(std::move(response));
-    });
-  }
-
-  // Joins every thread, including ones started by callbacks meanwhile.
-  ~LocalRunner() override {
-    for (size_t joined = 0;; ++joined) {
-      std::thread t;
-      {
-        absl::MutexLock lock(&mu);
-        if (joined == threads_.size()) return;
-        t = std::move(threads_[joined]);
-      }
-      t.join();
-    }
-  }
-
-  struct Call {
-    int stage, replica;
-    int64_t rows;
-  };
-  std::vector<double> weights = {1};
-  int fail_stage = -1;
-  absl::Mutex mu;
-  std::vector<Call> calls;
-
- private:
-  std::map<std::string, std::unique_ptr<engine::Engine>> engines_;
-  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu);
-};
+using testing::LocalPieceRunner;
 
 StagePartition Stage(const std::string& bytes, std::vector<std::string> inputs, std::vector<std::string> outputs) {
   StagePartition s;
@@ -142,8 +87,8 @@ absl::StatusOr<std::vector<NamedTensor>> InferAndWait(const RequestExecutor& exe
 }
 
 TEST(RequestExecutorTest, DataShardsFollowReplicaWeightsAndMergeInOrder) {
-  LocalRunner runner;
-  runner.weights = {1, 2, 4};
+  LocalPieceRunner runner;
+  runner.weights = std::vector<double>{1, 2, 4};
   auto d = std::make_shared<Deployment>();
   d->model_name = "m";
   d->strategy = Strategy::kData;
@@ -151,7 +96,6 @@ TEST(RequestExecutorTest, DataShardsFollowReplicaWeightsAndMergeInOrder) {
   d->has_batch_axis = true;
   d->model_inputs = {"x"};
   d->model_outputs = {"y"};
-  runner.Add(d->stages[0].id, *d->stages[0].onnx_bytes);
   RequestExecutor executor(d, &runner);
   const Tensor x = Input(7);
   auto result = InferAndWait(executor, x);
@@ -170,7 +114,7 @@ TEST(RequestExecutorTest, DataShardsFollowReplicaWeightsAndMergeInOrder) {
 }
 
 TEST(RequestExecutorTest, PipelineMicroBatchesCarryTheSkipConnection) {
-  LocalRunner runner;
+  LocalPieceRunner runner;
   auto d = std::make_shared<Deployment>();
   d->model_name = "m";
   d->strategy = Strategy::kPipeline;
@@ -179,7 +123,6 @@ TEST(RequestExecutorTest, PipelineMicroBatchesCarryTheSkipConnection) {
   d->has_batch_axis = true;
   d->model_inputs = {"x"};
   d->model_outputs = {"y"};
-  for (const auto& s : d->stages) runner.Add(s.id, *s.onnx_bytes);
   RequestExecutor executor(d, &runner);
   const Tensor x = Input(7);
   auto result = InferAndWait(executor, x);
@@ -191,8 +134,8 @@ TEST(RequestExecutorTest, PipelineMicroBatchesCarryTheSkipConnection) {
 }
 
 TEST(RequestExecutorTest, WithoutBatchAxisTheRequestIsOnePiece) {
-  LocalRunner runner;
-  runner.weights = {1, 1};
+  LocalPieceRunner runner;
+  runner.weights = std::vector<double>{1, 1};
   auto d = std::make_shared<Deployment>();
   d->model_name = "m";
   d->strategy = Strategy::kData;
@@ -200,7 +143,6 @@ TEST(RequestExecutorTest, WithoutBatchAxisTheRequestIsOnePiece) {
   d->has_batch_axis = false;
   d->model_inputs = {"x"};
   d->model_outputs = {"y"};
-  runner.Add(d->stages[0].id, *d->stages[0].onnx_bytes);
   RequestExecutor executor(d, &runner);
   auto result = InferAndWait(executor, Input(5));
   ASSERT_TRUE(result.ok()) << result.status();
@@ -209,7 +151,7 @@ TEST(RequestExecutorTest, WithoutBatchAxisTheRequestIsOnePiece) {
 }
 
 TEST(RequestExecutorTest, FailureNamesTheStageAndIsReportedOnce) {
-  LocalRunner runner;
+  LocalPieceRunner runner;
   runner.fail_stage = 1;
   auto d = std::make_shared<Deployment>();
   d->model_name = "m";
@@ -219,7 +161,6 @@ TEST(RequestExecutorTest, FailureNamesTheStageAndIsReportedOnce) {
   d->has_batch_axis = true;
   d->model_inputs = {"x"};
   d->model_outputs = {"y"};
-  for (const auto& s : d->stages) runner.Add(s.id, *s.onnx_bytes);
   RequestExecutor executor(d, &runner);
   std::atomic<int> callbacks{0};
   absl::Notification done;
@@ -237,8 +178,8 @@ TEST(RequestExecutorTest, FailureNamesTheStageAndIsReportedOnce) {
 }
 
 TEST(RequestExecutorTest, NoReplicaIsUnavailable) {
-  LocalRunner runner;
-  runner.weights = {};
+  LocalPieceRunner runner;
+  runner.weights = std::vector<double>{};
   auto d = std::make_shared<Deployment>();
   d->model_name = "m";
   d->stages = {Stage(Whole(), {"x"}, {"y"})};

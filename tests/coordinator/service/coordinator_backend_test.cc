@@ -1,0 +1,305 @@
+// CoordinatorBackend end to end in one process: a model repository with a
+// real exported CNN and transformer in DATA, PIPELINE and HYBRID
+// configurations, partitions run by a local piece runner. Answers are checked
+// against the engine running the whole model: bit-identical for a pipeline
+// without micro-batching, within 1e-5 relative otherwise. Plus bad requests,
+// deployments that lack workers, statistics and the repository RPCs.
+#include "coordinator/service/coordinator_backend.h"
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "absl/synchronization/notification.h"
+#include "gtest/gtest.h"
+#include "tests/coordinator/local_piece_runner.h"
+#include "worker/engine/engine.h"
+
+namespace tessera::coordinator {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void WriteFile(const fs::path& path, const std::string& contents) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path, std::ios::binary) << contents;
+}
+
+class CoordinatorBackendTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() / ("tessera_backend_test_" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+    cnn_ = ReadFile(std::string(TESSERA_TESTDATA_DIR) + "/planner_resnet.onnx");
+    transformer_ = ReadFile(std::string(TESSERA_TESTDATA_DIR) + "/planner_transformer.onnx");
+    AddModel("cnn_data", cnn_, "max_batch_size: 8 parallelism { strategy: DATA }");
+    AddModel("cnn_pipeline", cnn_, "max_batch_size: 8 parallelism { strategy: PIPELINE stages: 3 }");
+    AddModel("cnn_hybrid", cnn_,
+             "max_batch_size: 8 parallelism { strategy: HYBRID stages: 2 replicas: 2 micro_batch_size: 2 }");
+    AddModel("transformer_pipeline", transformer_,
+             "max_batch_size: 4 parallelism { strategy: PIPELINE stages: 4 micro_batch_size: 1 }");
+    AddModel("transformer_whole", transformer_, "max_batch_size: 4 parallelism { strategy: PIPELINE stages: 2 }");
+    auto repository = ModelRepository::Create({.root = root_.string()});
+    ASSERT_TRUE(repository.ok()) << repository.status();
+    repository_ = *std::move(repository);
+    ASSERT_TRUE(repository_->LoadAll().ok());
+    backend_ = std::make_unique<CoordinatorBackend>(CoordinatorOptions{}, repository_.get(), &runner_,
+                                                    [this] { return cluster_; });
+  }
+  void TearDown() override {
+    backend_.reset();
+    fs::remove_all(root_);
+  }
+
+  void AddModel(const std::string& name, const std::string& bytes, const std::string& config) {
+    WriteFile(root_ / name / "config.pbtxt", "platform: \"onnx\"\n" + config + "\n");
+    WriteFile(root_ / name / "1" / "model.onnx", bytes);
+  }
+
+  absl::StatusOr<inference::ModelInferResponse> Infer(const inference::ModelInferRequest& request) {
+    absl::Notification done;
+    absl::StatusOr<inference::ModelInferResponse> result;
+    backend_->ModelInfer(&request, absl::Now() + absl::Seconds(30), [&](auto r) {
+      result = std::move(r);
+      done.Notify();
+    });
+    done.WaitForNotification();
+    return result;
+  }
+
+  fs::path root_;
+  std::string cnn_, transformer_;
+  ClusterShape cluster_{.workers = 4};
+  testing::LocalPieceRunner runner_;
+  std::unique_ptr<ModelRepository> repository_;
+  std::unique_ptr<CoordinatorBackend> backend_;
+};
+
+Tensor RandomInput(const Shape& shape, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  Tensor t = Tensor::Allocate(DataType::kFloat32, shape);
+  for (int64_t i = 0; i < t.num_elements(); ++i) t.data<float>()[i] = dist(rng);
+  return t;
+}
+
+inference::ModelInferRequest Request(const std::string& model, const Tensor& input) {
+  inference::ModelInferRequest request;
+  request.set_model_name(model);
+  request.set_id("req-1");
+  auto* in = request.add_inputs();
+  in->set_name("input");
+  in->set_datatype("FP32");
+  for (int64_t d : input.shape()) in->add_shape(d);
+  request.add_raw_input_contents(static_cast<const char*>(input.raw_data()), input.byte_size());
+  return request;
+}
+
+// The whole model on one engine, as `tessera run` computes it.
+Tensor Reference(const std::string& model_bytes, const Tensor& input) {
+  auto engine = engine::Engine::LoadFromBytes(model_bytes);
+  EXPECT_TRUE(engine.ok()) << engine.status();
+  auto out = (*engine)->Run({{"input", input}});
+  EXPECT_TRUE(out.ok()) << out.status();
+  return (*out)[0];
+}
+
+// max |a - b| / max |b|.
+double RelativeDifference(const std::string& raw, const Tensor& expected) {
+  EXPECT_EQ(raw.size(), expected.byte_size());
+  const float* a = reinterpret_cast<const float*>(raw.data());
+  double max_diff = 0, max_abs = 1e-30;
+  for (int64_t i = 0; i < expected.num_elements(); ++i) {
+    max_diff = std::max(max_diff, double(std::fabs(a[i] - expected.data<float>()[i])));
+    max_abs = std::max(max_abs, double(std::fabs(expected.data<float>()[i])));
+  }
+  return max_diff / max_abs;
+}
+
+TEST_F(CoordinatorBackendTest, EveryStrategyAnswersLikeTheWholeModel) {
+  ASSERT_TRUE(backend_->Deploy().ok());
+  EXPECT_TRUE(backend_->ServerReady());
+  struct Case {
+    std::string model;
+    Shape shape;
+    bool bit_identical;
+  };
+  const std::vector<Case> cases = {
+      {"cnn_data", {7, 3, 32, 32}, false},
+      {"cnn_pipeline", {5, 3, 32, 32}, true},
+      {"cnn_hybrid", {7, 3, 32, 32}, false},
+      {"transformer_pipeline", {3, 6, 32}, false},
+      {"transformer_whole", {4, 6, 32}, true},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.model);
+    const Tensor input = RandomInput(c.shape, 7);
+    absl::StatusOr<inference::ModelInferResponse> response = Infer(Request(c.model, input));
+    ASSERT_TRUE(response.ok()) << response.status();
+    EXPECT_EQ(response->model_name(), c.model);
+    EXPECT_EQ(response->model_version(), "1");
+    EXPECT_EQ(response->id(), "req-1");
+    ASSERT_EQ(response->outputs_size(), 1);
+    EXPECT_EQ(response->outputs(0).name(), "output");
+    EXPECT_EQ(response->outputs(0).datatype(), "FP32");
+    const Tensor expected = Reference(c.model.rfind("cnn", 0) == 0 ? cnn_ : transformer_, input);
+    EXPECT_EQ(Shape(response->outputs(0).shape().begin(), response->outputs(0).shape().end()), expected.shape());
+    const std::string& raw = response->raw_output_contents(0);
+    if (c.bit_identical) {
+      ASSERT_EQ(raw.size(), expected.byte_size());
+      EXPECT_EQ(0, std::memcmp(raw.data(), expected.raw_data(), raw.size())) << "not bit-identical";
+    } else {
+      EXPECT_LT(RelativeDifference(raw, expected), 1e-5);
+    }
+  }
+  auto deployment = backend_->DeploymentOf("cnn_hybrid", "");
+  ASSERT_TRUE(deployment.ok()) << deployment.status();
+  EXPECT_EQ((*deployment)->strategy, Strategy::kHybrid);
+  EXPECT_EQ((*deployment)->stages.size(), 2u);
+  EXPECT_EQ((*deployment)->replicas, 2);
+}
+
+TEST_F(CoordinatorBackendTest, BadRequestsAreRefusedClearly) {
+  ASSERT_TRUE(backend_->Deploy().ok());
+  absl::StatusOr<inference::ModelInferResponse> r = Infer(Request("nope", RandomInput({1, 3, 32, 32}, 1)));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(r.status().message().find("nope"), std::string::npos) << r.status();
+  r = Infer(Request("cnn_data", RandomInput({1, 3, 16, 32}, 1)));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("input"), std::string::npos) << r.status();
+  r = Infer(Request("cnn_data", RandomInput({9, 3, 32, 32}, 1)));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+  inference::ModelInferRequest wrong_output = Request("cnn_data", RandomInput({1, 3, 32, 32}, 1));
+  wrong_output.add_outputs()->set_name("logits");
+  r = Infer(wrong_output);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("logits"), std::string::npos) << r.status();
+  // Still serving.
+  EXPECT_TRUE(Infer(Request("cnn_data", RandomInput({2, 3, 32, 32}, 1))).ok());
+}
+
+TEST_F(CoordinatorBackendTest, TooFewWorkersIsUnavailableWithTheReason) {
+  cluster_.workers = 2;
+  absl::Status deployed = backend_->Deploy();
+  EXPECT_EQ(deployed.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(backend_->ServerReady());
+  absl::StatusOr<inference::ModelInferResponse> r = Infer(Request("cnn_pipeline", RandomInput({1, 3, 32, 32}, 1)));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(r.status().message().find("needs 3 workers"), std::string::npos) << r.status();
+  // DATA still works on 2 workers.
+  EXPECT_TRUE(Infer(Request("cnn_data", RandomInput({3, 3, 32, 32}, 1))).ok());
+}
+
+TEST_F(CoordinatorBackendTest, FailuresNameTheStage) {
+  ASSERT_TRUE(backend_->Deploy().ok());
+  runner_.fail_stage = 1;
+  absl::StatusOr<inference::ModelInferResponse> r = Infer(Request("cnn_pipeline", RandomInput({2, 3, 32, 32}, 1)));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(r.status().message().find("stage 2 of 3"), std::string::npos) << r.status();
+}
+
+TEST_F(CoordinatorBackendTest, StatisticsCountSuccessesAndFailures) {
+  ASSERT_TRUE(backend_->Deploy().ok());
+  ASSERT_TRUE(Infer(Request("cnn_data", RandomInput({3, 3, 32, 32}, 1))).ok());
+  ASSERT_TRUE(Infer(Request("cnn_data", RandomInput({2, 3, 32, 32}, 2))).ok());
+  EXPECT_FALSE(Infer(Request("cnn_data", RandomInput({2, 3, 31, 32}, 2))).ok());
+  inference::ModelStatisticsRequest request;
+  request.set_name("cnn_data");
+  absl::StatusOr<inference::ModelStatisticsResponse> stats = backend_->ModelStatistics(request);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  ASSERT_EQ(stats->model_stats_size(), 1);
+  const auto& s = stats->model_stats(0);
+  EXPECT_EQ(s.inference_count(), 5u);
+  EXPECT_EQ(s.execution_count(), 2u);
+  EXPECT_EQ(s.inference_stats().success().count(), 2u);
+  EXPECT_EQ(s.inference_stats().fail().count(), 1u);
+  EXPECT_GT(s.inference_stats().success().ns(), 0u);
+  request.set_name("nope");
+  EXPECT_EQ(backend_->ModelStatistics(request).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(CoordinatorBackendTest, RepositoryUnloadAndLoad) {
+  ASSERT_TRUE(backend_->Deploy().ok());
+  inference::RepositoryModelUnloadRequest unload;
+  unload.set_model_name("cnn_data");
+  absl::Notification unloaded;
+  absl::Status status;
+  backend_->RepositoryModelUnload(&unload, [&](auto r) {
+    status = r.status();
+    unloaded.Notify();
+  });
+  unloaded.WaitForNotification();
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(Infer(Request("cnn_data", RandomInput({1, 3, 32, 32}, 1))).status().code(),
+            absl::StatusCode::kNotFound);
+  inference::RepositoryModelLoadRequest load;
+  load.set_model_name("cnn_data");
+  absl::Notification loaded;
+  backend_->RepositoryModelLoad(&load, [&](auto r) {
+    status = r.status();
+    loaded.Notify();
+  });
+  loaded.WaitForNotification();
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_TRUE(Infer(Request("cnn_data", RandomInput({1, 3, 32, 32}, 1))).ok());
+  // A bad model fails alone.
+  WriteFile(root_ / "garbage" / "config.pbtxt", "platform: \"onnx\"\n");
+  WriteFile(root_ / "garbage" / "1" / "model.onnx", "not a model");
+  load.set_model_name("garbage");
+  absl::Notification refused;
+  backend_->RepositoryModelLoad(&load, [&](auto r) {
+    status = r.status();
+    refused.Notify();
+  });
+  refused.WaitForNotification();
+  EXPECT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("garbage"), std::string::npos) << status;
+  EXPECT_TRUE(Infer(Request("cnn_pipeline", RandomInput({1, 3, 32, 32}, 1))).ok());
+}
+
+TEST(ChooseStrategyTest, AutoFollowsMemoryBudgetAndWorkers) {
+  inference::ModelParallelism auto_strategy;
+  auto choice = ChooseStrategy(auto_strategy, 100 << 20, {.workers = 3, .worker_memory_bytes = 0});
+  ASSERT_TRUE(choice.ok());
+  EXPECT_EQ(choice->strategy, Strategy::kData);
+  EXPECT_EQ(choice->replicas, 3);
+  choice = ChooseStrategy(auto_strategy, 100 << 20, {.workers = 3, .worker_memory_bytes = 200 << 20});
+  EXPECT_EQ(choice->strategy, Strategy::kData);
+  // 100 MB over 64 MB budgets (48 usable): 3 stages; 3 workers -> PIPELINE.
+  choice = ChooseStrategy(auto_strategy, 100 << 20, {.workers = 3, .worker_memory_bytes = 64 << 20});
+  ASSERT_TRUE(choice.ok()) << choice.status();
+  EXPECT_EQ(choice->strategy, Strategy::kPipeline);
+  EXPECT_EQ(choice->stages, 3);
+  // ... 6 workers -> HYBRID 3 x 2.
+  choice = ChooseStrategy(auto_strategy, 100 << 20, {.workers = 6, .worker_memory_bytes = 64 << 20});
+  ASSERT_TRUE(choice.ok()) << choice.status();
+  EXPECT_EQ(choice->strategy, Strategy::kHybrid);
+  EXPECT_EQ(choice->stages, 3);
+  EXPECT_EQ(choice->replicas, 2);
+  // ... 2 workers: not enough.
+  choice = ChooseStrategy(auto_strategy, 100 << 20, {.workers = 2, .worker_memory_bytes = 64 << 20});
+  EXPECT_EQ(choice.status().code(), absl::StatusCode::kFailedPrecondition);
+  inference::ModelParallelism pipeline;
+  pipeline.set_strategy(inference::ModelParallelism::PIPELINE);
+  choice = ChooseStrategy(pipeline, 1, {.workers = 4});
+  ASSERT_TRUE(choice.ok());
+  EXPECT_EQ(choice->stages, 4) << "stages 0: one per worker";
+  inference::ModelParallelism hybrid;
+  hybrid.set_strategy(inference::ModelParallelism::HYBRID);
+  choice = ChooseStrategy(hybrid, 1, {.workers = 5});
+  ASSERT_TRUE(choice.ok());
+  EXPECT_EQ(choice->stages, 2);
+  EXPECT_EQ(choice->replicas, 2);
+}
+
+}  // namespace
+}  // namespace tessera::coordinator
