@@ -1,0 +1,147 @@
+// tessera-coordinator: serves the KServe v2 gRPC API (inference.
+// GRPCInferenceService) over mutual TLS to clients, plus grpc.health.v1 and
+// server reflection; splits requests over the workers given by --workers.
+// Prints "tessera-coordinator: listening on HOST:PORT" once serving and
+// shuts down cleanly on SIGINT or SIGTERM.
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "common/execution_pool.h"
+#include "common/openmp_environment.h"
+#include "common/server_authorization.h"
+#include "common/shutdown_signal.h"
+#include "common/tls_flags.h"
+#include "coordinator/frontend/inference_service.h"
+#include "coordinator/pool/grpc_worker_client.h"
+#include "coordinator/pool/partition_loader.h"
+#include "coordinator/pool/worker_pool.h"
+#include "coordinator/repository/model_repository.h"
+#include "coordinator/scheduler/cluster_piece_runner.h"
+#include "coordinator/service/coordinator_backend.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+
+ABSL_FLAG(std::string, listen, "0.0.0.0:8000", "address to serve clients on (HOST:PORT; port 0 picks a free port)");
+ABSL_FLAG(std::string, model_repository, "", "model repository: <dir>/<model>/config.pbtxt, <dir>/<model>/<version>/model.onnx");
+ABSL_FLAG(std::string, workers, "", "the workers, host:port,host:port,...");
+ABSL_FLAG(int, threads, 0, "engine threads the workers use per Execute (0: all cores), for planning");
+ABSL_FLAG(int64_t, health_interval_ms, 500, "how often every worker's Status is polled");
+ABSL_FLAG(int64_t, default_timeout_ms, 60000, "deadline of requests whose client sets none");
+ABSL_FLAG(int64_t, max_message_mb, 1024, "largest gRPC message accepted or sent, in MiB");
+ABSL_FLAG(int, max_attempts, 3, "attempts per piece of a request before it fails (other workers are tried)");
+
+namespace tessera::coordinator {
+namespace {
+
+int Fail(absl::string_view what, const absl::Status& status) {
+  std::cerr << "tessera-coordinator: " << what << ": " << status.message() << "\n";
+  return 2;
+}
+
+int Main() {
+  absl::StatusOr<TlsOptions> tls = TlsOptionsFromFlags(NodeRole::kCoordinator);
+  if (!tls.ok()) return Fail("security", tls.status());
+  if (absl::GetFlag(FLAGS_model_repository).empty()) {
+    return Fail("flags", absl::InvalidArgumentError("--model-repository is required"));
+  }
+  absl::StatusOr<std::vector<std::string>> addresses = ParseWorkerList(absl::GetFlag(FLAGS_workers));
+  if (!addresses.ok()) return Fail("--workers", addresses.status());
+  const int max_message = static_cast<int>(std::min<int64_t>(absl::GetFlag(FLAGS_max_message_mb) << 20, INT32_MAX));
+
+  // Workers.
+  GrpcWorkerClient::Options client_options;
+  client_options.max_message_bytes = max_message;
+  absl::StatusOr<GrpcWorkerClientFactory> factory = MakeGrpcWorkerClientFactory(*tls, client_options);
+  if (!factory.ok()) return Fail("worker channels", factory.status());
+  WorkerPool::Options pool_options;
+  pool_options.workers = *addresses;
+  pool_options.client_factory = *factory;
+  pool_options.health_interval = absl::Milliseconds(absl::GetFlag(FLAGS_health_interval_ms));
+  absl::StatusOr<std::unique_ptr<WorkerPool>> pool = WorkerPool::Create(pool_options);
+  if (!pool.ok()) return Fail("workers", pool.status());
+  (*pool)->PollNow();
+  (*pool)->Start();
+  PartitionLoader loader;
+  ClusterPieceRunner runner(pool->get(), &loader, {.max_attempts = absl::GetFlag(FLAGS_max_attempts)});
+
+  // Models.
+  absl::StatusOr<std::unique_ptr<ModelRepository>> repository =
+      ModelRepository::Create({.root = absl::GetFlag(FLAGS_model_repository)});
+  if (!repository.ok()) return Fail("model repository", repository.status());
+  if (absl::Status loaded = (*repository)->LoadAll(); !loaded.ok()) {
+    std::cerr << "tessera-coordinator: " << loaded.message() << "\n";
+  }
+  CoordinatorOptions options;
+  options.deployment.engine_threads = absl::GetFlag(FLAGS_threads);
+  options.default_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_default_timeout_ms));
+  options.tensors.max_request_bytes = max_message;
+  auto cluster_shape = [p = pool->get()] {
+    ClusterShape shape;
+    for (const auto& worker : p->Healthy()) {
+      ++shape.workers;
+      const auto status = worker->last_status();
+      const uint64_t budget = status ? status->memory_budget_bytes() : 0;
+      if (budget > 0 && (shape.worker_memory_bytes == 0 || budget < shape.worker_memory_bytes)) {
+        shape.worker_memory_bytes = budget;
+      }
+    }
+    return shape;
+  };
+  CoordinatorBackend backend(options, repository->get(), &runner, cluster_shape);
+  if (absl::Status deployed = backend.Deploy(); !deployed.ok()) {
+    std::cerr << "tessera-coordinator: not every model could be deployed yet: " << deployed.message() << "\n";
+  }
+  // Workers that come (back) may make undeployed models deployable.
+  ExecutionPool redeploy({.slots = 1, .queue_limit = 1});
+  (*pool)->OnHealthChanged([&backend, &redeploy](const WorkerPool::WorkerPtr& worker) {
+    if (!worker->healthy() || backend.ServerReady()) return;
+    (void)redeploy.Submit([&backend] { (void)backend.Deploy(); });
+  });
+
+  // Serve.
+  InferenceService service(&backend);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      ConfigureServerSecurity(NodeRole::kCoordinator, *tls, &builder);
+  if (!credentials.ok()) return Fail("security", credentials.status());
+  builder.SetMaxReceiveMessageSize(max_message);
+  builder.SetMaxSendMessageSize(max_message);
+  int port = 0;
+  const std::string listen = absl::GetFlag(FLAGS_listen);
+  builder.AddListeningPort(listen, *credentials, &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    std::cerr << "tessera-coordinator: cannot listen on " << listen << "\n";
+    return 1;
+  }
+  const std::string host = listen.substr(0, listen.rfind(':'));
+  std::printf("tessera-coordinator: listening on %s:%d\n", host.c_str(), port);
+  std::fflush(stdout);
+
+  const int signal = WaitForShutdownSignal();
+  std::fprintf(stderr, "tessera-coordinator: signal %d, shutting down\n", signal);
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  (*pool)->Stop();
+  return 0;
+}
+
+}  // namespace
+}  // namespace tessera::coordinator
+
+int main(int argc, char** argv) {
+  tessera::BoundOpenMpSpinning(argv);
+  tessera::BlockShutdownSignals();
+  absl::SetProgramUsageMessage("the Tessera coordinator: serves KServe v2 gRPC and splits requests over workers");
+  absl::ParseCommandLine(argc, argv);
+  return tessera::coordinator::Main();
+}

@@ -1,0 +1,143 @@
+#include "coordinator/scheduler/cluster_piece_runner.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace tessera::coordinator {
+
+struct ClusterPieceRunner::Attempt {
+  const Deployment* deployment;  // kept alive by the request executor until done
+  int stage;
+  int replica;
+  std::shared_ptr<const worker::ExecuteRequest> request;
+  absl::Time deadline;
+  Done done;
+  int attempts = 0;
+  std::vector<uint64_t> failed;  // ids of workers that failed this piece
+  absl::Status last_failure;
+  bool pushed_after_not_found = false;
+};
+
+std::vector<WorkerPool::WorkerPtr> ClusterPieceRunner::Candidates(const Deployment& deployment, int stage) const {
+  std::vector<WorkerPool::WorkerPtr> healthy = pool_->Healthy();  // sorted by address
+  if (deployment.strategy == Strategy::kData || healthy.empty()) return healthy;
+  const int w = static_cast<int>(healthy.size());
+  const int replicas = std::max(deployment.replicas, 1);
+  std::vector<WorkerPool::WorkerPtr> placed;
+  for (int r = 0; r < replicas && r < w; ++r) placed.push_back(healthy[(stage * replicas + r) % w]);
+  return placed;
+}
+
+std::vector<double> ClusterPieceRunner::ReplicaWeights(const Deployment& deployment, int stage) {
+  std::vector<double> weights;
+  const std::string& partition = deployment.stages[stage].id;
+  for (const WorkerPool::WorkerPtr& worker : Candidates(deployment, stage)) {
+    weights.push_back(pool_->Capacity(worker, partition).samples_per_second);
+  }
+  return weights;
+}
+
+void ClusterPieceRunner::Run(const Deployment& deployment, int stage, int replica,
+                             std::shared_ptr<const worker::ExecuteRequest> request, absl::Time deadline, Done done) {
+  auto attempt = std::make_shared<Attempt>();
+  attempt->deployment = &deployment;
+  attempt->stage = stage;
+  attempt->replica = replica;
+  attempt->request = std::move(request);
+  attempt->deadline = deadline;
+  attempt->done = std::move(done);
+  Try(std::move(attempt));
+}
+
+void ClusterPieceRunner::Try(std::shared_ptr<Attempt> attempt) {
+  const Deployment& d = *attempt->deployment;
+  const StagePartition& partition = d.stages[attempt->stage];
+  if (attempt->attempts >= options_.max_attempts || absl::Now() >= attempt->deadline) {
+    absl::Status failure = attempt->last_failure.ok()
+                               ? absl::DeadlineExceededError("the request's deadline passed")
+                               : attempt->last_failure;
+    return attempt->done(absl::Status(failure.code(), absl::StrCat(failure.message(), " (after ", attempt->attempts,
+                                                                   " attempts)")));
+  }
+  // Choose: the assigned replica if it is still there and has not failed
+  // this piece, else the least loaded candidate that has not failed it.
+  std::vector<WorkerPool::WorkerPtr> candidates = Candidates(d, attempt->stage);
+  auto failed = [&](const WorkerPool::WorkerPtr& w) {
+    return std::find(attempt->failed.begin(), attempt->failed.end(), w->id()) != attempt->failed.end();
+  };
+  WorkerPool::WorkerPtr worker;
+  if (attempt->replica >= 0 && attempt->replica < static_cast<int>(candidates.size()) &&
+      !failed(candidates[attempt->replica])) {
+    worker = candidates[attempt->replica];
+  } else {
+    for (const WorkerPool::WorkerPtr& c : candidates) {
+      if (failed(c)) continue;
+      if (worker == nullptr || c->in_flight() < worker->in_flight()) worker = c;
+    }
+  }
+  if (worker == nullptr) {
+    // Every placed replica failed this piece: any other healthy worker may
+    // take the stage (its partition is pushed there on demand).
+    for (const WorkerPool::WorkerPtr& c : pool_->Healthy()) {
+      if (!failed(c) && (worker == nullptr || c->in_flight() < worker->in_flight())) worker = c;
+    }
+  }
+  if (worker == nullptr) {
+    absl::Status failure = absl::UnavailableError(absl::StrCat("no healthy worker can run stage ", attempt->stage + 1,
+                                                               " of ", d.model_name));
+    if (!attempt->last_failure.ok()) {
+      failure = absl::Status(attempt->last_failure.code(),
+                             absl::StrCat(attempt->last_failure.message(), "; no other healthy worker is left"));
+    }
+    return attempt->done(failure);
+  }
+  ++attempt->attempts;
+  LoadablePartition loadable{partition.header, partition.onnx_bytes};
+  auto ticket = std::make_shared<InFlightTicket>(worker->StartPiece());
+  loader_->EnsureLoaded(worker, loadable, attempt->deadline, [this, attempt, worker, ticket](absl::Status loaded) {
+    if (!loaded.ok()) {
+      ticket->Release();
+      if (WorkerPool::IsWorkerFailure(loaded)) pool_->ReportFailure(worker, loaded);
+      if (!WorkerPool::IsWorkerFailure(loaded) && loaded.code() != absl::StatusCode::kResourceExhausted) {
+        return attempt->done(absl::Status(loaded.code(), absl::StrCat("loading the partition on ", worker->address(),
+                                                                      ": ", loaded.message())));
+      }
+      attempt->failed.push_back(worker->id());
+      attempt->last_failure = absl::Status(loaded.code(), absl::StrCat(worker->address(), ": ", loaded.message()));
+      return Try(attempt);
+    }
+    worker->client().Execute(
+        attempt->request, attempt->deadline,
+        [this, attempt, worker, ticket](absl::StatusOr<worker::ExecuteResponse> response) {
+          ticket->Release();
+          if (response.ok()) {
+            int64_t samples = 1;
+            const auto& inputs = attempt->request->inputs();
+            if (!inputs.empty() && inputs[0].shape_size() > 0) samples = inputs[0].shape(0);
+            pool_->RecordExecute(worker, attempt->request->partition_id(), samples, response->compute_time_us());
+            return attempt->done(std::move(response));
+          }
+          const absl::Status& status = response.status();
+          if (status.code() == absl::StatusCode::kNotFound && !attempt->pushed_after_not_found) {
+            // Restarted or evicted: push again and replay on the same worker.
+            loader_->MarkNotLoaded(*worker, attempt->request->partition_id());
+            attempt->pushed_after_not_found = true;
+            --attempt->attempts;
+            attempt->replica = -1;
+            return Try(attempt);
+          }
+          if (WorkerPool::IsWorkerFailure(status) || status.code() == absl::StatusCode::kResourceExhausted) {
+            if (WorkerPool::IsWorkerFailure(status)) pool_->ReportFailure(worker, status);
+            attempt->failed.push_back(worker->id());
+            attempt->last_failure = absl::Status(status.code(), absl::StrCat(worker->address(), ": ", status.message()));
+            return Try(attempt);
+          }
+          attempt->done(absl::Status(status.code(), absl::StrCat(status.message(), " (worker ", worker->address(), ")")));
+        });
+  });
+}
+
+}  // namespace tessera::coordinator

@@ -1,0 +1,55 @@
+// The PieceRunner that runs pieces on the cluster's workers.
+//
+// Where a piece runs:
+//   DATA      replica r of the current healthy workers (sorted by address),
+//             weighted by each worker's measured capacity for the partition;
+//   PIPELINE / HYBRID
+//             stage s uses R workers: positions (s*R + r) mod W of the
+//             healthy workers, the least loaded of them for each piece.
+// A worker's partition is pushed on first use (PartitionLoader) and again
+// after the worker restarted or evicted it (NOT_FOUND from Execute).
+//
+// Failures: a worker failure (UNAVAILABLE, DEADLINE_EXCEEDED, ...; see
+// WorkerPool::IsWorkerFailure) marks the worker unhealthy and the piece is
+// replayed on another worker (stage RPCs are idempotent), up to
+// Options::max_attempts and never past the request's deadline. Request
+// errors (INVALID_ARGUMENT, ...) are returned at once. Execute timings feed
+// the pool's capacity estimates.
+//
+// Thread-safe. Borrowed: the pool and loader must outlive it.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "coordinator/pool/partition_loader.h"
+#include "coordinator/pool/worker_pool.h"
+#include "coordinator/scheduler/piece_runner.h"
+
+namespace tessera::coordinator {
+
+class ClusterPieceRunner : public PieceRunner {
+ public:
+  struct Options {
+    int max_attempts = 3;
+  };
+
+  ClusterPieceRunner(WorkerPool* pool, PartitionLoader* loader, Options options)
+      : pool_(pool), loader_(loader), options_(options) {}
+
+  std::vector<double> ReplicaWeights(const Deployment& deployment, int stage) override;
+  void Run(const Deployment& deployment, int stage, int replica, std::shared_ptr<const worker::ExecuteRequest> request,
+           absl::Time deadline, Done done) override;
+
+ private:
+  struct Attempt;
+  // The workers that may run `stage` now, in replica order.
+  std::vector<WorkerPool::WorkerPtr> Candidates(const Deployment& deployment, int stage) const;
+  void Try(std::shared_ptr<Attempt> attempt);
+
+  WorkerPool* const pool_;
+  PartitionLoader* const loader_;
+  const Options options_;
+};
+
+}  // namespace tessera::coordinator
