@@ -222,6 +222,7 @@ void FakeWorkerClient::Status(absl::Time deadline, Callback<worker::StatusRespon
                                          }
                                          response.set_executes_total(executes_total_);
                                          response.set_samples_per_second(samples_per_second_);
+                                         response.set_utilization(1.0);
                                        }
                                      }
                                      done(std::move(response));

@@ -9,7 +9,8 @@
 //     the request's inputs echoed as outputs and a compute time of
 //     samples / samples_per_second (samples = first dimension of the first
 //     input, 1 for scalars), so capacity estimates see a worker of known
-//     speed.
+//     speed. Status reports that speed as samples_per_second with
+//     utilization 1, `cpu_cores`, the boot_id and the loaded partitions.
 //
 // Programmed behaviour, changeable at any time:
 //   SetUnavailable      every call fails UNAVAILABLE (a dead worker)

@@ -119,6 +119,12 @@ grpc::ChannelArguments GrpcWorkerClient::ChannelArguments(const Options& options
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(options.max_message_bytes);
   arguments.SetMaxSendMessageSize(options.max_message_bytes);
+  const int min_backoff_ms = static_cast<int>(absl::ToInt64Milliseconds(options.min_reconnect_backoff));
+  const int max_backoff_ms =
+      std::max(min_backoff_ms, static_cast<int>(absl::ToInt64Milliseconds(options.max_reconnect_backoff)));
+  arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, min_backoff_ms);
+  arguments.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, min_backoff_ms);
+  arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, max_backoff_ms);
   return arguments;
 }
 

@@ -28,6 +28,7 @@
 #include <grpcpp/support/channel_arguments.h>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/tls_credentials.h"
 #include "coordinator/pool/worker_client.h"
 #include "proto/worker.grpc.pb.h"
@@ -41,12 +42,16 @@ class GrpcWorkerClient final : public WorkerClient {
     int max_message_bytes = 512 << 20;
     // Size of the LoadPartition chunks; well under gRPC's 4 MiB default.
     size_t chunk_bytes = 1 << 20;
+    // Reconnection backoff after a worker went away: short, so a restarted
+    // worker is reached again within about a health interval.
+    absl::Duration min_reconnect_backoff = absl::Milliseconds(100);
+    absl::Duration max_reconnect_backoff = absl::Seconds(2);
   };
 
   // A client over `channel` (shared; several clients may use one channel).
   GrpcWorkerClient(std::string address, std::shared_ptr<grpc::ChannelInterface> channel, const Options& options);
 
-  // Channel arguments for `options`: the message size limits.
+  // Channel arguments for `options`: message size limits, reconnect backoff.
   static grpc::ChannelArguments ChannelArguments(const Options& options);
 
   const std::string& address() const override { return address_; }
