@@ -1,6 +1,7 @@
 #include "coordinator/pool/fake_worker_client.h"
 
 #include <algorithm>
+#include <atomic>
 #include <utility>
 
 #include "absl/random/random.h"
@@ -36,16 +37,42 @@ FakeWorkerClient::FakeWorkerClient(const Options& options)
 }
 
 FakeWorkerClient::~FakeWorkerClient() {
+  // Engine work first: the cores finish what they run, and its answers are
+  // queued for the dispatcher.
+  std::vector<std::shared_ptr<worker::WorkerCore>> cores;
+  {
+    absl::MutexLock lock(&mu_);
+    cores = std::move(retired_cores_);
+    cores.push_back(std::move(core_));
+  }
+  cores.clear();
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
     queue_changed_.Signal();
   }
-  dispatcher_.join();
-  // The cores (members) finish the engine work in flight as they go.
+  if (std::this_thread::get_id() != dispatcher_.get_id()) {
+    dispatcher_.join();
+    return;
+  }
+  // A callback on the dispatch thread dropped the last owner of this fake:
+  // answer what is left here, and let the thread end without touching it.
+  destroyed_->store(true);
+  for (;;) {
+    std::function<void(bool)> run;
+    {
+      absl::MutexLock lock(&mu_);
+      if (queue_.empty()) break;
+      run = std::move(queue_.begin()->second);
+      queue_.erase(queue_.begin());
+    }
+    run(/*cancelled=*/true);
+  }
+  dispatcher_.detach();
 }
 
 void FakeWorkerClient::DispatchLoop() {
+  const std::shared_ptr<std::atomic<bool>> destroyed = destroyed_;
   for (;;) {
     std::function<void(bool)> run;
     bool cancelled = false;
@@ -64,6 +91,8 @@ void FakeWorkerClient::DispatchLoop() {
       queue_.erase(queue_.begin());
     }
     run(cancelled);
+    run = nullptr;  // its captures may hold the last owner of this fake
+    if (destroyed->load()) return;
   }
 }
 
@@ -137,9 +166,11 @@ void FakeWorkerClient::LoadPartition(const worker::PartitionHeader& header,
           if (!appended.ok()) return done(appended);
         }
         core->FinishLoad(std::move(upload), response.get(),
-                         [response, done = std::move(done)](absl::Status status) {
-                           if (!status.ok()) return done(status);
-                           done(*response);
+                         [this, response, done = std::move(done)](absl::Status status) {
+                           Schedule(absl::Now(), [response, done, status](bool) {
+                             if (!status.ok()) return done(status);
+                             done(*response);
+                           });
                          });
       });
 }
@@ -163,9 +194,11 @@ void FakeWorkerClient::Execute(std::shared_ptr<const worker::ExecuteRequest> req
         auto response = std::make_shared<worker::ExecuteResponse>();
         core->Execute(
             request.get(), response.get(), [deadline] { return absl::Now() > deadline; },
-            [request, response, done = std::move(done)](absl::Status status) {
-              if (!status.ok()) return done(status);
-              done(std::move(*response));
+            [this, request, response, done = std::move(done)](absl::Status status) {
+              Schedule(absl::Now(), [response, done, status](bool) {
+                if (!status.ok()) return done(status);
+                done(std::move(*response));
+              });
             });
       });
 }

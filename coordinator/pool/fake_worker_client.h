@@ -26,12 +26,15 @@
 // Every call is recorded (calls(), CountCalls).
 //
 // Callbacks never run on the caller's thread: they run on the fake's own
-// dispatch thread (or on the WorkerCore's pool threads in engine mode).
-// Destroying the fake answers every pending call with CANCELLED.
+// dispatch thread, in both modes. Destroying the fake lets engine work in
+// flight finish and answers every other pending call with CANCELLED; a
+// callback may drop the last owner of the fake (as the pool does when a
+// removed worker's last poll ends).
 //
 // Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -146,6 +149,8 @@ class FakeWorkerClient final : public WorkerClient {
   std::map<std::pair<absl::Time, uint64_t>, std::function<void(bool)>> queue_ ABSL_GUARDED_BY(mu_);
   uint64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Set when the fake is destroyed from its own dispatch thread.
+  const std::shared_ptr<std::atomic<bool>> destroyed_ = std::make_shared<std::atomic<bool>>(false);
   std::thread dispatcher_;
 };
 

@@ -109,16 +109,22 @@ void WorkerHandle::RecordExecute(const std::string& partition_id, int64_t sample
   if (!inserted) it->second += capacity_smoothing_ * (rate - it->second);
 }
 
-bool WorkerHandle::BeginPoll() {
+WorkerHandle::PollStart WorkerHandle::BeginPoll(std::function<void()> on_end, bool start) {
   absl::MutexLock lock(&mu_);
-  if (polling_) return false;
+  if (polling_) {
+    if (on_end) poll_waiters_.push_back(std::move(on_end));
+    return PollStart::kAttached;
+  }
+  if (!start) return PollStart::kIdle;
   polling_ = true;
-  return true;
+  if (on_end) poll_waiters_.push_back(std::move(on_end));
+  return PollStart::kStarted;
 }
 
-void WorkerHandle::EndPoll() {
+std::vector<std::function<void()>> WorkerHandle::EndPoll() {
   absl::MutexLock lock(&mu_);
   polling_ = false;
+  return std::exchange(poll_waiters_, {});
 }
 
 }  // namespace tessera::coordinator

@@ -14,9 +14,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -97,9 +99,14 @@ class WorkerHandle : public std::enable_shared_from_this<WorkerHandle> {
   bool OnFailure(const absl::Status& failure);
   void MarkRemoved();
   void RecordExecute(const std::string& partition_id, int64_t samples, uint64_t compute_time_us);
-  // Starts a poll unless one is in flight; EndPoll when it finishes.
-  bool BeginPoll();
-  void EndPoll();
+  // Polls: at most one in flight per worker. BeginPoll starts one (kStarted)
+  // unless one is in flight, in which case `on_end` joins it (kAttached);
+  // with start = false an idle worker is left alone (kIdle; `on_end`
+  // dropped). The poller calls EndPoll when the answer has been applied and
+  // runs the callbacks it returns.
+  enum class PollStart { kStarted, kAttached, kIdle };
+  PollStart BeginPoll(std::function<void()> on_end, bool start = true);
+  std::vector<std::function<void()>> EndPoll();
 
  private:
   friend class InFlightTicket;
@@ -113,6 +120,7 @@ class WorkerHandle : public std::enable_shared_from_this<WorkerHandle> {
   bool healthy_ ABSL_GUARDED_BY(mu_) = false;
   bool removed_ ABSL_GUARDED_BY(mu_) = false;
   bool polling_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::function<void()>> poll_waiters_ ABSL_GUARDED_BY(mu_);
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   std::string boot_id_ ABSL_GUARDED_BY(mu_);
   std::optional<worker::StatusResponse> last_status_ ABSL_GUARDED_BY(mu_);

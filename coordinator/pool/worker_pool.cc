@@ -141,17 +141,22 @@ void WorkerPool::HealthLoop() {
   }
 }
 
-void WorkerPool::Poll(const std::vector<WorkerPtr>& workers, const std::shared_ptr<PollRound>& round) {
+void WorkerPool::Poll(const std::vector<WorkerPtr>& workers, const std::shared_ptr<PollRound>& round, bool start) {
   for (const WorkerPtr& worker : workers) {
-    if (!worker->BeginPoll()) continue;
-    if (round != nullptr) round->Add();
+    std::function<void()> on_end;
+    if (round != nullptr) {
+      round->Add();
+      on_end = [round] { round->Done(); };
+    }
+    const WorkerHandle::PollStart begun = worker->BeginPoll(std::move(on_end), start);
+    if (begun == WorkerHandle::PollStart::kIdle && round != nullptr) round->Done();
+    if (begun != WorkerHandle::PollStart::kStarted) continue;
     outstanding_->Add();
     const absl::Time started = absl::Now();
     worker->client().Status(
         started + options_.health_deadline,
-        [worker, started, round, outstanding = outstanding_,
+        [worker, started, outstanding = outstanding_,
          listeners = listeners_](absl::StatusOr<worker::StatusResponse> status) {
-          worker->EndPoll();
           if (status.ok()) {
             const WorkerHandle::PollOutcome outcome = worker->OnStatus(*status, started);
             if (outcome.restarted && !worker->removed()) listeners->NotifyRestarted(worker);
@@ -159,16 +164,20 @@ void WorkerPool::Poll(const std::vector<WorkerPtr>& workers, const std::shared_p
           } else if (worker->OnFailure(status.status())) {
             listeners->NotifyHealth(worker);
           }
-          if (round != nullptr) round->Done();
+          for (const std::function<void()>& waiter : worker->EndPoll()) waiter();
           outstanding->Done();
         });
   }
 }
 
 void WorkerPool::PollNow() {
-  auto round = std::make_shared<PollRound>();
-  Poll(All(), round);
-  round->WaitFor(options_.health_deadline + absl::Seconds(1));
+  const std::vector<WorkerPtr> workers = All();
+  auto in_flight = std::make_shared<PollRound>();
+  Poll(workers, in_flight, /*start=*/false);
+  in_flight->WaitFor(options_.health_deadline + absl::Seconds(1));
+  auto fresh = std::make_shared<PollRound>();
+  Poll(workers, fresh);
+  fresh->WaitFor(options_.health_deadline + absl::Seconds(1));
 }
 
 absl::Status WorkerPool::UpdateMembership(const std::vector<std::string>& addresses) {

@@ -111,9 +111,9 @@ class WorkerPool {
   std::vector<WorkerPtr> All() const;
   WorkerPtr Find(const std::string& address) const;
 
-  // One round of Status polls, waiting for the answers (at most
-  // health_deadline + 1 s). Workers with a poll already in flight are
-  // skipped. For tests and for a quick start before serving.
+  // Waits for the polls in flight, then polls every worker once more and
+  // waits for the answers (each wait at most health_deadline + 1 s). For
+  // tests, and for a quick start before serving.
   void PollNow();
 
   // The scheduler saw `failure` talking to `worker`. Worker failures
@@ -156,8 +156,10 @@ class WorkerPool {
   struct PollRound;
 
   void HealthLoop();
-  // Polls `workers` (those without a poll in flight); `round` may be null.
-  void Poll(const std::vector<WorkerPtr>& workers, const std::shared_ptr<PollRound>& round);
+  // Polls `workers`; those with a poll in flight are not polled again
+  // (`round`, which may be null, then waits for that poll). With
+  // start = false, only waits for the polls in flight.
+  void Poll(const std::vector<WorkerPtr>& workers, const std::shared_ptr<PollRound>& round, bool start = true);
 
   const Options options_;
   const std::shared_ptr<Listeners> listeners_;
