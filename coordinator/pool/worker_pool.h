@@ -89,9 +89,10 @@ class WorkerPool {
   };
   using MembershipListener = std::function<void(const MembershipChange&)>;
 
-  // A pool over options.workers (InvalidArgument without a client factory;
-  // a worker whose client cannot be made is an error). Polls start with
-  // Start().
+  // A pool over options.workers (InvalidArgument without a client factory
+  // or with a non-positive interval or deadline; UNAVAILABLE when a worker's
+  // client cannot be made). The workers' first polls go out at once
+  // (PollNow waits for them); periodic polls start with Start().
   static absl::StatusOr<std::unique_ptr<WorkerPool>> Create(Options options);
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
