@@ -7,6 +7,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/sha256.h"
@@ -309,6 +310,45 @@ TEST(WorkerPoolTest, StopIsBoundedWithAHungWorker) {
   // The hung poll ended at its deadline: the worker never became healthy.
   EXPECT_FALSE(pool->Find("w1:1")->healthy());
   EXPECT_EQ(pool->Find("w1:1")->last_failure().code(), absl::StatusCode::kDeadlineExceeded);
+}
+
+TEST(WorkerPoolTest, ConcurrentUseWhileTheHealthThreadRuns) {
+  FakeWorkerFleet fleet;
+  std::unique_ptr<WorkerPool> pool = MakePool(fleet, {"w0:1", "w1:1", "w2:1"}, absl::Milliseconds(5));
+  ASSERT_NE(pool, nullptr);
+  std::atomic<int> notifications = 0;
+  pool->OnHealthChanged([&](const WorkerPool::WorkerPtr&) { ++notifications; });
+  pool->OnMembershipChanged([&](const WorkerPool::MembershipChange&) { ++notifications; });
+  pool->Start();
+  const absl::Time end = absl::Now() + absl::Milliseconds(300);
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] {
+    for (int i = 0; absl::Now() < end; ++i) {
+      std::vector<std::string> members = {"w0:1"};
+      if (i % 2 == 0) members.push_back("w1:1");
+      if (i % 3 == 0) members.push_back("w2:1");
+      EXPECT_TRUE(pool->UpdateMembership(members).ok());
+      absl::SleepFor(absl::Milliseconds(3));
+    }
+  });
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&] {
+      while (absl::Now() < end) {
+        for (const WorkerPool::WorkerPtr& worker : pool->All()) {
+          InFlightTicket ticket = worker->StartPiece();
+          pool->RecordExecute(worker, "p", 4, 1000);
+          pool->Capacity(worker, "p");
+          if (worker->id() % 2 == 0) pool->ReportFailure(worker, absl::UnavailableError("flaky"));
+        }
+        pool->LeastLoaded("p");
+        pool->Healthy();
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  pool->Stop();
+  EXPECT_GT(notifications.load(), 0);
+  for (const WorkerPool::WorkerPtr& worker : pool->All()) EXPECT_EQ(worker->in_flight(), 0);
 }
 
 }  // namespace
