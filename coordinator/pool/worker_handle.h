@@ -1,0 +1,133 @@
+// One worker as the pool tracks it: its client, health, generation (bumped
+// each time the worker is seen to restart), last Status, measured capacity
+// per partition and pieces in flight.
+//
+// WorkerPool creates handles and shares them (std::shared_ptr); a handle and
+// its client stay valid as long as someone holds it, even after the worker
+// was removed from the membership (removed() turns true, healthy() false).
+// Only WorkerPool changes health, generation and Status; anyone may read
+// them, record Execute timings (through WorkerPool::RecordExecute) and take
+// in-flight tickets.
+//
+// Thread-safe: every accessor takes the handle's own lock (never held while
+// calling out).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "coordinator/pool/worker_client.h"
+#include "proto/worker.pb.h"
+
+namespace tessera::coordinator {
+
+class WorkerHandle;
+
+// Counts one piece in flight on a worker while alive (RAII; movable).
+class InFlightTicket {
+ public:
+  InFlightTicket() = default;
+  explicit InFlightTicket(std::shared_ptr<WorkerHandle> worker);
+  ~InFlightTicket() { Release(); }
+  InFlightTicket(InFlightTicket&& other) noexcept = default;
+  InFlightTicket& operator=(InFlightTicket&& other) noexcept {
+    if (this != &other) {
+      Release();
+      worker_ = std::move(other.worker_);
+    }
+    return *this;
+  }
+  InFlightTicket(const InFlightTicket&) = delete;
+  InFlightTicket& operator=(const InFlightTicket&) = delete;
+
+  // Ends the piece early (idempotent).
+  void Release();
+  const std::shared_ptr<WorkerHandle>& worker() const { return worker_; }
+
+ private:
+  std::shared_ptr<WorkerHandle> worker_;
+};
+
+class WorkerHandle : public std::enable_shared_from_this<WorkerHandle> {
+ public:
+  // What a Status poll changed.
+  struct PollOutcome {
+    bool health_changed = false;
+    bool restarted = false;  // boot_id differs from the previous one seen
+  };
+
+  // `id` is unique within a pool: an address removed and added again gets a
+  // new handle with a new id.
+  WorkerHandle(uint64_t id, std::unique_ptr<WorkerClient> client, double capacity_smoothing);
+
+  uint64_t id() const { return id_; }
+  const std::string& address() const { return client_->address(); }
+  WorkerClient& client() const { return *client_; }
+
+  bool healthy() const;
+  bool removed() const;
+  // 0 until the first successful Status; +1 for each restart seen after.
+  uint64_t generation() const;
+  std::string boot_id() const;
+  std::optional<worker::StatusResponse> last_status() const;
+  // Why the worker was last marked unhealthy (OK if never).
+  absl::Status last_failure() const;
+  int in_flight() const;
+
+  // A ticket counting one piece in flight until it is destroyed.
+  InFlightTicket StartPiece();
+
+  // Measured samples per compute-second for `partition_id`, if any
+  // Execute of it was recorded.
+  std::optional<double> MeasuredCapacity(const std::string& partition_id) const;
+
+  // --- Updated by WorkerPool.
+  // A successful Status poll that started at `poll_started`: re-admits the
+  // worker unless a failure was reported after the poll started.
+  PollOutcome OnStatus(const worker::StatusResponse& status, absl::Time poll_started);
+  // A failed poll or a failure reported by a user: unhealthy at once.
+  // Returns true when the worker was healthy before.
+  bool OnFailure(const absl::Status& failure);
+  void MarkRemoved();
+  void RecordExecute(const std::string& partition_id, int64_t samples, uint64_t compute_time_us);
+  // Polls: at most one in flight per worker. BeginPoll starts one (kStarted)
+  // unless one is in flight, in which case `on_end` joins it (kAttached);
+  // with start = false an idle worker is left alone (kIdle; `on_end`
+  // dropped). The poller calls EndPoll when the answer has been applied and
+  // runs the callbacks it returns.
+  enum class PollStart { kStarted, kAttached, kIdle };
+  PollStart BeginPoll(std::function<void()> on_end, bool start = true);
+  std::vector<std::function<void()>> EndPoll();
+
+ private:
+  friend class InFlightTicket;
+  void AddInFlight(int delta);
+
+  const uint64_t id_;
+  const std::unique_ptr<WorkerClient> client_;
+  const double capacity_smoothing_;
+
+  mutable absl::Mutex mu_;
+  bool healthy_ ABSL_GUARDED_BY(mu_) = false;
+  bool removed_ ABSL_GUARDED_BY(mu_) = false;
+  bool polling_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::function<void()>> poll_waiters_ ABSL_GUARDED_BY(mu_);
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string boot_id_ ABSL_GUARDED_BY(mu_);
+  std::optional<worker::StatusResponse> last_status_ ABSL_GUARDED_BY(mu_);
+  absl::Status last_failure_ ABSL_GUARDED_BY(mu_);
+  absl::Time failed_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<std::string, double> samples_per_second_ ABSL_GUARDED_BY(mu_);  // EWMA per partition
+};
+
+}  // namespace tessera::coordinator
