@@ -13,6 +13,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "common/execution_pool.h"
+#include "common/dashed_flags.h"
 #include "common/openmp_environment.h"
 #include "common/server_authorization.h"
 #include "common/shutdown_signal.h"
@@ -142,6 +143,9 @@ int main(int argc, char** argv) {
   tessera::BoundOpenMpSpinning(argv);
   tessera::BlockShutdownSignals();
   absl::SetProgramUsageMessage("the Tessera coordinator: serves KServe v2 gRPC and splits requests over workers");
-  absl::ParseCommandLine(argc, argv);
+  std::vector<std::string> args = tessera::UnderscoreFlagNames(argc, argv);
+  std::vector<char*> arg_pointers;
+  for (std::string& arg : args) arg_pointers.push_back(arg.data());
+  absl::ParseCommandLine(static_cast<int>(arg_pointers.size()), arg_pointers.data());
   return tessera::coordinator::Main();
 }
