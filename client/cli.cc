@@ -1,6 +1,7 @@
 #include "client/cli.h"
 
 #include "client/certs_command.h"
+#include "client/compare_command.h"
 #include "client/exit_codes.h"
 #include "client/plan_command.h"
 #include "client/run_command.h"
@@ -15,6 +16,7 @@ commands:
           print outputs and latency; see 'tessera run --help'
   certs   create a cluster CA and mTLS certificates for each role;
           see 'tessera certs --help'
+  compare compare two .npy tensors (bit-identical, or the relative difference)
   plan    cut an ONNX model into pipeline stages and print them;
           see 'tessera plan --help'
   help    this text
@@ -31,6 +33,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   if (command == "run") return RunCommand(rest, out, err);
   if (command == "certs") return CertsCommand(rest, out, err);
+  if (command == "compare") return CompareCommand(rest, out, err);
   if (command == "plan") return PlanCommand(rest, out, err);
   if (command == "help" || command == "--help" || command == "-h") {
     out << kUsage;
