@@ -11,7 +11,7 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${BUILD_DIR:-$repo/build}"
-tessera="$build_dir/client/tessera"
+tessera="$build_dir/bin/tessera"
 
 "$repo/scripts/install-deps.sh" >&2
 if [[ ! -f "$build_dir/build.ninja" ]]; then
