@@ -3,8 +3,10 @@
 #include "client/certs_command.h"
 #include "client/compare_command.h"
 #include "client/exit_codes.h"
+#include "client/infer_command.h"
 #include "client/plan_command.h"
 #include "client/run_command.h"
+#include "client/up_command.h"
 
 namespace tessera::client {
 namespace {
@@ -19,6 +21,10 @@ commands:
   compare compare two .npy tensors (bit-identical, or the relative difference)
   plan    cut an ONNX model into pipeline stages and print them;
           see 'tessera plan --help'
+  infer   send one KServe v2 inference request to a server over mutual TLS;
+          see 'tessera infer --help'
+  up      start a local cluster (workers and a coordinator) until Ctrl-C;
+          see 'tessera up --help'
   help    this text
 )";
 
@@ -35,6 +41,8 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   if (command == "certs") return CertsCommand(rest, out, err);
   if (command == "compare") return CompareCommand(rest, out, err);
   if (command == "plan") return PlanCommand(rest, out, err);
+  if (command == "infer") return InferCommand(rest, out, err);
+  if (command == "up") return UpCommand(rest, out, err);
   if (command == "help" || command == "--help" || command == "-h") {
     out << kUsage;
     return kExitOk;

@@ -8,7 +8,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-tessera="${TESSERA:-$repo/build/client/tessera}"
+tessera="${TESSERA:-$repo/build/bin/tessera}"
 rounds="${1:-5}"
 iterations="${2:-10}"
 models="$here/models"

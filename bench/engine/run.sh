@@ -54,7 +54,7 @@ fi
 
 driver_args=()
 if [[ $ort_only -eq 0 ]]; then
-  tessera="${TESSERA:-$build_dir/client/tessera}"
+  tessera="${TESSERA:-$build_dir/bin/tessera}"
   if [[ -z "${TESSERA:-}" ]]; then
     if [[ ! -f "$build_dir/build.ninja" ]]; then
       cmake -S "$repo" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release >&2

@@ -1,0 +1,261 @@
+#include "client/up_command.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "client/cli.h"
+#include "client/exit_codes.h"
+#include "client/process.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace tessera::client {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+// ---------------------------------------------------------------------------
+// Argument parsing
+
+TEST(ParseUpArgsTest, DefaultsAndFlags) {
+  absl::StatusOr<UpOptions> minimal = ParseUpArgs({"--model-repository", "repo", "--workers", "2"});
+  ASSERT_TRUE(minimal.ok()) << minimal.status();
+  EXPECT_EQ(minimal->model_repository, "repo");
+  EXPECT_EQ(minimal->workers, 2);
+  EXPECT_EQ(minimal->listen, "127.0.0.1:8000");
+  EXPECT_TRUE(minimal->certs_dir.empty());
+  EXPECT_FALSE(minimal->insecure);
+  EXPECT_EQ(minimal->worker_memory_mb, -1);
+  EXPECT_EQ(minimal->threads, -1);
+  EXPECT_EQ(minimal->ready_timeout_s, 120);
+
+  absl::StatusOr<UpOptions> full =
+      ParseUpArgs({"--model-repository=r", "--workers=3", "--listen", "0.0.0.0:9000", "--certs", "c",
+                   "--worker-memory-mb", "512", "--threads=2", "--bin-dir", "/b", "--ready-timeout-s", "30"});
+  ASSERT_TRUE(full.ok()) << full.status();
+  EXPECT_EQ(full->workers, 3);
+  EXPECT_EQ(full->listen, "0.0.0.0:9000");
+  EXPECT_EQ(full->certs_dir, "c");
+  EXPECT_EQ(full->worker_memory_mb, 512);
+  EXPECT_EQ(full->threads, 2);
+  EXPECT_EQ(full->bin_dir, "/b");
+  EXPECT_EQ(full->ready_timeout_s, 30);
+
+  absl::StatusOr<UpOptions> insecure = ParseUpArgs({"--model-repository=r", "--workers=1", "--insecure"});
+  ASSERT_TRUE(insecure.ok());
+  EXPECT_TRUE(insecure->insecure);
+}
+
+TEST(ParseUpArgsTest, UsageErrors) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"--workers", "1"}, "--model-repository is required"},
+      {{"--model-repository", "r"}, "--workers is required"},
+      {{"--model-repository", "r", "--workers", "0"}, "--workers expects an integer >= 1"},
+      {{"--model-repository", "r", "--workers", "x"}, "--workers expects an integer >= 1"},
+      {{"--model-repository", "r", "--workers", "1", "--listen", "nocolon"}, "--listen expects HOST:PORT"},
+      {{"--model-repository", "r", "--workers", "1", "--certs", "c", "--insecure"}, "exclude each other"},
+      {{"--model-repository", "r", "--workers", "1", "--bogus"}, "unknown flag '--bogus'"},
+      {{"--model-repository", "r", "--workers"}, "--workers needs a value"},
+      {{"--model-repository", "r", "--workers", "1", "--threads", "-1"}, "--threads expects an integer >= 0"},
+      {{"--model-repository", "r", "--workers", "1", "stray"}, "unexpected argument 'stray'"},
+  };
+  for (const Case& c : cases) {
+    const absl::Status status = ParseUpArgs(c.args).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.message;
+    EXPECT_THAT(status.message(), HasSubstr(c.message));
+  }
+  std::ostringstream out, err;
+  EXPECT_EQ(RunCli({"up", "--workers", "1"}, out, err), kExitUsageError);
+  EXPECT_THAT(err.str(), HasSubstr("tessera up --help"));
+  std::ostringstream help;
+  EXPECT_EQ(RunCli({"up", "--help"}, help, err), kExitOk);
+  EXPECT_THAT(help.str(), HasSubstr("usage: tessera up"));
+}
+
+TEST(UpCommandTest, MissingBinariesAreNamed) {
+  std::ostringstream out, err;
+  EXPECT_EQ(UpCommand({"--model-repository", TESSERA_SOURCE_DIR "/examples/models", "--workers", "1", "--bin-dir",
+                       "/nonexistent/bin", "--insecure"},
+                      out, err),
+            kExitRuntimeError);
+  EXPECT_THAT(err.str(), HasSubstr("/nonexistent/bin/tessera-worker"));
+}
+
+TEST(UpCommandTest, MissingRepositoryIsNamed) {
+  std::ostringstream out, err;
+  EXPECT_EQ(UpCommand({"--model-repository", "/nonexistent/repo", "--workers", "1", "--insecure"}, out, err),
+            kExitRuntimeError);
+  EXPECT_THAT(err.str(), HasSubstr("'/nonexistent/repo' is not a directory"));
+}
+
+// ---------------------------------------------------------------------------
+// The `tessera` binary as a subprocess, with stand-in server binaries
+// (shell scripts) in --bin-dir.
+
+std::string CliBinary() { return TESSERA_CLI_BINARY; }
+
+class UpProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) /
+           absl::StrCat("up_command_test_", ::testing::UnitTest::GetInstance()->current_test_info()->name(), "_",
+                        ::getpid());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "bin");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  void WriteScript(const std::string& name, const std::string& body) {
+    const fs::path path = dir_ / "bin" / name;
+    std::ofstream(path) << "#!/bin/sh\n" << body << "\n";
+    ::chmod(path.c_str(), 0755);
+  }
+
+  // Starts `tessera up` with the stand-ins; every line it writes to stderr
+  // is collected.
+  std::unique_ptr<Process> StartUp(std::vector<std::string> extra) {
+    Process::Options options;
+    options.argv = {CliBinary(), "up", "--model-repository", TESSERA_SOURCE_DIR "/examples/models",
+                    "--bin-dir", (dir_ / "bin").string()};
+    options.argv.insert(options.argv.end(), extra.begin(), extra.end());
+    absl::StatusOr<std::unique_ptr<Process>> up = Process::Spawn(std::move(options));
+    EXPECT_TRUE(up.ok()) << up.status();
+    return up.ok() ? *std::move(up) : nullptr;
+  }
+
+  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+
+  fs::path dir_;
+};
+
+TEST_F(UpProcessTest, CoordinatorDyingEarlyStopsWorkersAndShowsItsStderr) {
+  // Each worker records its arguments and pid, announces a port, and waits.
+  WriteScript("tessera-worker", absl::StrCat("echo \"$@\" >> ", Path("worker_args"), "\necho $$ >> ",
+                                             Path("worker_pids"),
+                                             "\necho \"tessera-worker: listening on 127.0.0.1:$((40000 + $$ % 1000))\""
+                                             "\nexec sleep 60"));
+  WriteScript("tessera-coordinator",
+              absl::StrCat("echo \"$@\" > ", Path("coordinator_args"),
+                           "\necho 'model demo_cnn: cannot load' >&2\necho 'giving up' >&2\nexit 3"));
+  std::unique_ptr<Process> up =
+      StartUp({"--workers", "2", "--insecure", "--worker-memory-mb", "64", "--threads", "1"});
+  ASSERT_NE(up, nullptr);
+  absl::StatusOr<ExitStatus> status = up->Wait(absl::Seconds(30));
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->ToString(), "exit code 1");
+  absl::SleepFor(absl::Milliseconds(200));
+  const std::string err = up->StderrTail();
+  EXPECT_THAT(err, HasSubstr("coordinator (tessera-coordinator"));
+  EXPECT_THAT(err, HasSubstr("exit code 3"));
+  EXPECT_THAT(err, HasSubstr("giving up"));
+
+  std::ifstream worker_args(Path("worker_args"));
+  std::string line;
+  ASSERT_TRUE(std::getline(worker_args, line));
+  EXPECT_EQ(line, "--listen 127.0.0.1:0 --insecure --worker_memory_mb=64 --threads=1");
+  std::ifstream coordinator_args(Path("coordinator_args"));
+  ASSERT_TRUE(std::getline(coordinator_args, line));
+  EXPECT_THAT(line, HasSubstr("--listen 127.0.0.1:8000 --model_repository "));
+  EXPECT_THAT(line, ::testing::MatchesRegex(".*--workers 127\\.0\\.0\\.1:[0-9]+,127\\.0\\.0\\.1:[0-9]+ "
+                                            "--insecure --threads=1"));
+  // Both workers were stopped.
+  std::ifstream pids(Path("worker_pids"));
+  int count = 0;
+  for (pid_t pid; pids >> pid; ++count) EXPECT_NE(::kill(pid, 0), 0) << "worker " << pid << " still running";
+  EXPECT_EQ(count, 2);
+}
+
+TEST_F(UpProcessTest, WorkerThatNeverAnnouncesIsReported) {
+  WriteScript("tessera-worker", "echo 'cannot bind' >&2\nexit 1");
+  WriteScript("tessera-coordinator", "exit 0");
+  std::unique_ptr<Process> up = StartUp({"--workers", "1"});
+  ASSERT_NE(up, nullptr);
+  // Without --certs it makes temporary certificates first.
+  absl::StatusOr<std::string> line = up->ReadStdoutLine(absl::Seconds(30));
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_TRUE(absl::StartsWith(*line, "certificates: ")) << *line;
+  const std::string certs = line->substr(std::string("certificates: ").size(), line->find(' ', 14) - 14);
+  absl::StatusOr<ExitStatus> status = up->Wait(absl::Seconds(30));
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->ToString(), "exit code 1");
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_THAT(up->StderrTail(), HasSubstr("exited before announcing its address"));
+  EXPECT_THAT(up->StderrTail(), HasSubstr("cannot bind"));
+  EXPECT_FALSE(fs::exists(certs)) << certs << " should be removed on exit";
+}
+
+TEST_F(UpProcessTest, SigtermWhileStartingStopsCleanly) {
+  WriteScript("tessera-worker", "echo \"tessera-worker: listening on 127.0.0.1:40001\"\nexec sleep 60");
+  WriteScript("tessera-coordinator", "exec sleep 60");  // never announces
+  std::unique_ptr<Process> up = StartUp({"--workers", "1", "--insecure"});
+  ASSERT_NE(up, nullptr);
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (!absl::StrContains(up->StderrTail(), "worker-0 serving at") && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_THAT(up->StderrTail(), HasSubstr("worker-0 serving at 127.0.0.1:40001"));
+  ASSERT_TRUE(up->Signal(SIGTERM).ok());
+  absl::StatusOr<ExitStatus> status = up->Wait(absl::Seconds(15));
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->ToString(), "exit code 0");
+}
+
+// ---------------------------------------------------------------------------
+// The real cluster: needs tessera-coordinator next to tessera.
+
+TEST(UpClusterTest, ServesTheDemoRepositoryAndStopsOnSigterm) {
+  const std::string bin_dir = fs::path(CliBinary()).parent_path().string();
+  if (!fs::exists(fs::path(bin_dir) / "tessera-coordinator") || !fs::exists(fs::path(bin_dir) / "tessera-worker")) {
+    GTEST_SKIP() << "tessera-coordinator or tessera-worker not built in " << bin_dir;
+  }
+  Process::Options options;
+  options.argv = {CliBinary(), "up", "--model-repository", TESSERA_SOURCE_DIR "/examples/models",
+                  "--workers", "2", "--listen", "127.0.0.1:0", "--threads", "1", "--ready-timeout-s", "120"};
+  absl::StatusOr<std::unique_ptr<Process>> up = Process::Spawn(std::move(options));
+  ASSERT_TRUE(up.ok()) << up.status();
+  std::string certs, address;
+  const absl::Time deadline = absl::Now() + absl::Seconds(150);
+  while (address.empty() && absl::Now() < deadline) {
+    absl::StatusOr<std::string> line = (*up)->ReadStdoutLine(absl::Seconds(1));
+    if (!line.ok()) {
+      ASSERT_EQ(line.status().code(), absl::StatusCode::kDeadlineExceeded) << (*up)->StderrTail();
+      continue;
+    }
+    if (absl::StartsWith(*line, "certificates: ")) certs = line->substr(14, line->find(' ', 14) - 14);
+    if (absl::StartsWith(*line, "ready: ")) address = line->substr(7);
+  }
+  ASSERT_FALSE(address.empty()) << "no ready line; stderr:\n" << (*up)->StderrTail();
+  ASSERT_FALSE(certs.empty());
+
+  std::ostringstream out, err;
+  EXPECT_EQ(RunCli({"infer", "--server", address, "--certs", certs, "--model", "demo_cnn", "--random-input",
+                    "input=2x3x32x32", "--json", "--timeout-ms", "60000"},
+                   out, err),
+            kExitOk)
+      << err.str();
+  EXPECT_THAT(out.str(), HasSubstr("\"model_name\": \"demo_cnn\""));
+
+  ASSERT_TRUE((*up)->Signal(SIGTERM).ok());
+  absl::StatusOr<ExitStatus> status = (*up)->Wait(absl::Seconds(15));
+  ASSERT_TRUE(status.ok()) << status.status() << "\n" << (*up)->StderrTail();
+  EXPECT_EQ(status->ToString(), "exit code 0") << (*up)->StderrTail();
+  EXPECT_FALSE(fs::exists(certs));
+}
+
+}  // namespace
+}  // namespace tessera::client
