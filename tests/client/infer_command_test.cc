@@ -301,7 +301,8 @@ TEST_F(InferEndToEndTest, TypedContentsOutputDirAndJson) {
   EXPECT_THAT(out_.str(), HasSubstr("\"x\": {\"shape\": [1, 4], \"datatype\": \"FP32\"}"));
   EXPECT_THAT(out_.str(), HasSubstr("\"n\": {\"shape\": [2], \"datatype\": \"INT64\"}"));
   EXPECT_THAT(out_.str(), HasSubstr("\"latency_ms\": "));
-  EXPECT_EQ(std::count(out_.str().begin(), out_.str().end(), '\n'), 1);
+  const std::string json = out_.str();
+  EXPECT_EQ(std::count(json.begin(), json.end(), '\n'), 1);
 
   absl::StatusOr<Tensor> x_out = ReadNpyFile((fs::path(out_dir) / "x.npy").string());
   ASSERT_TRUE(x_out.ok()) << x_out.status();
