@@ -358,7 +358,23 @@ TEST_F(InferEndToEndTest, CertificateFromAnotherCaIsRefused) {
                    out, err),
             kExitRuntimeError);
   EXPECT_THAT(err.str(), HasSubstr("tessera infer: ModelMetadata failed: UNAVAILABLE"));
+  EXPECT_THAT(err.str(), HasSubstr("the TLS handshake failed"));
   EXPECT_THAT(out.str(), IsEmpty());
+}
+
+TEST_F(InferEndToEndTest, WorkerCertificateIsRefusedByPolicy) {
+  // A certificate of the right cluster but the wrong role: the coordinator's
+  // policy lets only clients call the inference service.
+  const std::string worker_pem = (fs::path(certs_) / "worker.pem").string();
+  const std::string worker_key = (fs::path(certs_) / "worker.key").string();
+  const std::string ca = (fs::path(certs_) / "ca.pem").string();
+  std::ostringstream out, err;
+  const int code = RunCli({"infer", "--server", address_, "--ca", ca, "--cert", worker_pem, "--key", worker_key,
+                           "--model", "echo", "--random-input", "n", "--random-input", "x=1x4", "--timeout-ms",
+                           "10000"},
+                          out, err);
+  EXPECT_EQ(code, kExitRuntimeError);
+  EXPECT_THAT(err.str(), HasSubstr("PERMISSION_DENIED"));
 }
 
 }  // namespace
