@@ -36,11 +36,24 @@ constexpr int64_t kMaxRandomInputBytes = int64_t{1} << 30;
 
 absl::Status Usage(absl::string_view message) { return absl::InvalidArgumentError(message); }
 
-// "UNAVAILABLE: failed to connect ..." for a failed call.
-absl::Status CallError(const grpc::Status& status, absl::string_view call) {
+// "ModelInfer failed: UNAVAILABLE: failed to connect ..." for a failed call,
+// with a hint when the connection itself was refused for security reasons.
+absl::Status CallError(const grpc::Status& status, absl::string_view call, bool insecure) {
   const auto code = static_cast<absl::StatusCode>(status.error_code());
-  return absl::Status(code, absl::StrCat(call, " failed: ", absl::StatusCodeToString(code), ": ",
-                                         status.error_message()));
+  std::string message =
+      absl::StrCat(call, " failed: ", absl::StatusCodeToString(code), ": ", status.error_message());
+  if (code == absl::StatusCode::kUnavailable && absl::StrContains(status.error_message(), "handshake failed")) {
+    absl::StrAppend(&message, "\n(the TLS handshake failed: the client certificate and CA must come from the "
+                              "server's cluster, and the server's certificate must name the host dialled or "
+                              "--server-name)");
+  } else if (code == absl::StatusCode::kUnavailable && insecure &&
+             absl::StrContains(status.error_message(), "Socket closed")) {
+    absl::StrAppend(&message, "\n(the server closed the plaintext connection: it may require TLS; give --certs)");
+  } else if (code == absl::StatusCode::kPermissionDenied) {
+    absl::StrAppend(&message, "\n(the server's policy refuses this certificate's role; use the client "
+                              "certificate, DIR/client.pem)");
+  }
+  return absl::Status(code, message);
 }
 
 void SetDeadline(const InferOptions& options, grpc::ClientContext* context) {
@@ -58,7 +71,7 @@ absl::StatusOr<inference::ModelMetadataResponse> FetchMetadata(inference::GRPCIn
   grpc::ClientContext context;
   SetDeadline(options, &context);
   grpc::Status status = stub.ModelMetadata(&context, request, &response);
-  if (!status.ok()) return CallError(status, "ModelMetadata");
+  if (!status.ok()) return CallError(status, "ModelMetadata", options.insecure);
   return response;
 }
 
@@ -380,7 +393,7 @@ int InferCommand(const std::vector<std::string>& args, std::ostream& out, std::o
   grpc::Status status = stub->ModelInfer(&context, *request, &response);
   const double latency_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  if (!status.ok()) return Fail(err, CallError(status, "ModelInfer"));
+  if (!status.ok()) return Fail(err, CallError(status, "ModelInfer", options.insecure));
 
   absl::StatusOr<std::vector<engine::NamedTensor>> outputs = coordinator::DecodeInferOutputs(response);
   if (!outputs.ok()) {

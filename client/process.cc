@@ -56,18 +56,21 @@ ExitStatus FromWaitStatus(int status) {
 
 // The child's side of Spawn: async-signal-safe calls only.
 [[noreturn]] void ExecChild(char* const* argv, char* const* envp, int stdout_w, int stderr_w, int error_w,
-                            int death_signal, pid_t parent) {
+                            int death_signal, bool new_process_group, pid_t parent) {
   if (death_signal != 0) {
     prctl(PR_SET_PDEATHSIG, death_signal);
     // The parent may have died before prctl: then nobody would signal us.
     if (getppid() != parent) _exit(127);
   }
+  if (new_process_group) setpgid(0, 0);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
+  struct sigaction default_action = {};
+  default_action.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
-    signal(sig, SIG_DFL);
+    sigaction(sig, &default_action, nullptr);
   }
   const int devnull = open("/dev/null", O_RDONLY);
   if (devnull >= 0) dup2(devnull, STDIN_FILENO);
@@ -120,7 +123,8 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Spawn(Options options) {
     return ErrnoStatus(error, absl::StrCat("cannot fork for ", options.argv[0]));
   }
   if (pid == 0) {
-    ExecChild(argv.data(), envp, out_pipe[1], err_pipe[1], exec_pipe[1], options.death_signal, parent);
+    ExecChild(argv.data(), envp, out_pipe[1], err_pipe[1], exec_pipe[1], options.death_signal,
+              options.new_process_group, parent);
   }
   close(out_pipe[1]);
   close(err_pipe[1]);

@@ -71,6 +71,9 @@ class Process {
     int death_signal = SIGTERM;
     // Receives each stderr line; empty: stderr is only kept for StderrTail.
     LineSink stderr_sink;
+    // Puts the child in a process group of its own, so that a terminal's
+    // Ctrl-C reaches only the parent, which then stops children in order.
+    bool new_process_group = false;
   };
 
   // Starts the child. NotFound / PermissionDenied (etc., from errno) when the

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <set>
 #include <system_error>
@@ -35,10 +36,9 @@ constexpr char kWorkerBinary[] = "tessera-worker";
 constexpr char kCoordinatorBinary[] = "tessera-coordinator";
 constexpr char kWorkerAnnounce[] = "tessera-worker: listening on ";
 constexpr char kCoordinatorAnnounce[] = "tessera-coordinator: listening on ";
-// The server binaries parse their flags with Abseil, whose flag names are
-// identifiers: multi-word flags are spelled with underscores.
-constexpr char kWorkerMemoryFlag[] = "--worker_memory_mb";
-constexpr char kModelRepositoryFlag[] = "--model_repository";
+// The server binaries take dashed flag names (common/dashed_flags.h).
+constexpr char kWorkerMemoryFlag[] = "--worker-memory-mb";
+constexpr char kModelRepositoryFlag[] = "--model-repository";
 // How long a worker may take to announce its port.
 constexpr absl::Duration kWorkerStartTimeout = absl::Seconds(30);
 // Bounds of the shutdown: per group (coordinator, then workers).
@@ -176,15 +176,16 @@ absl::Status CheckChildrenAlive(const std::vector<Child>& children) {
 }
 
 // Polls ServerReady until it says ready.
-absl::Status AwaitReady(const std::string& address, const TlsOptions& tls, const std::vector<Child>& children,
-                        absl::Duration timeout, ShutdownSignals& signals) {
+absl::Status AwaitReady(const std::string& address, const TlsOptions& tls,
+                        const std::function<absl::Status()>& check_children, absl::Duration timeout,
+                        ShutdownSignals& signals) {
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = MakeChannel(address, tls);
   if (!channel.ok()) return channel.status();
   std::unique_ptr<inference::GRPCInferenceService::Stub> stub = inference::GRPCInferenceService::NewStub(*channel);
   const absl::Time deadline = absl::Now() + timeout;
   std::string last_answer = "no answer yet";
   while (true) {
-    if (absl::Status s = CheckChildrenAlive(children); !s.ok()) return s;
+    if (absl::Status s = check_children(); !s.ok()) return s;
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
     inference::ServerReadyResponse response;
@@ -194,9 +195,10 @@ absl::Status AwaitReady(const std::string& address, const TlsOptions& tls, const
                               : absl::StrCat(absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())),
                                              ": ", status.error_message());
     if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(absl::StrCat("the coordinator at ", address, " was not ready within ",
-                                                      absl::FormatDuration(timeout), " (last answer: ", last_answer,
-                                                      ")"));
+      return absl::DeadlineExceededError(absl::StrCat(
+          "the coordinator at ", address, " was not ready within ",
+          absl::FormatDuration(absl::Ceil(timeout, absl::Seconds(1))), " (last answer: ", last_answer,
+          "; its log above may say why)"));
     }
     if (signals.Poll(std::min(absl::Milliseconds(250), deadline - absl::Now())) != 0) {
       return absl::CancelledError("interrupted");
@@ -300,6 +302,7 @@ int RunCluster(const UpOptions& options, std::ostream& out, Log& log) {
   auto spawn = [&](std::string label, std::vector<std::string> argv) -> absl::StatusOr<Child> {
     Process::Options spawn_options;
     spawn_options.argv = std::move(argv);
+    spawn_options.new_process_group = true;
     const std::string prefix = absl::StrCat("[", label, "] ");
     spawn_options.stderr_sink = [&log, prefix](absl::string_view line) { log.Line(prefix, line); };
     absl::StatusOr<std::unique_ptr<Process>> process = Process::Spawn(std::move(spawn_options));
@@ -313,6 +316,12 @@ int RunCluster(const UpOptions& options, std::ostream& out, Log& log) {
     else log.Line("tessera up: ", absl::StrCat("signal ", signals.received(), " while starting; stopping"));
     stop_all();
     return interrupted ? kExitOk : kExitRuntimeError;
+  };
+
+  // Coordinator first: its failure is the likelier and more telling one.
+  const std::function<absl::Status()> check_all = [&]() -> absl::Status {
+    if (absl::Status s = CheckChildrenAlive(coordinators); !s.ok()) return s;
+    return CheckChildrenAlive(workers);
   };
 
   std::vector<std::string> worker_addresses;
@@ -348,18 +357,9 @@ int RunCluster(const UpOptions& options, std::ostream& out, Log& log) {
   const std::string address = DialableAddress(*announced);
   log.Line("tessera up: ", absl::StrCat("coordinator serving at ", address, "; waiting until it is ready"));
 
-  auto check_all = [&]() -> absl::Status {
-    if (absl::Status s = CheckChildrenAlive(coordinators); !s.ok()) return s;
-    return CheckChildrenAlive(workers);
-  };
-  {
-    // AwaitReady checks the children between polls.
-    absl::Status ready = absl::OkStatus();
-    const absl::Duration remaining = std::max(ready_deadline - absl::Now(), absl::Seconds(1));
-    // Coordinator first: its failure is the likelier and more telling one.
-    ready = AwaitReady(address, client_tls, coordinators, remaining, signals);
-    if (ready.ok()) ready = check_all();
-    if (!ready.ok()) return abandon(ready);
+  const absl::Duration remaining = std::max(ready_deadline - absl::Now(), absl::Seconds(1));
+  if (absl::Status ready = AwaitReady(address, client_tls, check_all, remaining, signals); !ready.ok()) {
+    return abandon(ready);
   }
 
   out << "ready: " << address << "\n";

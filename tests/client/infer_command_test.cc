@@ -301,7 +301,8 @@ TEST_F(InferEndToEndTest, TypedContentsOutputDirAndJson) {
   EXPECT_THAT(out_.str(), HasSubstr("\"x\": {\"shape\": [1, 4], \"datatype\": \"FP32\"}"));
   EXPECT_THAT(out_.str(), HasSubstr("\"n\": {\"shape\": [2], \"datatype\": \"INT64\"}"));
   EXPECT_THAT(out_.str(), HasSubstr("\"latency_ms\": "));
-  EXPECT_EQ(std::count(out_.str().begin(), out_.str().end(), '\n'), 1);
+  const std::string json = out_.str();
+  EXPECT_EQ(std::count(json.begin(), json.end(), '\n'), 1);
 
   absl::StatusOr<Tensor> x_out = ReadNpyFile((fs::path(out_dir) / "x.npy").string());
   ASSERT_TRUE(x_out.ok()) << x_out.status();
@@ -357,7 +358,23 @@ TEST_F(InferEndToEndTest, CertificateFromAnotherCaIsRefused) {
                    out, err),
             kExitRuntimeError);
   EXPECT_THAT(err.str(), HasSubstr("tessera infer: ModelMetadata failed: UNAVAILABLE"));
+  EXPECT_THAT(err.str(), HasSubstr("the TLS handshake failed"));
   EXPECT_THAT(out.str(), IsEmpty());
+}
+
+TEST_F(InferEndToEndTest, WorkerCertificateIsRefusedByPolicy) {
+  // A certificate of the right cluster but the wrong role: the coordinator's
+  // policy lets only clients call the inference service.
+  const std::string worker_pem = (fs::path(certs_) / "worker.pem").string();
+  const std::string worker_key = (fs::path(certs_) / "worker.key").string();
+  const std::string ca = (fs::path(certs_) / "ca.pem").string();
+  std::ostringstream out, err;
+  const int code = RunCli({"infer", "--server", address_, "--ca", ca, "--cert", worker_pem, "--key", worker_key,
+                           "--model", "echo", "--random-input", "n", "--random-input", "x=1x4", "--timeout-ms",
+                           "10000"},
+                          out, err);
+  EXPECT_EQ(code, kExitRuntimeError);
+  EXPECT_THAT(err.str(), HasSubstr("PERMISSION_DENIED"));
 }
 
 }  // namespace

@@ -167,10 +167,10 @@ TEST_F(UpProcessTest, CoordinatorDyingEarlyStopsWorkersAndShowsItsStderr) {
   std::ifstream worker_args(Path("worker_args"));
   std::string line;
   ASSERT_TRUE(std::getline(worker_args, line));
-  EXPECT_EQ(line, "--listen 127.0.0.1:0 --insecure --worker_memory_mb=64 --threads=1");
+  EXPECT_EQ(line, "--listen 127.0.0.1:0 --insecure --worker-memory-mb=64 --threads=1");
   std::ifstream coordinator_args(Path("coordinator_args"));
   ASSERT_TRUE(std::getline(coordinator_args, line));
-  EXPECT_THAT(line, HasSubstr("--listen 127.0.0.1:8000 --model_repository "));
+  EXPECT_THAT(line, HasSubstr("--listen 127.0.0.1:8000 --model-repository "));
   EXPECT_THAT(line, ::testing::MatchesRegex(".*--workers 127\\.0\\.0\\.1:[0-9]+,127\\.0\\.0\\.1:[0-9]+ "
                                             "--insecure --threads=1"));
   // Both workers were stopped.
@@ -216,7 +216,9 @@ TEST_F(UpProcessTest, SigtermWhileStartingStopsCleanly) {
 }
 
 // ---------------------------------------------------------------------------
-// The real cluster: needs tessera-coordinator next to tessera.
+// The real cluster: needs tessera-coordinator next to tessera. Four workers,
+// because examples/models serves demo_cnn_hybrid (2 stages x 2 replicas) and
+// the coordinator reports ready only once every model is deployed.
 
 TEST(UpClusterTest, ServesTheDemoRepositoryAndStopsOnSigterm) {
   const std::string bin_dir = fs::path(CliBinary()).parent_path().string();
@@ -225,7 +227,7 @@ TEST(UpClusterTest, ServesTheDemoRepositoryAndStopsOnSigterm) {
   }
   Process::Options options;
   options.argv = {CliBinary(), "up", "--model-repository", TESSERA_SOURCE_DIR "/examples/models",
-                  "--workers", "2", "--listen", "127.0.0.1:0", "--threads", "1", "--ready-timeout-s", "120"};
+                  "--workers", "4", "--listen", "127.0.0.1:0", "--threads", "1", "--ready-timeout-s", "120"};
   absl::StatusOr<std::unique_ptr<Process>> up = Process::Spawn(std::move(options));
   ASSERT_TRUE(up.ok()) << up.status();
   std::string certs, address;
