@@ -102,7 +102,7 @@ int Main() {
   // Workers that come (back) may make undeployed models deployable.
   ExecutionPool redeploy({.slots = 1, .queue_limit = 1});
   (*pool)->OnHealthChanged([&backend, &redeploy](const WorkerPool::WorkerPtr& worker) {
-    if (!worker->healthy() || backend.ServerReady()) return;
+    if (!worker->healthy() || backend.AllDeployed()) return;
     (void)redeploy.Submit([&backend] { (void)backend.Deploy(); });
   });
 

@@ -99,6 +99,15 @@ absl::StatusOr<std::shared_ptr<const Deployment>> CoordinatorBackend::Deployment
 bool CoordinatorBackend::ServerReady() {
   if (cluster_shape_().workers == 0) return false;
   absl::MutexLock lock(&mu_);
+  if (served_.empty()) return true;
+  for (const auto& [key, served] : served_) {
+    if (served.deployment != nullptr) return true;
+  }
+  return false;
+}
+
+bool CoordinatorBackend::AllDeployed() const {
+  absl::MutexLock lock(&mu_);
   for (const auto& [key, served] : served_) {
     if (served.deployment == nullptr) return false;
   }

@@ -57,7 +57,13 @@ class CoordinatorBackend : public InferenceBackend {
   absl::StatusOr<std::shared_ptr<const Deployment>> DeploymentOf(const std::string& name,
                                                                  const std::string& version) const;
 
+  // Ready: at least one healthy worker, and a model version deployed (or no
+  // model to serve). A version that cannot be deployed (too few workers for
+  // its stages) is not ready (ModelReady false, ModelInfer UNAVAILABLE with
+  // the reason) without making the whole server unready.
   bool ServerReady() override;
+  // Every served version has a deployment.
+  bool AllDeployed() const;
   inference::ServerMetadataResponse ServerMetadata() override;
   absl::StatusOr<bool> ModelReady(const inference::ModelReadyRequest& request) override;
   absl::StatusOr<inference::ModelMetadataResponse> ModelMetadata(

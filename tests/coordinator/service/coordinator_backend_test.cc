@@ -191,7 +191,11 @@ TEST_F(CoordinatorBackendTest, TooFewWorkersIsUnavailableWithTheReason) {
   cluster_.workers = 2;
   absl::Status deployed = backend_->Deploy();
   EXPECT_EQ(deployed.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_FALSE(backend_->ServerReady());
+  EXPECT_TRUE(backend_->ServerReady()) << "the DATA models are deployed";
+  EXPECT_FALSE(backend_->AllDeployed());
+  inference::ModelReadyRequest ready;
+  ready.set_name("cnn_pipeline");
+  EXPECT_FALSE(*backend_->ModelReady(ready));
   absl::StatusOr<inference::ModelInferResponse> r = Infer(Request("cnn_pipeline", RandomInput({1, 3, 32, 32}, 1)));
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_NE(r.status().message().find("needs 3 workers"), std::string::npos) << r.status();
