@@ -17,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "client/exit_codes.h"
+#include "client/latency_stats.h"
 #include "client/json_text.h"
 #include "client/kserve_request.h"
 #include "client/random_tensor.h"
@@ -228,7 +229,7 @@ std::string InferUsage() {
                      [--server-name NAME] --model NAME [--version V]
                      [--input NAME=FILE.npy]... [--random-input NAME[=DIMS]]...
                      [--output NAME]... [--output-dir DIR] [--json] [--timeout-ms N]
-                     [--typed-contents] [--seed N]
+                     [--typed-contents] [--seed N] [--iterations N] [--warmup N]
 
 Sends one KServe v2 ModelInfer request to a Tessera coordinator (or any KServe
 v2 / Triton gRPC server) and prints the outputs.
@@ -255,6 +256,10 @@ v2 / Triton gRPC server) and prints the outputs.
                           {"model_name": .., "model_version": .., "outputs":
                            {NAME: {"shape": [..], "datatype": ".."}}, "latency_ms": x}
   --timeout-ms N          deadline of each call in ms (default 60000; 0: none)
+  --iterations N          send the request N times over one connection and
+                          print latency percentiles (latency_ms in --json is
+                          then the median); default 1
+  --warmup N              untimed calls before those (default 0)
   --typed-contents        send inputs in the typed `contents` fields instead of
                           raw_input_contents
   --seed N                seed for random inputs (default 0)
@@ -292,7 +297,8 @@ absl::StatusOr<InferOptions> ParseInferArgs(const std::vector<std::string>& args
     }
     static const std::set<std::string> kValueFlags = {
         "--server", "--certs",  "--ca",           "--cert",   "--key",        "--server-name", "--model",
-        "--version", "--input", "--random-input", "--output", "--output-dir", "--timeout-ms",  "--seed"};
+        "--version", "--input", "--random-input", "--output", "--output-dir", "--timeout-ms",  "--seed",
+        "--iterations", "--warmup"};
     if (kValueFlags.count(flag) == 0) return Usage(absl::StrCat("unknown flag '", flag, "'"));
     if (!has_value) {
       if (i + 1 >= args.size()) return Usage(absl::StrCat(flag, " needs a value"));
@@ -344,6 +350,13 @@ absl::StatusOr<InferOptions> ParseInferArgs(const std::vector<std::string>& args
       if (!absl::SimpleAtoi(value, &options.timeout_ms) || options.timeout_ms < 0) {
         return Usage(absl::StrCat("--timeout-ms expects an integer >= 0, got '", value, "'"));
       }
+    } else if (flag == "--iterations" || flag == "--warmup") {
+      int64_t n = 0;
+      const int64_t minimum = flag == "--iterations" ? 1 : 0;
+      if (!absl::SimpleAtoi(value, &n) || n < minimum) {
+        return Usage(absl::StrCat(flag, " expects an integer >= ", minimum, ", got '", value, "'"));
+      }
+      (flag == "--iterations" ? options.iterations : options.warmup) = n;
     } else if (flag == "--seed") {
       if (!absl::SimpleAtoi(value, &options.seed)) {
         return Usage(absl::StrCat("--seed expects a non-negative integer, got '", value, "'"));
@@ -386,14 +399,22 @@ int InferCommand(const std::vector<std::string>& args, std::ostream& out, std::o
   absl::StatusOr<inference::ModelInferRequest> request = BuildRequest(options, *stub, err);
   if (!request.ok()) return Fail(err, request.status());
 
+  // Warm-up calls, then the timed ones over the same channel; the last
+  // answer is the one reported.
   inference::ModelInferResponse response;
-  grpc::ClientContext context;
-  SetDeadline(options, &context);
-  const auto start = std::chrono::steady_clock::now();
-  grpc::Status status = stub->ModelInfer(&context, *request, &response);
-  const double latency_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  if (!status.ok()) return Fail(err, CallError(status, "ModelInfer", options.insecure));
+  std::vector<double> latencies;
+  for (int64_t i = 0; i < options.warmup + options.iterations; ++i) {
+    response.Clear();
+    grpc::ClientContext context;
+    SetDeadline(options, &context);
+    const auto start = std::chrono::steady_clock::now();
+    grpc::Status status = stub->ModelInfer(&context, *request, &response);
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    if (!status.ok()) return Fail(err, CallError(status, "ModelInfer", options.insecure));
+    if (i >= options.warmup) latencies.push_back(ms);
+  }
+  const LatencyStats stats = SummarizeLatencies(latencies);
+  const double latency_ms = options.iterations == 1 ? latencies[0] : stats.p50;
 
   absl::StatusOr<std::vector<engine::NamedTensor>> outputs = coordinator::DecodeInferOutputs(response);
   if (!outputs.ok()) {
@@ -404,6 +425,10 @@ int InferCommand(const std::vector<std::string>& args, std::ostream& out, std::o
     if (absl::Status s = WriteOutputs(options.output_dir, *outputs); !s.ok()) return Fail(err, s);
   }
   out << (options.json ? JsonReport(response, *outputs, latency_ms) : TextReport(options, response, *outputs, latency_ms));
+  if (options.iterations > 1 && !options.json) {
+    out << absl::StrFormat("latency over %d calls (%d warm-up): min %.3f ms  p50 %.3f ms  p90 %.3f ms  p99 %.3f ms\n",
+                           options.iterations, options.warmup, stats.min, stats.p50, stats.p90, stats.p99);
+  }
   out.flush();
   return kExitOk;
 }

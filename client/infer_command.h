@@ -63,6 +63,8 @@ struct InferOptions {
   bool json = false;
   bool typed_contents = false;
   int64_t timeout_ms = 60000;        // 0: no deadline
+  int64_t iterations = 1;            // timed calls
+  int64_t warmup = 0;                // untimed calls before them
   uint64_t seed = 0;
   bool help = false;
 

@@ -282,6 +282,15 @@ TEST_F(InferEndToEndTest, RawInputsEchoedAndPrinted) {
   EXPECT_EQ(request.inputs(0).contents().fp32_contents_size(), 0);
 }
 
+TEST_F(InferEndToEndTest, IterationsReportLatencyPercentiles) {
+  const std::string x = WriteInput("xi.npy", Tensor::FromVector<float>({1, 2}, {1, 2}));
+  ASSERT_EQ(Infer({"--model", "echo", "--input", "x=" + x, "--iterations", "3", "--warmup", "2"}), kExitOk)
+      << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("latency over 3 calls (2 warm-up): min "));
+  EXPECT_EQ(ParseInferArgs({"--server", "h:1", "--model", "m", "--insecure", "--iterations", "0"}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(InferEndToEndTest, TypedContentsOutputDirAndJson) {
   const std::string x = WriteInput("x.npy", Tensor::FromVector<float>({1, 4}, {0.5f, -1.5f, 2, 3}));
   const std::string n = WriteInput("n.npy", Tensor::FromVector<int64_t>({2}, {7, 8}));
