@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/exit_codes.h"
+#include "coordinator/service/deployment_builder.h"
 #include "client/json_text.h"
 
 namespace tessera::client {
@@ -68,13 +69,24 @@ std::string PlanToJson(const planner::PipelinePlan& plan) {
 
 std::string PlanUsage() {
   return R"(usage: tessera plan --model M.onnx --stages K [options]
+       tessera plan --model M.onnx --workers N [--strategy S] [--worker-memory-mb M] [options]
 
 Cuts the model (as the engine optimizes it) into K consecutive pipeline stages
 that balance cost and keep the bytes crossing each cut small, and prints them.
+With --workers, first chooses the strategy and stage count the coordinator
+would for a cluster of N workers (as the model's config.pbtxt `parallelism`
+block would ask: --strategy AUTO picks from the model's size against the
+workers' memory budget and their number) and prints that choice.
 
 options:
   --model PATH          ONNX model (required)
-  --stages K            number of stages (required, >= 1)
+  --stages K            number of stages (>= 1; required without --workers;
+                        with it, 0 or absent lets the strategy choose)
+  --workers N           size of the cluster to plan for
+  --strategy S          AUTO (default), DATA, PIPELINE or HYBRID (with --workers)
+  --replicas R          replicas per stage for HYBRID/DATA (0: choose)
+  --micro-batch N       micro-batch size the plan reports (0: none)
+  --worker-memory-mb M  each worker's partition budget (0: unbounded)
   --batch N             sample batch for dynamic dimension 0 (default 1)
   --dim NAME=VALUE      sample value of a named dynamic dimension (repeatable)
   --other-dim N         sample value of other dynamic dimensions (default 16)
@@ -109,8 +121,10 @@ absl::StatusOr<PlanOptions> ParsePlanArgs(const std::vector<std::string>& args) 
       options.json = true;
       continue;
     }
-    static const std::set<std::string> kValueFlags = {"--model", "--stages", "--batch", "--dim", "--other-dim",
-                                                      "--threads", "--measure-runs", "--output-dir"};
+    static const std::set<std::string> kValueFlags = {
+        "--model",      "--stages",      "--batch",    "--dim",        "--other-dim",       "--threads",
+        "--measure-runs", "--output-dir", "--workers", "--strategy",   "--worker-memory-mb", "--replicas",
+        "--micro-batch"};
     if (kValueFlags.count(flag) == 0) return Usage(absl::StrCat("unknown flag '", flag, "'"));
     if (!has_value) {
       if (i + 1 >= args.size()) return Usage(absl::StrCat(flag, " needs a value"));
@@ -120,11 +134,35 @@ absl::StatusOr<PlanOptions> ParsePlanArgs(const std::vector<std::string>& args) 
       if (value.empty()) return Usage("--model needs a path");
       options.model_path = value;
     } else if (flag == "--stages") {
-      absl::StatusOr<int64_t> n = ParseInt(flag, value, 1);
+      absl::StatusOr<int64_t> n = ParseInt(flag, value, 0);
       if (!n.ok()) return n.status();
       if (*n > 1 << 20) return Usage("--stages is too large");
       options.planner.stages = static_cast<int>(*n);
-      has_stages = true;
+      options.parallelism.set_stages(static_cast<uint32_t>(*n));
+      has_stages = *n > 0;
+    } else if (flag == "--workers") {
+      absl::StatusOr<int64_t> n = ParseInt(flag, value, 1);
+      if (!n.ok()) return n.status();
+      options.workers = static_cast<int>(std::min<int64_t>(*n, 1 << 16));
+      options.choose_strategy = true;
+    } else if (flag == "--strategy") {
+      inference::ModelParallelism::Strategy strategy;
+      if (!inference::ModelParallelism::Strategy_Parse(value, &strategy)) {
+        return Usage(absl::StrCat("--strategy expects AUTO, DATA, PIPELINE or HYBRID, got '", value, "'"));
+      }
+      options.parallelism.set_strategy(strategy);
+    } else if (flag == "--replicas") {
+      absl::StatusOr<int64_t> n = ParseInt(flag, value, 0);
+      if (!n.ok()) return n.status();
+      options.parallelism.set_replicas(static_cast<uint32_t>(std::min<int64_t>(*n, 1 << 16)));
+    } else if (flag == "--micro-batch") {
+      absl::StatusOr<int64_t> n = ParseInt(flag, value, 0);
+      if (!n.ok()) return n.status();
+      options.parallelism.set_micro_batch_size(static_cast<uint32_t>(std::min<int64_t>(*n, 1 << 30)));
+    } else if (flag == "--worker-memory-mb") {
+      absl::StatusOr<int64_t> n = ParseInt(flag, value, 0);
+      if (!n.ok()) return n.status();
+      options.worker_memory_bytes = static_cast<uint64_t>(std::min<int64_t>(*n, int64_t{1} << 40)) << 20;
     } else if (flag == "--batch") {
       absl::StatusOr<int64_t> n = ParseInt(flag, value, 1);
       if (!n.ok()) return n.status();
@@ -153,7 +191,7 @@ absl::StatusOr<PlanOptions> ParsePlanArgs(const std::vector<std::string>& args) 
     }
   }
   if (options.model_path.empty()) return Usage("--model is required");
-  if (!has_stages) return Usage("--stages is required");
+  if (!has_stages && !options.choose_strategy) return Usage("--stages is required (or --workers)");
   return options;
 }
 
@@ -175,7 +213,25 @@ int PlanCommand(const std::vector<std::string>& args, std::ostream& out, std::os
   }
   std::stringstream buffer;
   buffer << file.rdbuf();
-  absl::StatusOr<planner::PipelinePlan> plan = planner::PlanPipeline(buffer.str(), options.planner);
+  planner::PlannerOptions planner_options = options.planner;
+  std::string choice_text, choice_json;
+  if (options.choose_strategy) {
+    absl::StatusOr<coordinator::StrategyChoice> choice = coordinator::ChooseStrategy(
+        options.parallelism, buffer.str().size(),
+        {.workers = options.workers, .worker_memory_bytes = options.worker_memory_bytes});
+    if (!choice.ok()) return Fail(err, choice.status());
+    planner_options.stages = choice->stages;
+    choice_text = absl::StrCat("strategy: ", coordinator::StrategyName(choice->strategy), ", ", choice->stages,
+                               " stage(s) x ", choice->replicas, " replica(s) on ", options.workers, " workers",
+                               choice->micro_batch_size > 0 ? absl::StrCat(", micro-batches of ", choice->micro_batch_size)
+                                                            : std::string(),
+                               "\n  why: ", choice->reason, "\n\n");
+    choice_json = absl::StrCat("\"strategy\": {\"name\": ", JsonQuote(coordinator::StrategyName(choice->strategy)),
+                               ", \"stages\": ", choice->stages, ", \"replicas\": ", choice->replicas,
+                               ", \"micro_batch_size\": ", choice->micro_batch_size,
+                               ", \"reason\": ", JsonQuote(choice->reason), "}, ");
+  }
+  absl::StatusOr<planner::PipelinePlan> plan = planner::PlanPipeline(buffer.str(), planner_options);
   if (!plan.ok()) {
     return Fail(err, absl::Status(plan.status().code(), absl::StrCat("cannot plan '", options.model_path,
                                                                      "': ", plan.status().message())));
@@ -190,9 +246,11 @@ int PlanCommand(const std::vector<std::string>& args, std::ostream& out, std::os
     }
   }
   if (options.json) {
-    out << PlanToJson(*plan);
+    std::string json = PlanToJson(*plan);
+    if (!choice_json.empty()) json.insert(1, choice_json);
+    out << json;
   } else {
-    out << planner::PlanToText(*plan);
+    out << choice_text << planner::PlanToText(*plan);
   }
   return kExitOk;
 }

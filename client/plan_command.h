@@ -25,12 +25,19 @@
 
 #include "absl/status/statusor.h"
 #include "coordinator/planner/stage_planner.h"
+#include "proto/model_config.pb.h"
 
 namespace tessera::client {
 
 struct PlanOptions {
   std::string model_path;
   planner::PlannerOptions planner;
+  // With --workers: choose the strategy as the coordinator would
+  // (coordinator/service/deployment_builder.h) and plan its stage count.
+  bool choose_strategy = false;
+  inference::ModelParallelism parallelism;  // --strategy, --stages, --replicas, --micro-batch
+  int workers = 0;
+  uint64_t worker_memory_bytes = 0;  // --worker-memory-mb; 0: no budget
   std::string output_dir;  // empty: stage models are not written
   bool json = false;
   bool help = false;

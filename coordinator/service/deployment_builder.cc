@@ -54,7 +54,7 @@ absl::StatusOr<StrategyChoice> ChooseStrategy(const inference::ModelParallelism&
   if (workers < needed) {
     return absl::FailedPreconditionError(absl::StrCat(StrategyName(choice.strategy), " with ", choice.stages,
                                                       " stages x ", choice.replicas, " replicas needs ", needed,
-                                                      " workers; ", workers, " are healthy (", choice.reason, ")"));
+                                                      " workers; ", workers, " are available (", choice.reason, ")"));
   }
   if (choice.strategy == Strategy::kData) {
     choice.stages = 1;

@@ -31,6 +31,32 @@ TEST(PlanCommandTest, JsonIsOneObject) {
   EXPECT_NE(s.find("\"source\": \"request\""), std::string::npos);
 }
 
+TEST(PlanCommandTest, WorkersShowTheStrategyTheCoordinatorWouldChoose) {
+  std::ostringstream out, err;
+  // planner_resnet.onnx is about 180 KB: no budget -> DATA on every worker.
+  EXPECT_EQ(PlanCommand({"--model", kResnet, "--workers", "3", "--measure-runs=0"}, out, err), kExitOk) << err.str();
+  EXPECT_NE(out.str().find("strategy: DATA, 1 stage(s) x 3 replica(s) on 3 workers"), std::string::npos) << out.str();
+  // A 100 KB budget (75 KB usable): 3 stages; 6 workers -> HYBRID 3 x 2.
+  out.str("");
+  EXPECT_EQ(PlanCommand({"--model", kResnet, "--workers", "6", "--worker-memory-mb", "0", "--measure-runs=0",
+                         "--strategy", "HYBRID", "--stages", "3"},
+                        out, err),
+            kExitOk)
+      << err.str();
+  EXPECT_NE(out.str().find("strategy: HYBRID, 3 stage(s) x 2 replica(s)"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("3 stages"), std::string::npos) << out.str();
+  // PIPELINE over more stages than workers is refused, naming both counts.
+  out.str("");
+  err.str("");
+  EXPECT_EQ(PlanCommand({"--model", kResnet, "--workers", "2", "--strategy", "PIPELINE", "--stages", "3",
+                         "--measure-runs=0"},
+                        out, err),
+            kExitRuntimeError);
+  EXPECT_NE(err.str().find("needs 3 workers; 2 are available"), std::string::npos) << err.str();
+  out.str("");
+  EXPECT_EQ(PlanCommand({"--model", kResnet, "--workers", "2", "--strategy", "SIDEWAYS"}, out, err), kExitUsageError);
+}
+
 TEST(PlanCommandTest, UsageAndRuntimeErrors) {
   std::ostringstream out, err;
   EXPECT_EQ(PlanCommand({"--model", kResnet}, out, err), kExitUsageError);
