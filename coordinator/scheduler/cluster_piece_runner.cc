@@ -40,6 +40,17 @@ std::vector<double> ClusterPieceRunner::ReplicaWeights(const Deployment& deploym
   return weights;
 }
 
+void ClusterPieceRunner::Prepare(const Deployment& deployment) {
+  const absl::Time deadline = absl::Now() + options_.prepare_deadline;
+  for (int stage = 0; stage < static_cast<int>(deployment.stages.size()); ++stage) {
+    const StagePartition& partition = deployment.stages[stage];
+    for (const WorkerPool::WorkerPtr& worker : Candidates(deployment, stage)) {
+      loader_->EnsureLoaded(worker, LoadablePartition{partition.header, partition.onnx_bytes}, deadline,
+                            [](absl::Status) {});
+    }
+  }
+}
+
 void ClusterPieceRunner::Run(const Deployment& deployment, int stage, int replica,
                              std::shared_ptr<const worker::ExecuteRequest> request, absl::Time deadline, Done done) {
   auto attempt = std::make_shared<Attempt>();

@@ -32,12 +32,14 @@ class ClusterPieceRunner : public PieceRunner {
  public:
   struct Options {
     int max_attempts = 3;
+    absl::Duration prepare_deadline = absl::Seconds(120);  // per partition push in Prepare
   };
 
   ClusterPieceRunner(WorkerPool* pool, PartitionLoader* loader, Options options)
       : pool_(pool), loader_(loader), options_(options) {}
 
   std::vector<double> ReplicaWeights(const Deployment& deployment, int stage) override;
+  void Prepare(const Deployment& deployment) override;
   void Run(const Deployment& deployment, int stage, int replica, std::shared_ptr<const worker::ExecuteRequest> request,
            absl::Time deadline, Done done) override;
 

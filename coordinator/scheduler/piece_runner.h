@@ -28,6 +28,11 @@ class PieceRunner {
   // replica is available.
   virtual std::vector<double> ReplicaWeights(const Deployment& deployment, int stage) = 0;
 
+  // Gets the deployment's partitions onto the workers that will run them,
+  // in the background, so that first requests do not wait for the pushes.
+  // Best effort: failures show again (and are handled) when pieces run.
+  virtual void Prepare(const Deployment& deployment) { (void)deployment; }
+
   // Runs `request` on stage `stage`: on replica `replica` (an index into the
   // last ReplicaWeights) when it is still available, else on the best one.
   // replica < 0: the best one.

@@ -60,6 +60,7 @@ absl::Status CoordinatorBackend::Deploy(const std::string& name) {
     absl::StatusOr<std::shared_ptr<const Deployment>> deployment =
         BuildDeployment(*model, cluster, options_.deployment);
     if (deployment.ok()) {
+      runner_->Prepare(**deployment);
       served.deployment = *deployment;
       served.executor = std::make_shared<const RequestExecutor>(*deployment, runner_);
     } else {
