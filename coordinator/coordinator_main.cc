@@ -9,14 +9,9 @@
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "common/execution_pool.h"
-#include "common/dashed_flags.h"
-#include "common/openmp_environment.h"
-#include "common/server_authorization.h"
-#include "common/shutdown_signal.h"
+#include "common/server_main.h"
 #include "common/tls_flags.h"
 #include "coordinator/frontend/inference_service.h"
 #include "coordinator/pool/grpc_worker_client.h"
@@ -25,9 +20,6 @@
 #include "coordinator/repository/model_repository.h"
 #include "coordinator/scheduler/cluster_piece_runner.h"
 #include "coordinator/service/coordinator_backend.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
-#include "grpcpp/grpcpp.h"
-#include "grpcpp/health_check_service_interface.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:8000", "address to serve clients on (HOST:PORT; port 0 picks a free port)");
 ABSL_FLAG(std::string, model_repository, "", "model repository: <dir>/<model>/config.pbtxt, <dir>/<model>/<version>/model.onnx");
@@ -108,44 +100,19 @@ int Main() {
 
   // Serve.
   InferenceService service(&backend);
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-      ConfigureServerSecurity(NodeRole::kCoordinator, *tls, &builder);
-  if (!credentials.ok()) return Fail("security", credentials.status());
-  builder.SetMaxReceiveMessageSize(max_message);
-  builder.SetMaxSendMessageSize(max_message);
-  int port = 0;
-  const std::string listen = absl::GetFlag(FLAGS_listen);
-  builder.AddListeningPort(listen, *credentials, &port);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) {
-    std::cerr << "tessera-coordinator: cannot listen on " << listen << "\n";
-    return 1;
-  }
-  const std::string host = listen.substr(0, listen.rfind(':'));
-  std::printf("tessera-coordinator: listening on %s:%d\n", host.c_str(), port);
-  std::fflush(stdout);
-
-  const int signal = WaitForShutdownSignal();
-  std::fprintf(stderr, "tessera-coordinator: signal %d, shutting down\n", signal);
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  const int code = ServeUntilSignal(
+      {.name = "tessera-coordinator", .listen = absl::GetFlag(FLAGS_listen), .role = NodeRole::kCoordinator,
+       .tls = *tls, .max_message_bytes = max_message},
+      {&service});
   (*pool)->Stop();
-  return 0;
+  return code;
 }
 
 }  // namespace
 }  // namespace tessera::coordinator
 
 int main(int argc, char** argv) {
-  tessera::BoundOpenMpSpinning(argv);
-  tessera::BlockShutdownSignals();
-  absl::SetProgramUsageMessage("the Tessera coordinator: serves KServe v2 gRPC and splits requests over workers");
-  std::vector<std::string> args = tessera::UnderscoreFlagNames(argc, argv);
-  std::vector<char*> arg_pointers;
-  for (std::string& arg : args) arg_pointers.push_back(arg.data());
-  absl::ParseCommandLine(static_cast<int>(arg_pointers.size()), arg_pointers.data());
+  tessera::InitServerMain(argc, argv,
+                          "the Tessera coordinator: serves KServe v2 gRPC and splits requests over workers");
   return tessera::coordinator::Main();
 }

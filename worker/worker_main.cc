@@ -9,18 +9,9 @@
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "common/dashed_flags.h"
-#include "common/openmp_environment.h"
-#include "common/server_authorization.h"
-#include "common/shutdown_signal.h"
+#include "common/server_main.h"
 #include "common/tls_flags.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
-#include "grpcpp/health_check_service_interface.h"
 #include "worker/worker_core.h"
 #include "worker/worker_service.h"
 
@@ -49,47 +40,19 @@ int Main() {
   WorkerCore core(options);
   WorkerService service(&core);
 
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-      ConfigureServerSecurity(NodeRole::kWorker, *tls, &builder);
-  if (!credentials.ok()) {
-    std::cerr << "tessera-worker: " << credentials.status().message() << "\n";
-    return 2;
-  }
-  const int max_message = static_cast<int>(std::min<int64_t>(absl::GetFlag(FLAGS_max_message_mb) << 20, INT32_MAX));
-  builder.SetMaxReceiveMessageSize(max_message);
-  builder.SetMaxSendMessageSize(max_message);
-  int port = 0;
-  const std::string listen = absl::GetFlag(FLAGS_listen);
-  builder.AddListeningPort(listen, *credentials, &port);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) {
-    std::cerr << "tessera-worker: cannot listen on " << listen << "\n";
-    return 1;
-  }
-  const std::string host = listen.substr(0, listen.rfind(':'));
-  std::printf("tessera-worker: listening on %s:%d\n", host.c_str(), port);
-  std::fflush(stdout);
-
-  const int signal = WaitForShutdownSignal();
-  std::fprintf(stderr, "tessera-worker: signal %d, shutting down\n", signal);
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  return 0;
+  return ServeUntilSignal({.name = "tessera-worker",
+                           .listen = absl::GetFlag(FLAGS_listen),
+                           .role = NodeRole::kWorker,
+                           .tls = *tls,
+                           .max_message_bytes = static_cast<int>(
+                               std::min<int64_t>(absl::GetFlag(FLAGS_max_message_mb) << 20, INT32_MAX))},
+                          {&service});
 }
 
 }  // namespace
 }  // namespace tessera::worker
 
 int main(int argc, char** argv) {
-  tessera::BoundOpenMpSpinning(argv);
-  tessera::BlockShutdownSignals();
-  absl::SetProgramUsageMessage("a Tessera worker: runs model partitions for the coordinators");
-  std::vector<std::string> args = tessera::UnderscoreFlagNames(argc, argv);
-  std::vector<char*> arg_pointers;
-  for (std::string& arg : args) arg_pointers.push_back(arg.data());
-  absl::ParseCommandLine(static_cast<int>(arg_pointers.size()), arg_pointers.data());
+  tessera::InitServerMain(argc, argv, "a Tessera worker: runs model partitions for the coordinators");
   return tessera::worker::Main();
 }
