@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "client/exit_codes.h"
+#include "client/flag_argument.h"
 #include "common/certificate_authority.h"
 
 namespace tessera::client {
@@ -41,27 +42,16 @@ absl::StatusOr<CertsOptions> ParseCertsArgs(const std::vector<std::string>& args
   CertsOptions options;
   bool hosts_given = false;
   for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (!absl::StartsWith(arg, "--") && arg != "-h") {
-      return Usage(absl::StrCat("unexpected argument '", arg, "'"));
-    }
-    std::string flag = arg;
-    std::string value;
-    bool has_value = false;
-    if (const size_t eq = arg.find('='); eq != std::string::npos) {
-      flag = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-      has_value = true;
-    }
+    absl::StatusOr<FlagArgument> parsed = FlagArgument::Split(args[i]);
+    if (!parsed.ok()) return parsed.status();
+    const std::string& flag = parsed->flag;
+    const std::string& value = parsed->value;
     if (flag == "--help" || flag == "-h") {
       options.help = true;
       return options;
     }
     if (flag != "--out" && flag != "--hosts") return Usage(absl::StrCat("unknown flag '", flag, "'"));
-    if (!has_value) {
-      if (i + 1 >= args.size()) return Usage(absl::StrCat(flag, " needs a value"));
-      value = args[++i];
-    }
+    if (absl::Status taken = parsed->TakeValue(args, i); !taken.ok()) return taken;
     if (flag == "--out") {
       if (value.empty()) return Usage("--out needs a directory");
       options.out_dir = value;

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/exit_codes.h"
+#include "client/flag_argument.h"
 #include "coordinator/service/deployment_builder.h"
 #include "client/json_text.h"
 
@@ -102,16 +103,11 @@ absl::StatusOr<PlanOptions> ParsePlanArgs(const std::vector<std::string>& args) 
   PlanOptions options;
   bool has_stages = false;
   for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (!absl::StartsWith(arg, "--")) return Usage(absl::StrCat("unexpected argument '", arg, "'"));
-    std::string flag = arg;
-    std::string value;
-    bool has_value = false;
-    if (const size_t eq = arg.find('='); eq != std::string::npos) {
-      flag = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-      has_value = true;
-    }
+    absl::StatusOr<FlagArgument> parsed = FlagArgument::Split(args[i]);
+    if (!parsed.ok()) return parsed.status();
+    const std::string& flag = parsed->flag;
+    const std::string& value = parsed->value;
+    const bool has_value = parsed->has_value;
     if (flag == "--help") {
       options.help = true;
       return options;
@@ -126,10 +122,7 @@ absl::StatusOr<PlanOptions> ParsePlanArgs(const std::vector<std::string>& args) 
         "--measure-runs", "--output-dir", "--workers", "--strategy",   "--worker-memory-mb", "--replicas",
         "--micro-batch"};
     if (kValueFlags.count(flag) == 0) return Usage(absl::StrCat("unknown flag '", flag, "'"));
-    if (!has_value) {
-      if (i + 1 >= args.size()) return Usage(absl::StrCat(flag, " needs a value"));
-      value = args[++i];
-    }
+    if (absl::Status taken = parsed->TakeValue(args, i); !taken.ok()) return taken;
     if (flag == "--model") {
       if (value.empty()) return Usage("--model needs a path");
       options.model_path = value;

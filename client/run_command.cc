@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "client/exit_codes.h"
+#include "client/flag_argument.h"
 #include "client/json_text.h"
 #include "client/latency_stats.h"
 #include "common/npy.h"
@@ -275,16 +276,11 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args) {
   RunOptions options;
   std::set<std::string> named;
   for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (!absl::StartsWith(arg, "--")) return Usage(absl::StrCat("unexpected argument '", arg, "'"));
-    std::string flag = arg;
-    std::string value;
-    bool has_value = false;
-    if (const size_t eq = arg.find('='); eq != std::string::npos) {
-      flag = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-      has_value = true;
-    }
+    absl::StatusOr<FlagArgument> parsed = FlagArgument::Split(args[i]);
+    if (!parsed.ok()) return parsed.status();
+    const std::string& flag = parsed->flag;
+    const std::string& value = parsed->value;
+    const bool has_value = parsed->has_value;
     if (flag == "--help" || flag == "-h") {
       options.help = true;
       return options;
@@ -308,10 +304,7 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args) {
                                                       "--threads",    "--iterations", "--warmup",    "--seed",
                                                       "--random-dist"};
     if (kValueFlags.count(flag) == 0) return Usage(absl::StrCat("unknown flag '", flag, "'"));
-    if (!has_value) {
-      if (i + 1 >= args.size()) return Usage(absl::StrCat(flag, " needs a value"));
-      value = args[++i];
-    }
+    if (absl::Status taken = parsed->TakeValue(args, i); !taken.ok()) return taken;
     if (flag == "--model") {
       if (value.empty()) return Usage("--model needs a path");
       options.model_path = value;

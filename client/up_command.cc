@@ -24,6 +24,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "client/exit_codes.h"
+#include "client/flag_argument.h"
 #include "client/process.h"
 #include "common/certificate_authority.h"
 #include "common/tls_credentials.h"
@@ -420,16 +421,11 @@ start or a process died, 2 usage error.
 absl::StatusOr<UpOptions> ParseUpArgs(const std::vector<std::string>& args) {
   UpOptions options;
   for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (!absl::StartsWith(arg, "--")) return Usage(absl::StrCat("unexpected argument '", arg, "'"));
-    std::string flag = arg;
-    std::string value;
-    bool has_value = false;
-    if (const size_t eq = arg.find('='); eq != std::string::npos) {
-      flag = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-      has_value = true;
-    }
+    absl::StatusOr<FlagArgument> parsed = FlagArgument::Split(args[i]);
+    if (!parsed.ok()) return parsed.status();
+    const std::string& flag = parsed->flag;
+    const std::string& value = parsed->value;
+    const bool has_value = parsed->has_value;
     if (flag == "--help" || flag == "-h") {
       options.help = true;
       return options;
@@ -443,10 +439,7 @@ absl::StatusOr<UpOptions> ParseUpArgs(const std::vector<std::string>& args) {
                                                       "--certs",            "--worker-memory-mb", "--threads",
                                                       "--bin-dir",          "--ready-timeout-s"};
     if (kValueFlags.count(flag) == 0) return Usage(absl::StrCat("unknown flag '", flag, "'"));
-    if (!has_value) {
-      if (i + 1 >= args.size()) return Usage(absl::StrCat(flag, " needs a value"));
-      value = args[++i];
-    }
+    if (absl::Status taken = parsed->TakeValue(args, i); !taken.ok()) return taken;
     if (value.empty()) return Usage(absl::StrCat(flag, " needs a non-empty value"));
     auto integer = [&](int64_t minimum, int64_t* result) -> absl::Status {
       if (!absl::SimpleAtoi(value, result) || *result < minimum) {
