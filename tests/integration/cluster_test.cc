@@ -10,6 +10,8 @@
 //   - a model over 4 MB (streamed to workers in chunks);
 //   - a worker killed and restarted between requests;
 //   - the same request through typed contents and raw_input_contents;
+//   - ModelStreamInfer: every request of a stream answered, a bad one as an
+//     error_message while the stream goes on;
 //   - refused: no client certificate, a certificate from another CA, a
 //     client certificate presented to a worker.
 // Every wait is bounded; processes are killed when the fixture ends.
@@ -350,6 +352,42 @@ TEST_F(ClusterTest, TypedAndRawContentsGiveTheSameAnswer) {
   grpc::Status st = Infer("cnn_data", input, &typed, client::InferContents::kTyped);
   ASSERT_TRUE(st.ok()) << st.error_message();
   EXPECT_EQ(raw.raw_output_contents(0), typed.raw_output_contents(0));
+}
+
+TEST_F(ClusterTest, StreamInferAnswersEveryRequestOfTheStream) {
+  StartCluster(2);
+  auto context = Context();
+  auto stream = stub_->ModelStreamInfer(context.get());
+  std::vector<Tensor> inputs;
+  for (int i = 0; i < 6; ++i) {
+    inputs.push_back(RandomInput({1 + i % 3, 3, 32, 32}, 40 + i));
+    inference::ModelInferRequest request;
+    request.set_model_name(i % 2 ? "cnn_pipeline2" : "cnn_data");
+    request.set_id(absl::StrCat(i));
+    client::AddInferInput("input", inputs.back(), client::InferContents::kRaw, &request);
+    ASSERT_TRUE(stream->Write(request));
+  }
+  inference::ModelInferRequest bad;  // answered with an error; the stream goes on
+  bad.set_model_name("nope");
+  bad.set_id("bad");
+  ASSERT_TRUE(stream->Write(bad));
+  stream->WritesDone();
+  int answered = 0, errors = 0;
+  inference::ModelStreamInferResponse response;
+  while (stream->Read(&response)) {
+    if (!response.error_message().empty()) {
+      ++errors;
+      EXPECT_EQ(response.infer_response().id(), "bad");
+      EXPECT_NE(response.error_message().find("nope"), std::string::npos) << response.error_message();
+      continue;
+    }
+    const int i = std::stoi(response.infer_response().id());
+    ExpectMatches(response.infer_response(), *cnn_, inputs[i], /*bit_identical=*/i % 2 == 1);
+    ++answered;
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(answered, 6);
+  EXPECT_EQ(errors, 1);
 }
 
 TEST_F(ClusterTest, UnauthenticatedAndWrongPeersAreRefused) {
