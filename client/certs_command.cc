@@ -46,7 +46,7 @@ absl::StatusOr<CertsOptions> ParseCertsArgs(const std::vector<std::string>& args
     if (!parsed.ok()) return parsed.status();
     const std::string& flag = parsed->flag;
     const std::string& value = parsed->value;
-    if (flag == "--help" || flag == "-h") {
+    if (parsed->is_help()) {
       options.help = true;
       return options;
     }

@@ -280,7 +280,7 @@ absl::StatusOr<InferOptions> ParseInferArgs(const std::vector<std::string>& args
     const std::string& flag = parsed->flag;
     const std::string& value = parsed->value;
     const bool has_value = parsed->has_value;
-    if (flag == "--help" || flag == "-h") {
+    if (parsed->is_help()) {
       options.help = true;
       return options;
     }

@@ -108,7 +108,7 @@ absl::StatusOr<PlanOptions> ParsePlanArgs(const std::vector<std::string>& args) 
     const std::string& flag = parsed->flag;
     const std::string& value = parsed->value;
     const bool has_value = parsed->has_value;
-    if (flag == "--help") {
+    if (parsed->is_help()) {
       options.help = true;
       return options;
     }
@@ -206,11 +206,12 @@ int PlanCommand(const std::vector<std::string>& args, std::ostream& out, std::os
   }
   std::stringstream buffer;
   buffer << file.rdbuf();
+  const std::string model_bytes = buffer.str();  // one copy of the model; str() copies on every call
   planner::PlannerOptions planner_options = options.planner;
   std::string choice_text, choice_json;
   if (options.choose_strategy) {
     absl::StatusOr<coordinator::StrategyChoice> choice = coordinator::ChooseStrategy(
-        options.parallelism, buffer.str().size(),
+        options.parallelism, model_bytes.size(),
         {.workers = options.workers, .worker_memory_bytes = options.worker_memory_bytes});
     if (!choice.ok()) return Fail(err, choice.status());
     planner_options.stages = choice->stages;
@@ -224,7 +225,7 @@ int PlanCommand(const std::vector<std::string>& args, std::ostream& out, std::os
                                ", \"micro_batch_size\": ", choice->micro_batch_size,
                                ", \"reason\": ", JsonQuote(choice->reason), "}, ");
   }
-  absl::StatusOr<planner::PipelinePlan> plan = planner::PlanPipeline(buffer.str(), planner_options);
+  absl::StatusOr<planner::PipelinePlan> plan = planner::PlanPipeline(model_bytes, planner_options);
   if (!plan.ok()) {
     return Fail(err, absl::Status(plan.status().code(), absl::StrCat("cannot plan '", options.model_path,
                                                                      "': ", plan.status().message())));

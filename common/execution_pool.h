@@ -1,8 +1,8 @@
-// A fixed set of execution slots (threads) that run engine work off the gRPC
-// threads, with a bounded queue in front of them.
+// A fixed set of execution slots (threads) that run slow work (engine runs,
+// model loads) off the gRPC threads, with a bounded queue in front of them.
 //
 // Submit never blocks: when `queue_limit` tasks are already waiting it
-// returns RESOURCE_EXHAUSTED at once, so an overloaded worker answers
+// returns RESOURCE_EXHAUSTED at once, so an overloaded server answers
 // quickly instead of growing without bound. Tasks run in submission order.
 // The destructor finishes every queued task, then joins the threads.
 //
