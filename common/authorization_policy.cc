@@ -1,6 +1,5 @@
 #include "common/authorization_policy.h"
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -38,35 +37,6 @@ std::string RulesJson(const std::vector<AuthorizationRule>& rules) {
                       "]");
 }
 
-// gRPC's string pattern: "*" anything non-empty, "x*" prefix, "*x" suffix,
-// else exact.
-bool MatchesPattern(absl::string_view pattern, absl::string_view value) {
-  if (pattern == "*") return !value.empty();
-  if (absl::EndsWith(pattern, "*")) return absl::StartsWith(value, pattern.substr(0, pattern.size() - 1));
-  if (absl::StartsWith(pattern, "*")) return absl::EndsWith(value, pattern.substr(1));
-  return value == pattern;
-}
-
-// An authenticated principal matches on its URI SANs if it has any, else on
-// its DNS SANs if it has any, else on its subject.
-bool PrincipalMatches(absl::string_view pattern, const PeerIdentity& peer) {
-  if (!peer.authenticated) return false;
-  const std::vector<std::string>& names = !peer.uri_sans.empty() ? peer.uri_sans : peer.dns_sans;
-  if (names.empty()) return MatchesPattern(pattern, peer.subject);
-  for (const std::string& name : names) {
-    if (MatchesPattern(pattern, name)) return true;
-  }
-  return false;
-}
-
-bool RuleMatches(const AuthorizationRule& rule, const PeerIdentity& peer, absl::string_view path) {
-  bool source = rule.principals.empty();
-  for (const std::string& principal : rule.principals) source = source || PrincipalMatches(principal, peer);
-  bool request = rule.paths.empty();
-  for (const std::string& pattern : rule.paths) request = request || MatchesPattern(pattern, path);
-  return source && request;
-}
-
 AuthorizationRule HealthAndReflectionRule() {
   return {.name = "health_and_reflection",
           .principals = {kAnyAuthenticatedPeer},
@@ -81,16 +51,6 @@ std::string AuthorizationPolicy::ToJson() const {
   if (!deny_rules.empty()) absl::StrAppend(&json, ", \"deny_rules\": ", RulesJson(deny_rules));
   absl::StrAppend(&json, ", \"allow_rules\": ", RulesJson(allow_rules), "}");
   return json;
-}
-
-bool IsAllowed(const AuthorizationPolicy& policy, const PeerIdentity& peer, absl::string_view path) {
-  for (const AuthorizationRule& rule : policy.deny_rules) {
-    if (RuleMatches(rule, peer, path)) return false;
-  }
-  for (const AuthorizationRule& rule : policy.allow_rules) {
-    if (RuleMatches(rule, peer, path)) return true;
-  }
-  return false;
 }
 
 AuthorizationPolicy WorkerAuthorizationPolicy() {

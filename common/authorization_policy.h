@@ -3,14 +3,14 @@
 // allow_rules; each rule a source.principals list and a request.paths list).
 // common/server_authorization.h installs a policy on a server.
 //
-// Principals are matched against the verified peer certificate's URI SANs
+// gRPC's engine evaluates it (common/server_authorization.h): principals are
+// matched against the verified peer certificate's URI SANs
 // (spiffe://tessera/<role>, see common/node_role.h), then its DNS SANs, then
-// its subject, as gRPC's engine does; "*" means any authenticated peer. Paths
-// are full method names; a trailing "*" matches a prefix, e.g.
-// "/tessera.worker.Worker/*" every method of the service. Deny rules win over
-// allow rules; a call that no allow rule matches is refused with
-// PERMISSION_DENIED. A rule without principals matches any peer, one without
-// paths any method.
+// its subject; "*" means any authenticated peer. Paths are full method names;
+// a trailing "*" matches a prefix, e.g. "/tessera.worker.Worker/*" every
+// method of the service. Deny rules win over allow rules; a call that no allow
+// rule matches is refused with PERMISSION_DENIED. A rule without principals
+// matches any peer, one without paths any method.
 //
 // Worker server ("tessera_worker"):
 //   allow coordinator_calls_worker: spiffe://tessera/coordinator ->
@@ -40,7 +40,6 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
 #include "common/node_role.h"
 
 namespace tessera {
@@ -60,17 +59,6 @@ struct AuthorizationPolicy {
   // grpc::experimental::StaticDataAuthorizationPolicyProvider::Create takes it.
   std::string ToJson() const;
 };
-
-// What a server knows of the caller from the TLS handshake.
-struct PeerIdentity {
-  bool authenticated = false;  // a certificate chain the server verified
-  std::vector<std::string> uri_sans;
-  std::vector<std::string> dns_sans;
-  std::string subject;
-};
-
-// The policy's decision for one call of `path` by `peer`.
-bool IsAllowed(const AuthorizationPolicy& policy, const PeerIdentity& peer, absl::string_view path);
 
 AuthorizationPolicy WorkerAuthorizationPolicy();
 AuthorizationPolicy CoordinatorAuthorizationPolicy();
