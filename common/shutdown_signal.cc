@@ -3,8 +3,15 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <atomic>
+#include <cerrno>
+
+#include "absl/time/clock.h"
+
 namespace tessera {
 namespace {
+
+std::atomic<bool> g_draining{false};
 
 sigset_t ShutdownSignals() {
   sigset_t set;
@@ -28,5 +35,23 @@ int WaitForShutdownSignal() {
   }
   return signal;
 }
+
+int WaitForShutdownSignalFor(absl::Duration timeout) {
+  const sigset_t set = ShutdownSignals();
+  const absl::Time give_up = absl::Now() + timeout;
+  while (true) {
+    const absl::Duration left = give_up - absl::Now();
+    if (left <= absl::ZeroDuration()) return 0;
+    const timespec wait = absl::ToTimespec(left);
+    const int signal = sigtimedwait(&set, nullptr, &wait);
+    if (signal > 0) return signal;
+    if (errno == EAGAIN) return 0;
+    // EINTR: another signal interrupted the wait; wait for what is left.
+  }
+}
+
+void BeginDraining() { g_draining.store(true, std::memory_order_release); }
+
+bool IsDraining() { return g_draining.load(std::memory_order_acquire); }
 
 }  // namespace tessera

@@ -9,10 +9,10 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
-#include <iostream>
 
 #include "absl/strings/str_cat.h"
 #include "common/file_contents.h"
+#include "common/logging.h"
 #include "common/openssl_objects.h"
 #include "common/status_macros.h"
 
@@ -21,9 +21,10 @@ namespace {
 
 // The one place insecure mode announces itself.
 void WarnInsecure(absl::string_view side) {
-  std::cerr << "WARNING: tessera " << side
-            << " uses --insecure: plaintext gRPC without authentication or authorization; "
-               "anyone who can reach the port can call it\n";
+  TESSERA_LOG(kWarning,
+              "--insecure: plaintext gRPC without authentication or authorization; "
+              "anyone who can reach the port can call it",
+              {{"side", side}});
 }
 
 absl::StatusOr<std::string> ReadTlsFile(absl::string_view what, const std::string& path) {

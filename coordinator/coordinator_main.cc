@@ -4,13 +4,13 @@
 // Prints "tessera-coordinator: listening on HOST:PORT" once serving and
 // shuts down cleanly on SIGINT or SIGTERM.
 #include <cstdio>
-#include <iostream>
 #include <memory>
 #include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "common/execution_pool.h"
+#include "common/logging.h"
 #include "common/server_main.h"
 #include "common/tls_flags.h"
 #include "coordinator/frontend/inference_service.h"
@@ -34,7 +34,7 @@ namespace tessera::coordinator {
 namespace {
 
 int Fail(absl::string_view what, const absl::Status& status) {
-  std::cerr << "tessera-coordinator: " << what << ": " << status.message() << "\n";
+  TESSERA_LOG(kError, "cannot start", {{"what", what}, {"error", status}});
   return 2;
 }
 
@@ -69,7 +69,7 @@ int Main() {
       ModelRepository::Create({.root = absl::GetFlag(FLAGS_model_repository)});
   if (!repository.ok()) return Fail("model repository", repository.status());
   if (absl::Status loaded = (*repository)->LoadAll(); !loaded.ok()) {
-    std::cerr << "tessera-coordinator: " << loaded.message() << "\n";
+    TESSERA_LOG(kWarning, "some models could not be loaded", {{"error", loaded}});
   }
   CoordinatorOptions options;
   options.deployment.engine_threads = absl::GetFlag(FLAGS_threads);
@@ -89,13 +89,17 @@ int Main() {
   };
   CoordinatorBackend backend(options, repository->get(), &runner, cluster_shape);
   if (absl::Status deployed = backend.Deploy(); !deployed.ok()) {
-    std::cerr << "tessera-coordinator: not every model could be deployed yet: " << deployed.message() << "\n";
+    TESSERA_LOG(kWarning, "not every model could be deployed yet", {{"error", deployed}});
   }
   // Workers that come (back) may make undeployed models deployable.
   ExecutionPool redeploy({.slots = 1, .queue_limit = 1});
   (*pool)->OnHealthChanged([&backend, &redeploy](const WorkerPool::WorkerPtr& worker) {
+    TESSERA_LOG(kInfo, worker->healthy() ? "worker up" : "worker down", {{"worker", worker->address()}});
     if (!worker->healthy() || backend.AllDeployed()) return;
-    (void)redeploy.Submit([&backend] { (void)backend.Deploy(); });
+    (void)redeploy.Submit([&backend] {
+      absl::Status deployed = backend.Deploy();
+      if (!deployed.ok()) TESSERA_LOG(kWarning, "not every model could be deployed yet", {{"error", deployed}});
+    });
   });
 
   // Serve.

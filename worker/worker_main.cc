@@ -4,11 +4,11 @@
 // (with the real port when --listen asks for port 0) and shuts down cleanly
 // on SIGINT or SIGTERM.
 #include <cstdio>
-#include <iostream>
 #include <memory>
 #include <string>
 
 #include "absl/flags/flag.h"
+#include "common/logging.h"
 #include "common/server_main.h"
 #include "common/tls_flags.h"
 #include "grpcpp/grpcpp.h"
@@ -28,7 +28,7 @@ namespace {
 int Main() {
   absl::StatusOr<TlsOptions> tls = TlsOptionsFromFlags(NodeRole::kWorker);
   if (!tls.ok()) {
-    std::cerr << "tessera-worker: " << tls.status().message() << "\n";
+    TESSERA_LOG(kError, "cannot start", {{"what", "security"}, {"error", tls.status()}});
     return 2;
   }
   WorkerCore::Options options;
