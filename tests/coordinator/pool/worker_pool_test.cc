@@ -22,7 +22,7 @@ namespace {
 using testing::SyncCall;
 using testing::WaitUntil;
 
-std::unique_ptr<WorkerPool> MakePool(const FakeWorkerFleet& fleet, std::vector<std::string> workers,
+std::unique_ptr<WorkerPool> MakePool(const FakeWorkerFleet& fleet, std::vector<WorkerEndpoint> workers,
                                      absl::Duration interval = absl::Milliseconds(500)) {
   absl::StatusOr<std::unique_ptr<WorkerPool>> pool = WorkerPool::Create({
       .workers = std::move(workers),
@@ -324,7 +324,7 @@ TEST(WorkerPoolTest, ConcurrentUseWhileTheHealthThreadRuns) {
   std::vector<std::thread> threads;
   threads.emplace_back([&] {
     for (int i = 0; absl::Now() < end; ++i) {
-      std::vector<std::string> members = {"w0:1"};
+      std::vector<WorkerEndpoint> members = {"w0:1"};
       if (i % 2 == 0) members.push_back("w1:1");
       if (i % 3 == 0) members.push_back("w2:1");
       EXPECT_TRUE(pool->UpdateMembership(members).ok());
