@@ -255,7 +255,9 @@ class DiscoveryTest : public ::testing::Test {
     absl::StatusOr<client::ExitStatus> exit = (*process)->Wait(absl::Seconds(20));
     EXPECT_TRUE(exit.ok() && exit->success()) << (*process)->StderrTail();
     Struct parsed;
-    if (line.ok()) EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(*line, &parsed).ok()) << *line;
+    if (line.ok()) {
+      EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(*line, &parsed).ok()) << *line;
+    }
     return parsed;
   }
 
