@@ -84,9 +84,6 @@ int Main() {
   if (!pool.ok()) return Fail("workers", pool.status());
   (*pool)->PollNow();
   (*pool)->Start();
-  (*discovery)->Start([p = pool->get()](const std::vector<WorkerEndpoint>& endpoints) {
-    return p->UpdateMembership(endpoints);
-  });
   PartitionLoader loader;
   ClusterPieceRunner runner(pool->get(), &loader, {.max_attempts = absl::GetFlag(FLAGS_max_attempts)});
 
@@ -124,7 +121,11 @@ int Main() {
     (void)redeploy.Submit([&backend] { (void)backend.Deploy(); });
   });
 
-  // Serve.
+  // Serve. Discovery starts last: nothing returns between here and its Stop,
+  // so its thread never outlives the pool it updates.
+  (*discovery)->Start([p = pool->get()](const std::vector<WorkerEndpoint>& endpoints) {
+    return p->UpdateMembership(endpoints);
+  });
   InferenceService service(&backend);
   ClusterStatusService status_service([&backend, p = pool->get(), version = options.version] {
     return BuildClusterStatus(backend.ServedVersions(), p->All(), version);

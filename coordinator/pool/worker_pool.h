@@ -66,6 +66,8 @@ using WorkerClientFactory =
 
 // "host:port,host:port" (spaces around entries ignored, duplicates dropped)
 // -> addresses; InvalidArgument for an entry without a host or a numeric port.
+// Static lists only: the coordinator's --workers, which may also hold
+// dns:/// names, is parsed by ParseWorkerTargets (worker_target.h).
 absl::StatusOr<std::vector<std::string>> ParseWorkerList(absl::string_view list);
 
 struct CapacityEstimate {
