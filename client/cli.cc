@@ -6,6 +6,7 @@
 #include "client/infer_command.h"
 #include "client/plan_command.h"
 #include "client/run_command.h"
+#include "client/status_command.h"
 #include "client/up_command.h"
 
 namespace tessera::client {
@@ -25,6 +26,8 @@ commands:
           see 'tessera infer --help'
   up      start a local cluster (workers and a coordinator) until Ctrl-C;
           see 'tessera up --help'
+  status  show a coordinator's models, their plans and its workers' health
+          and load; see 'tessera status --help'
   help    this text
 )";
 
@@ -43,6 +46,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   if (command == "plan") return PlanCommand(rest, out, err);
   if (command == "infer") return InferCommand(rest, out, err);
   if (command == "up") return UpCommand(rest, out, err);
+  if (command == "status") return StatusCommand(rest, out, err);
   if (command == "help" || command == "--help" || command == "-h") {
     out << kUsage;
     return kExitOk;

@@ -8,6 +8,7 @@ namespace {
 
 constexpr char kWorkerMethods[] = "/tessera.worker.Worker/*";
 constexpr char kInferenceMethods[] = "/inference.GRPCInferenceService/*";
+constexpr char kClusterStatusMethods[] = "/tessera.status.ClusterStatus/*";
 constexpr char kRepositoryLoad[] = "/inference.GRPCInferenceService/RepositoryModelLoad";
 constexpr char kRepositoryUnload[] = "/inference.GRPCInferenceService/RepositoryModelUnload";
 constexpr char kAnyAuthenticatedPeer[] = "*";
@@ -69,6 +70,9 @@ AuthorizationPolicy CoordinatorAuthorizationPolicy() {
           .allow_rules = {{.name = "inference",
                            .principals = {RoleIdentity(NodeRole::kClient), RoleIdentity(NodeRole::kCoordinator)},
                            .paths = {kInferenceMethods}},
+                          {.name = "cluster_status",
+                           .principals = {RoleIdentity(NodeRole::kClient), RoleIdentity(NodeRole::kCoordinator)},
+                           .paths = {kClusterStatusMethods}},
                           HealthAndReflectionRule()}};
 }
 

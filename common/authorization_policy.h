@@ -29,6 +29,8 @@
 //         certificates)
 //   allow inference: spiffe://tessera/client, spiffe://tessera/coordinator ->
 //         /inference.GRPCInferenceService/*
+//   allow cluster_status: spiffe://tessera/client, spiffe://tessera/coordinator ->
+//         /tessera.status.ClusterStatus/* (read-only, `tessera status`)
 //   allow health_and_reflection: as on workers
 //   everything else is denied; worker certificates in particular get nothing
 //   but health and reflection.

@@ -1,6 +1,9 @@
 // tessera-coordinator: serves the KServe v2 gRPC API (inference.
-// GRPCInferenceService) over mutual TLS to clients, plus grpc.health.v1 and
-// server reflection; splits requests over the workers given by --workers.
+// GRPCInferenceService) and the cluster status (tessera.status.ClusterStatus)
+// over mutual TLS to clients, plus grpc.health.v1 and server reflection;
+// splits requests over the workers given by --workers (static host:port
+// entries and dns:///NAME:PORT names, re-resolved every
+// --resolve-interval-ms; see coordinator/pool/worker_discovery.h).
 // Prints "tessera-coordinator: listening on HOST:PORT" once serving and
 // shuts down cleanly on SIGINT or SIGTERM.
 #include <cstdio>
@@ -15,15 +18,23 @@
 #include "common/tls_flags.h"
 #include "coordinator/frontend/inference_service.h"
 #include "coordinator/pool/grpc_worker_client.h"
+#include "coordinator/pool/host_resolver.h"
 #include "coordinator/pool/partition_loader.h"
+#include "coordinator/pool/worker_discovery.h"
 #include "coordinator/pool/worker_pool.h"
+#include "coordinator/pool/worker_target.h"
 #include "coordinator/repository/model_repository.h"
 #include "coordinator/scheduler/cluster_piece_runner.h"
 #include "coordinator/service/coordinator_backend.h"
+#include "coordinator/status/cluster_status_report.h"
+#include "coordinator/status/cluster_status_service.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:8000", "address to serve clients on (HOST:PORT; port 0 picks a free port)");
 ABSL_FLAG(std::string, model_repository, "", "model repository: <dir>/<model>/config.pbtxt, <dir>/<model>/<version>/model.onnx");
-ABSL_FLAG(std::string, workers, "", "the workers, host:port,host:port,...");
+ABSL_FLAG(std::string, workers, "",
+          "the workers, comma-separated: host:port entries and dns:///NAME:PORT names (every address NAME "
+          "resolves to, re-resolved every --resolve-interval-ms; certificates must name NAME)");
+ABSL_FLAG(int64_t, resolve_interval_ms, 2000, "how often dns:/// worker names are resolved again");
 ABSL_FLAG(int, threads, 0, "engine threads the workers use per Execute (0: all cores), for planning");
 ABSL_FLAG(int64_t, health_interval_ms, 500, "how often every worker's Status is polled");
 ABSL_FLAG(int64_t, default_timeout_ms, 60000, "deadline of requests whose client sets none");
@@ -44,8 +55,20 @@ int Main() {
   if (absl::GetFlag(FLAGS_model_repository).empty()) {
     return Fail("flags", absl::InvalidArgumentError("--model-repository is required"));
   }
-  absl::StatusOr<std::vector<std::string>> addresses = ParseWorkerList(absl::GetFlag(FLAGS_workers));
-  if (!addresses.ok()) return Fail("--workers", addresses.status());
+  absl::StatusOr<std::vector<WorkerTarget>> targets = ParseWorkerTargets(absl::GetFlag(FLAGS_workers));
+  if (!targets.ok()) return Fail("--workers", targets.status());
+  SystemHostResolver resolver;
+  absl::StatusOr<std::unique_ptr<WorkerDiscovery>> discovery = WorkerDiscovery::Create(
+      {.targets = *targets,
+       .resolver = &resolver,
+       .resolve_interval = absl::Milliseconds(absl::GetFlag(FLAGS_resolve_interval_ms)),
+       .on_warning = [](const absl::Status& warning) {
+         std::cerr << "tessera-coordinator: warning: " << warning.message() << "\n";
+       }});
+  if (!discovery.ok()) return Fail("--resolve-interval-ms", discovery.status());
+  if (absl::Status resolved = (*discovery)->Resolve(); !resolved.ok()) {
+    std::cerr << "tessera-coordinator: warning: " << resolved.message() << "\n";
+  }
   const int max_message = static_cast<int>(std::min<int64_t>(absl::GetFlag(FLAGS_max_message_mb) << 20, INT32_MAX));
 
   // Workers.
@@ -54,7 +77,7 @@ int Main() {
   absl::StatusOr<GrpcWorkerClientFactory> factory = MakeGrpcWorkerClientFactory(*tls, client_options);
   if (!factory.ok()) return Fail("worker channels", factory.status());
   WorkerPool::Options pool_options;
-  pool_options.workers = *addresses;
+  pool_options.workers = (*discovery)->Endpoints();
   pool_options.client_factory = *factory;
   pool_options.health_interval = absl::Milliseconds(absl::GetFlag(FLAGS_health_interval_ms));
   absl::StatusOr<std::unique_ptr<WorkerPool>> pool = WorkerPool::Create(pool_options);
@@ -102,12 +125,20 @@ int Main() {
     });
   });
 
-  // Serve.
+  // Serve. Discovery starts last: nothing returns between here and its Stop,
+  // so its thread never outlives the pool it updates.
+  (*discovery)->Start([p = pool->get()](const std::vector<WorkerEndpoint>& endpoints) {
+    return p->UpdateMembership(endpoints);
+  });
   InferenceService service(&backend);
+  ClusterStatusService status_service([&backend, p = pool->get(), version = options.version] {
+    return BuildClusterStatus(backend.ServedVersions(), p->All(), version);
+  });
   const int code = ServeUntilSignal(
       {.name = "tessera-coordinator", .listen = absl::GetFlag(FLAGS_listen), .role = NodeRole::kCoordinator,
        .tls = *tls, .max_message_bytes = max_message},
-      {&service});
+      {&service, &status_service});
+  (*discovery)->Stop();
   (*pool)->Stop();
   return code;
 }

@@ -23,7 +23,8 @@ void FakeWorkerFleet::Refuse(const std::string& address) {
 }
 
 WorkerClientFactory FakeWorkerFleet::Factory() const {
-  return [state = state_](const std::string& address) -> absl::StatusOr<std::unique_ptr<WorkerClient>> {
+  return [state = state_](const WorkerEndpoint& endpoint) -> absl::StatusOr<std::unique_ptr<WorkerClient>> {
+    const std::string& address = endpoint.address;
     FakeWorkerClient::Options options;
     {
       absl::MutexLock lock(&state->mu);

@@ -182,9 +182,12 @@ absl::StatusOr<GrpcWorkerClientFactory> MakeGrpcWorkerClientFactory(const TlsOpt
   if (!credentials.ok()) return credentials.status();
   return GrpcWorkerClientFactory(
       [credentials = *std::move(credentials), tls, options](
-          const std::string& address) -> absl::StatusOr<std::unique_ptr<WorkerClient>> {
+          const WorkerEndpoint& endpoint) -> absl::StatusOr<std::unique_ptr<WorkerClient>> {
+        const std::string& address = endpoint.address;
         grpc::ChannelArguments arguments = GrpcWorkerClient::ChannelArguments(options);
-        ApplyChannelSecurityArguments(tls, &arguments);
+        TlsOptions channel_tls = tls;
+        if (!endpoint.tls_server_name.empty()) channel_tls.expected_server_name = endpoint.tls_server_name;
+        ApplyChannelSecurityArguments(channel_tls, &arguments);
         std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(address, credentials, arguments);
         if (channel == nullptr) return absl::InternalError(absl::StrCat("no channel to ", address));
         return std::make_unique<GrpcWorkerClient>(address, std::move(channel), options);

@@ -31,6 +31,7 @@
 #include "absl/time/time.h"
 #include "common/tls_credentials.h"
 #include "coordinator/pool/worker_client.h"
+#include "coordinator/pool/worker_endpoint.h"
 #include "proto/worker.grpc.pb.h"
 
 namespace tessera::coordinator {
@@ -69,14 +70,19 @@ class GrpcWorkerClient final : public WorkerClient {
   const std::shared_ptr<worker::Worker::Stub> stub_;
 };
 
-// What the worker pool calls to reach a new worker address
+// What the worker pool calls to reach a new worker endpoint
 // (worker_pool.h's WorkerClientFactory has this signature).
-using GrpcWorkerClientFactory = std::function<absl::StatusOr<std::unique_ptr<WorkerClient>>(const std::string&)>;
+using GrpcWorkerClientFactory =
+    std::function<absl::StatusOr<std::unique_ptr<WorkerClient>>(const WorkerEndpoint&)>;
 
 // A factory of GrpcWorkerClients sharing one set of channel credentials,
 // made once here from `tls` (each set of credentials owns a file-watcher
-// thread; see common/tls_credentials.h). Each address gets its own channel
-// with `tls`'s security arguments and the message limits of `options`.
+// thread; see common/tls_credentials.h). Each endpoint gets its own channel
+// to endpoint.address with `tls`'s security arguments and the message limits
+// of `options`. An endpoint's tls_server_name, when set, is the name the
+// worker's certificate is verified against (GRPC_SSL_TARGET_NAME_OVERRIDE_ARG,
+// in place of tls.expected_server_name): the certificate chain and the name
+// are still checked, only the name differs from the dialled IP.
 absl::StatusOr<GrpcWorkerClientFactory> MakeGrpcWorkerClientFactory(const TlsOptions& tls,
                                                                     const GrpcWorkerClient::Options& options);
 

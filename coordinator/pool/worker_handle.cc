@@ -15,8 +15,12 @@ void InFlightTicket::Release() {
   worker_.reset();
 }
 
-WorkerHandle::WorkerHandle(uint64_t id, std::unique_ptr<WorkerClient> client, double capacity_smoothing)
-    : id_(id), client_(std::move(client)), capacity_smoothing_(std::clamp(capacity_smoothing, 0.01, 1.0)) {}
+WorkerHandle::WorkerHandle(uint64_t id, std::unique_ptr<WorkerClient> client, double capacity_smoothing,
+                           std::string tls_server_name)
+    : id_(id),
+      client_(std::move(client)),
+      capacity_smoothing_(std::clamp(capacity_smoothing, 0.01, 1.0)),
+      tls_server_name_(std::move(tls_server_name)) {}
 
 bool WorkerHandle::healthy() const {
   absl::MutexLock lock(&mu_);

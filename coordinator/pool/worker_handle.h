@@ -66,11 +66,15 @@ class WorkerHandle : public std::enable_shared_from_this<WorkerHandle> {
   };
 
   // `id` is unique within a pool: an address removed and added again gets a
-  // new handle with a new id.
-  WorkerHandle(uint64_t id, std::unique_ptr<WorkerClient> client, double capacity_smoothing);
+  // new handle with a new id. `tls_server_name`: the name the worker's
+  // certificate is checked against when it is not the address's host
+  // (worker_endpoint.h); empty otherwise.
+  WorkerHandle(uint64_t id, std::unique_ptr<WorkerClient> client, double capacity_smoothing,
+               std::string tls_server_name = "");
 
   uint64_t id() const { return id_; }
   const std::string& address() const { return client_->address(); }
+  const std::string& tls_server_name() const { return tls_server_name_; }
   WorkerClient& client() const { return *client_; }
 
   bool healthy() const;
@@ -115,6 +119,7 @@ class WorkerHandle : public std::enable_shared_from_this<WorkerHandle> {
   const uint64_t id_;
   const std::unique_ptr<WorkerClient> client_;
   const double capacity_smoothing_;
+  const std::string tls_server_name_;
 
   mutable absl::Mutex mu_;
   bool healthy_ ABSL_GUARDED_BY(mu_) = false;

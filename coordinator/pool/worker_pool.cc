@@ -1,6 +1,7 @@
 #include "coordinator/pool/worker_pool.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <utility>
 
@@ -103,7 +104,7 @@ absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Create(Options options) 
   if (options.health_interval <= absl::ZeroDuration() || options.health_deadline <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("WorkerPool: health_interval and health_deadline must be positive");
   }
-  std::vector<std::string> workers = options.workers;
+  std::vector<WorkerEndpoint> workers = options.workers;
   auto pool = std::make_unique<WorkerPool>(ConstructionKey(), std::move(options));
   if (absl::Status status = pool->UpdateMembership(workers); !status.ok()) return status;
   return pool;
@@ -180,31 +181,37 @@ void WorkerPool::PollNow() {
   fresh->WaitFor(options_.health_deadline + absl::Seconds(1));
 }
 
-absl::Status WorkerPool::UpdateMembership(const std::vector<std::string>& addresses) {
+absl::Status WorkerPool::UpdateMembership(const std::vector<WorkerEndpoint>& endpoints) {
   absl::MutexLock update_lock(&update_mu_);
-  const std::set<std::string> wanted(addresses.begin(), addresses.end());
-  std::vector<std::string> to_add;
+  std::map<std::string, WorkerEndpoint> wanted;
+  for (const WorkerEndpoint& endpoint : endpoints) wanted.try_emplace(endpoint.address, endpoint);
+  std::vector<WorkerEndpoint> to_add;
   MembershipChange change;
   {
     absl::MutexLock lock(&mu_);
-    for (const std::string& address : wanted) {
-      if (!workers_.contains(address)) to_add.push_back(address);
+    for (const auto& [address, endpoint] : wanted) {
+      auto it = workers_.find(address);
+      if (it == workers_.end() || it->second->tls_server_name() != endpoint.tls_server_name) {
+        to_add.push_back(endpoint);
+      }
     }
   }
   std::vector<std::string> failures;
-  std::vector<std::pair<std::string, std::unique_ptr<WorkerClient>>> clients;
-  for (const std::string& address : to_add) {
-    absl::StatusOr<std::unique_ptr<WorkerClient>> client = options_.client_factory(address);
+  std::vector<std::pair<WorkerEndpoint, std::unique_ptr<WorkerClient>>> clients;
+  for (const WorkerEndpoint& endpoint : to_add) {
+    absl::StatusOr<std::unique_ptr<WorkerClient>> client = options_.client_factory(endpoint);
     if (!client.ok() || *client == nullptr) {
-      failures.push_back(absl::StrCat(address, ": ", client.ok() ? "no client" : client.status().ToString()));
+      failures.push_back(
+          absl::StrCat(endpoint.address, ": ", client.ok() ? "no client" : client.status().ToString()));
       continue;
     }
-    clients.emplace_back(address, *std::move(client));
+    clients.emplace_back(endpoint, *std::move(client));
   }
   {
     absl::MutexLock lock(&mu_);
     for (auto it = workers_.begin(); it != workers_.end();) {
-      if (wanted.contains(it->first)) {
+      auto want = wanted.find(it->first);
+      if (want != wanted.end() && want->second.tls_server_name == it->second->tls_server_name()) {
         ++it;
         continue;
       }
@@ -212,9 +219,10 @@ absl::Status WorkerPool::UpdateMembership(const std::vector<std::string>& addres
       change.removed.push_back(it->second);
       it = workers_.erase(it);
     }
-    for (auto& [address, client] : clients) {
-      auto worker = std::make_shared<WorkerHandle>(next_worker_id_++, std::move(client), options_.capacity_smoothing);
-      workers_.emplace(address, worker);
+    for (auto& [endpoint, client] : clients) {
+      auto worker = std::make_shared<WorkerHandle>(next_worker_id_++, std::move(client), options_.capacity_smoothing,
+                                                   endpoint.tls_server_name);
+      workers_.emplace(endpoint.address, worker);
       change.added.push_back(std::move(worker));
     }
   }

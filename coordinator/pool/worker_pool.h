@@ -1,8 +1,10 @@
 // The coordinator's workers: membership, health and measured capacity.
 //
 // Membership: the pool starts from Options::workers (the --workers flag,
-// see ParseWorkerList) and can be given a new address list at any time
-// (UpdateMembership; DNS discovery calls it). Added workers get a client
+// see worker_target.h and worker_discovery.h) and can be given a new
+// endpoint list at any time (UpdateMembership; DNS discovery calls it).
+// Workers are identified by address; an address that comes back with another
+// TLS server name is replaced by a new worker. Added workers get a client
 // from Options::client_factory and become usable after their first
 // successful Status poll, which is started at once; removed workers are
 // marked removed and unhealthy, so they stop getting work, while handles
@@ -51,16 +53,21 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "coordinator/pool/worker_client.h"
+#include "coordinator/pool/worker_endpoint.h"
 #include "coordinator/pool/worker_handle.h"
 
 namespace tessera::coordinator {
 
-// Makes the client for a worker address (GrpcWorkerClient in production,
-// fakes in tests; see MakeGrpcWorkerClientFactory).
-using WorkerClientFactory = std::function<absl::StatusOr<std::unique_ptr<WorkerClient>>(const std::string& address)>;
+// Makes the client for a worker endpoint (GrpcWorkerClient in production,
+// fakes in tests; see MakeGrpcWorkerClientFactory). The client's address()
+// is endpoint.address.
+using WorkerClientFactory =
+    std::function<absl::StatusOr<std::unique_ptr<WorkerClient>>(const WorkerEndpoint& endpoint)>;
 
 // "host:port,host:port" (spaces around entries ignored, duplicates dropped)
 // -> addresses; InvalidArgument for an entry without a host or a numeric port.
+// Static lists only: the coordinator's --workers, which may also hold
+// dns:/// names, is parsed by ParseWorkerTargets (worker_target.h).
 absl::StatusOr<std::vector<std::string>> ParseWorkerList(absl::string_view list);
 
 struct CapacityEstimate {
@@ -72,7 +79,7 @@ struct CapacityEstimate {
 class WorkerPool {
  public:
   struct Options {
-    std::vector<std::string> workers;
+    std::vector<WorkerEndpoint> workers;
     WorkerClientFactory client_factory;
     absl::Duration health_interval = absl::Milliseconds(500);
     absl::Duration health_deadline = absl::Seconds(1);
@@ -103,9 +110,10 @@ class WorkerPool {
   // Joins the health thread; bounded. Idempotent.
   void Stop();
 
-  // Replaces the membership with `addresses`. Clients that cannot be made
-  // are left out and reported in the returned status (the rest applies).
-  absl::Status UpdateMembership(const std::vector<std::string>& addresses);
+  // Replaces the membership with `endpoints` (by address; for an address
+  // listed twice the first entry counts). Clients that cannot be made are
+  // left out and reported in the returned status (the rest applies).
+  absl::Status UpdateMembership(const std::vector<WorkerEndpoint>& endpoints);
 
   // Snapshots of the current members (removed ones excluded), by address.
   std::vector<WorkerPtr> Healthy() const;

@@ -107,6 +107,18 @@ bool CoordinatorBackend::ServerReady() {
   return false;
 }
 
+std::vector<CoordinatorBackend::ServedVersion> CoordinatorBackend::ServedVersions() const {
+  std::vector<ServedVersion> out;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [key, served] : served_) {
+    out.push_back({.name = key.first,
+                   .version = key.second,
+                   .deployment = served.deployment,
+                   .unavailable_reason = served.unavailable_reason});
+  }
+  return out;
+}
+
 bool CoordinatorBackend::AllDeployed() const {
   absl::MutexLock lock(&mu_);
   for (const auto& [key, served] : served_) {

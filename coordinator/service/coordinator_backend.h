@@ -21,6 +21,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -56,6 +57,16 @@ class CoordinatorBackend : public InferenceBackend {
   // `tessera status`.
   absl::StatusOr<std::shared_ptr<const Deployment>> DeploymentOf(const std::string& name,
                                                                  const std::string& version) const;
+
+  // A served model version as `tessera status` reports it.
+  struct ServedVersion {
+    std::string name;
+    int64_t version = 0;
+    std::shared_ptr<const Deployment> deployment;  // null when not deployed
+    std::string unavailable_reason;
+  };
+  // Snapshot of every served version, by name then version.
+  std::vector<ServedVersion> ServedVersions() const;
 
   // Ready: at least one healthy worker, and a model version deployed (or no
   // model to serve). A version that cannot be deployed (too few workers for

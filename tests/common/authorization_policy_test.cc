@@ -27,6 +27,7 @@ constexpr char kModelInfer[] = "/inference.GRPCInferenceService/ModelInfer";
 constexpr char kServerLive[] = "/inference.GRPCInferenceService/ServerLive";
 constexpr char kRepositoryLoad[] = "/inference.GRPCInferenceService/RepositoryModelLoad";
 constexpr char kRepositoryUnload[] = "/inference.GRPCInferenceService/RepositoryModelUnload";
+constexpr char kClusterStatus[] = "/tessera.status.ClusterStatus/GetStatus";
 constexpr char kReflection[] = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
 
 // ---- The policies as data ----
@@ -138,6 +139,18 @@ TEST_F(AuthorizationPolicyTest, CoordinatorServesClientsAndPeersButNotWorkers) {
   ExpectAllowed(NodeRole::kWorker, kHealthCheck);
   // A coordinator is not a worker.
   ExpectDenied(NodeRole::kClient, kWorkerStatus);
+}
+
+TEST_F(AuthorizationPolicyTest, ClientsAndCoordinatorsReadTheClusterStatus) {
+  StartServer(NodeRole::kCoordinator);
+  ExpectAllowed(NodeRole::kClient, kClusterStatus);
+  ExpectAllowed(NodeRole::kCoordinator, kClusterStatus);
+  ExpectDenied(NodeRole::kWorker, kClusterStatus);
+  // Workers never serve it.
+  server_.reset();
+  StartServer(NodeRole::kWorker);
+  ExpectDenied(NodeRole::kClient, kClusterStatus);
+  ExpectDenied(NodeRole::kCoordinator, kClusterStatus);
 }
 
 TEST_F(AuthorizationPolicyTest, OnlyClientsChangeTheRepository) {

@@ -196,8 +196,8 @@ TEST(GrpcWorkerClientTest, ReplacedWorkerAnswersNotFoundAndGetsThePartitionAgain
   absl::StatusOr<std::unique_ptr<WorkerPool>> pool = WorkerPool::Create({
       .workers = {address},
       .client_factory =
-          [](const std::string& address) -> absl::StatusOr<std::unique_ptr<WorkerClient>> {
-        return InsecureClient(address);
+          [](const WorkerEndpoint& endpoint) -> absl::StatusOr<std::unique_ptr<WorkerClient>> {
+        return InsecureClient(endpoint.address);
       },
       .health_deadline = absl::Seconds(2),
   });
@@ -324,6 +324,33 @@ TEST(GrpcWorkerClientTest, MutualTlsWithTheClusterCertificates) {
   absl::StatusOr<std::unique_ptr<WorkerClient>> intruder = (*as_client)(w->address());
   ASSERT_TRUE(intruder.ok());
   EXPECT_EQ(Status(**intruder).status().code(), absl::StatusCode::kPermissionDenied);
+}
+
+// A worker found through DNS is dialled by IP, and its certificate is
+// checked against the DNS name, not skipped: the right name passes, a name
+// the certificate does not carry fails the handshake.
+TEST(GrpcWorkerClientTest, DiscoveredEndpointsVerifyTheCertificateAgainstTheirName) {
+  tessera::testing::TemporaryDirectory dir("pool_tls_name");
+  ASSERT_TRUE(MakeClusterCertificates(dir.path().string(), {"tessera-worker"}).ok());
+  grpc::ServerBuilder builder;
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> server_credentials = ConfigureServerSecurity(
+      NodeRole::kWorker, TlsOptions{.files = TlsFiles::InDirectory(dir.path().string(), NodeRole::kWorker)},
+      &builder);
+  ASSERT_TRUE(server_credentials.ok()) << server_credentials.status();
+  std::unique_ptr<InProcessWorker> w = InProcessWorker::Start(0, *server_credentials, &builder);
+  ASSERT_NE(w, nullptr);
+  absl::StatusOr<GrpcWorkerClientFactory> factory = MakeGrpcWorkerClientFactory(
+      TlsOptions{.files = TlsFiles::InDirectory(dir.path().string(), NodeRole::kCoordinator)}, {});
+  ASSERT_TRUE(factory.ok()) << factory.status();
+
+  absl::StatusOr<std::unique_ptr<WorkerClient>> named = (*factory)(WorkerEndpoint(w->address(), "tessera-worker"));
+  ASSERT_TRUE(named.ok()) << named.status();
+  EXPECT_EQ((*named)->address(), w->address());
+  EXPECT_TRUE(Status(**named).ok());
+
+  absl::StatusOr<std::unique_ptr<WorkerClient>> misnamed = (*factory)(WorkerEndpoint(w->address(), "other-worker"));
+  ASSERT_TRUE(misnamed.ok()) << misnamed.status();
+  EXPECT_EQ(Status(**misnamed, absl::Seconds(5)).status().code(), absl::StatusCode::kUnavailable);
 }
 
 }  // namespace

@@ -22,7 +22,7 @@ namespace {
 using testing::SyncCall;
 using testing::WaitUntil;
 
-std::unique_ptr<WorkerPool> MakePool(const FakeWorkerFleet& fleet, std::vector<std::string> workers,
+std::unique_ptr<WorkerPool> MakePool(const FakeWorkerFleet& fleet, std::vector<WorkerEndpoint> workers,
                                      absl::Duration interval = absl::Milliseconds(500)) {
   absl::StatusOr<std::unique_ptr<WorkerPool>> pool = WorkerPool::Create({
       .workers = std::move(workers),
@@ -229,6 +229,27 @@ TEST(WorkerPoolTest, UnknownCapacityIsAnEqualShare) {
   EXPECT_EQ(estimate.samples_per_second, 1.0);
 }
 
+TEST(WorkerPoolTest, EndpointsKeepTheirCertificateNameAndANewNameIsANewWorker) {
+  FakeWorkerFleet fleet;
+  std::unique_ptr<WorkerPool> pool = MakePool(fleet, {{"10.0.0.2:1", "tessera-worker"}, {"static:1"}});
+  ASSERT_NE(pool, nullptr);
+  WorkerPool::WorkerPtr named = pool->Find("10.0.0.2:1");
+  ASSERT_NE(named, nullptr);
+  EXPECT_EQ(named->tls_server_name(), "tessera-worker");
+  EXPECT_EQ(pool->Find("static:1")->tls_server_name(), "");
+  // The same endpoints again: nothing changes.
+  ASSERT_TRUE(pool->UpdateMembership({{"10.0.0.2:1", "tessera-worker"}, {"static:1"}}).ok());
+  EXPECT_EQ(pool->Find("10.0.0.2:1"), named);
+  // The address now reached under another name: a new worker replaces it.
+  ASSERT_TRUE(pool->UpdateMembership({{"10.0.0.2:1", "other"}, {"static:1"}}).ok());
+  WorkerPool::WorkerPtr renamed = pool->Find("10.0.0.2:1");
+  ASSERT_NE(renamed, nullptr);
+  EXPECT_NE(renamed, named);
+  EXPECT_EQ(renamed->tls_server_name(), "other");
+  EXPECT_TRUE(named->removed());
+  EXPECT_EQ(pool->All().size(), 2u);
+}
+
 TEST(WorkerPoolTest, LeastLoadedCountsPiecesInFlight) {
   FakeWorkerFleet fleet;
   std::unique_ptr<WorkerPool> pool = MakePool(fleet, {"w1:1", "w2:1"});
@@ -324,7 +345,7 @@ TEST(WorkerPoolTest, ConcurrentUseWhileTheHealthThreadRuns) {
   std::vector<std::thread> threads;
   threads.emplace_back([&] {
     for (int i = 0; absl::Now() < end; ++i) {
-      std::vector<std::string> members = {"w0:1"};
+      std::vector<WorkerEndpoint> members = {"w0:1"};
       if (i % 2 == 0) members.push_back("w1:1");
       if (i % 3 == 0) members.push_back("w2:1");
       EXPECT_TRUE(pool->UpdateMembership(members).ok());
