@@ -2,7 +2,9 @@
 // GRPCInferenceService) over mutual TLS to clients, plus grpc.health.v1 and
 // server reflection; splits requests over the workers given by --workers.
 // Prints "tessera-coordinator: listening on HOST:PORT" once serving and
-// shuts down cleanly on SIGINT or SIGTERM.
+// shuts down cleanly on SIGINT or SIGTERM. With --ops-listen, also serves
+// /healthz, /readyz and /metrics over HTTP (common/ops_server.h), announced
+// first as "tessera-coordinator: ops listening on HOST:PORT".
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -11,6 +13,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "common/execution_pool.h"
+#include "common/ops_server.h"
 #include "common/server_main.h"
 #include "common/tls_flags.h"
 #include "coordinator/frontend/inference_service.h"
@@ -19,7 +22,10 @@
 #include "coordinator/pool/worker_pool.h"
 #include "coordinator/repository/model_repository.h"
 #include "coordinator/scheduler/cluster_piece_runner.h"
+#include "coordinator/scheduler/metered_worker_client.h"
 #include "coordinator/service/coordinator_backend.h"
+#include "coordinator/service/coordinator_metrics.h"
+#include "prometheus/registry.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:8000", "address to serve clients on (HOST:PORT; port 0 picks a free port)");
 ABSL_FLAG(std::string, model_repository, "", "model repository: <dir>/<model>/config.pbtxt, <dir>/<model>/<version>/model.onnx");
@@ -29,6 +35,10 @@ ABSL_FLAG(int64_t, health_interval_ms, 500, "how often every worker's Status is 
 ABSL_FLAG(int64_t, default_timeout_ms, 60000, "deadline of requests whose client sets none");
 ABSL_FLAG(int64_t, max_message_mb, 1024, "largest gRPC message accepted or sent, in MiB");
 ABSL_FLAG(int, max_attempts, 3, "attempts per piece of a request before it fails (other workers are tried)");
+ABSL_FLAG(std::string, ops_listen, "",
+          "HTTP address for /healthz, /readyz and /metrics (HOST:PORT, numeric host; port 0 picks a free port); "
+          "empty: none");
+ABSL_FLAG(int, min_ready_workers, 1, "healthy workers needed before /readyz answers ready");
 
 namespace tessera::coordinator {
 namespace {
@@ -47,6 +57,8 @@ int Main() {
   absl::StatusOr<std::vector<std::string>> addresses = ParseWorkerList(absl::GetFlag(FLAGS_workers));
   if (!addresses.ok()) return Fail("--workers", addresses.status());
   const int max_message = static_cast<int>(std::min<int64_t>(absl::GetFlag(FLAGS_max_message_mb) << 20, INT32_MAX));
+  auto registry = std::make_shared<prometheus::Registry>();
+  CoordinatorMetrics metrics(registry.get());
 
   // Workers.
   GrpcWorkerClient::Options client_options;
@@ -55,14 +67,15 @@ int Main() {
   if (!factory.ok()) return Fail("worker channels", factory.status());
   WorkerPool::Options pool_options;
   pool_options.workers = *addresses;
-  pool_options.client_factory = *factory;
+  pool_options.client_factory = WrapWithMetrics(*factory, metrics.cluster());
   pool_options.health_interval = absl::Milliseconds(absl::GetFlag(FLAGS_health_interval_ms));
   absl::StatusOr<std::unique_ptr<WorkerPool>> pool = WorkerPool::Create(pool_options);
   if (!pool.ok()) return Fail("workers", pool.status());
   (*pool)->PollNow();
   (*pool)->Start();
   PartitionLoader loader;
-  ClusterPieceRunner runner(pool->get(), &loader, {.max_attempts = absl::GetFlag(FLAGS_max_attempts)});
+  ClusterPieceRunner runner(pool->get(), &loader,
+                            {.max_attempts = absl::GetFlag(FLAGS_max_attempts), .retries = metrics.cluster().retries});
 
   // Models.
   absl::StatusOr<std::unique_ptr<ModelRepository>> repository =
@@ -75,6 +88,7 @@ int Main() {
   options.deployment.engine_threads = absl::GetFlag(FLAGS_threads);
   options.default_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_default_timeout_ms));
   options.tensors.max_request_bytes = max_message;
+  options.metrics = &metrics;
   auto cluster_shape = [p = pool->get()] {
     ClusterShape shape;
     for (const auto& worker : p->Healthy()) {
@@ -98,12 +112,37 @@ int Main() {
     (void)redeploy.Submit([&backend] { (void)backend.Deploy(); });
   });
 
+  // Operations port.
+  std::unique_ptr<OpsServer> ops;
+  if (const std::string ops_listen = absl::GetFlag(FLAGS_ops_listen); !ops_listen.empty()) {
+    OpsServer::Options ops_options;
+    ops_options.listen = ops_listen;
+    ops_options.readiness = [&backend, min_workers = absl::GetFlag(FLAGS_min_ready_workers)] {
+      return backend.CheckReady(min_workers);
+    };
+    ops_options.collectables = {registry};
+    ops_options.before_scrape = [p = pool->get(), &metrics] {
+      int up = 0, down = 0;
+      for (const WorkerPool::WorkerPtr& worker : p->All()) ++(worker->healthy() ? up : down);
+      metrics.SetWorkers(up, down);
+    };
+    absl::StatusOr<std::unique_ptr<OpsServer>> started = OpsServer::Start(std::move(ops_options));
+    if (!started.ok()) {
+      std::cerr << "tessera-coordinator: --ops-listen: " << started.status().message() << "\n";
+      (*pool)->Stop();
+      return 1;
+    }
+    ops = *std::move(started);
+    ops->Announce("tessera-coordinator");
+  }
+
   // Serve.
   InferenceService service(&backend);
   const int code = ServeUntilSignal(
       {.name = "tessera-coordinator", .listen = absl::GetFlag(FLAGS_listen), .role = NodeRole::kCoordinator,
        .tls = *tls, .max_message_bytes = max_message},
       {&service});
+  ops.reset();
   (*pool)->Stop();
   return code;
 }
