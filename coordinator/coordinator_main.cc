@@ -5,7 +5,9 @@
 // entries and dns:///NAME:PORT names, re-resolved every
 // --resolve-interval-ms; see coordinator/pool/worker_discovery.h).
 // Prints "tessera-coordinator: listening on HOST:PORT" once serving and
-// shuts down cleanly on SIGINT or SIGTERM.
+// shuts down cleanly on SIGINT or SIGTERM. With --ops-listen, also serves
+// /healthz, /readyz and /metrics over HTTP (common/ops_server.h), announced
+// first as "tessera-coordinator: ops listening on HOST:PORT".
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -14,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/execution_pool.h"
 #include "common/logging.h"
+#include "common/ops_server.h"
 #include "common/server_main.h"
 #include "common/tls_flags.h"
 #include "coordinator/frontend/inference_service.h"
@@ -25,9 +28,12 @@
 #include "coordinator/pool/worker_target.h"
 #include "coordinator/repository/model_repository.h"
 #include "coordinator/scheduler/cluster_piece_runner.h"
+#include "coordinator/scheduler/metered_worker_client.h"
 #include "coordinator/service/coordinator_backend.h"
 #include "coordinator/status/cluster_status_report.h"
 #include "coordinator/status/cluster_status_service.h"
+#include "coordinator/service/coordinator_metrics.h"
+#include "prometheus/registry.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:8000", "address to serve clients on (HOST:PORT; port 0 picks a free port)");
 ABSL_FLAG(std::string, model_repository, "", "model repository: <dir>/<model>/config.pbtxt, <dir>/<model>/<version>/model.onnx");
@@ -40,6 +46,12 @@ ABSL_FLAG(int64_t, health_interval_ms, 500, "how often every worker's Status is 
 ABSL_FLAG(int64_t, default_timeout_ms, 60000, "deadline of requests whose client sets none");
 ABSL_FLAG(int64_t, max_message_mb, 1024, "largest gRPC message accepted or sent, in MiB");
 ABSL_FLAG(int, max_attempts, 3, "attempts per piece of a request before it fails (other workers are tried)");
+ABSL_FLAG(std::string, ops_listen, "",
+          "HTTP address for /healthz, /readyz and /metrics (HOST:PORT, numeric host; port 0 picks a free port); "
+          "empty: none");
+ABSL_FLAG(int, min_ready_workers, 1, "healthy workers needed before /readyz answers ready");
+ABSL_FLAG(bool, strict_readiness, true,
+          "/readyz needs every served model version deployed (Triton's strict readiness); when false, one is enough");
 
 namespace tessera::coordinator {
 namespace {
@@ -63,13 +75,15 @@ int Main() {
        .resolver = &resolver,
        .resolve_interval = absl::Milliseconds(absl::GetFlag(FLAGS_resolve_interval_ms)),
        .on_warning = [](const absl::Status& warning) {
-         std::cerr << "tessera-coordinator: warning: " << warning.message() << "\n";
+         TESSERA_LOG(kWarning, "worker discovery", {{"error", warning}});
        }});
   if (!discovery.ok()) return Fail("--resolve-interval-ms", discovery.status());
   if (absl::Status resolved = (*discovery)->Resolve(); !resolved.ok()) {
-    std::cerr << "tessera-coordinator: warning: " << resolved.message() << "\n";
+    TESSERA_LOG(kWarning, "worker discovery", {{"error", resolved}});
   }
   const int max_message = static_cast<int>(std::min<int64_t>(absl::GetFlag(FLAGS_max_message_mb) << 20, INT32_MAX));
+  auto registry = std::make_shared<prometheus::Registry>();
+  CoordinatorMetrics metrics(registry.get());
 
   // Workers.
   GrpcWorkerClient::Options client_options;
@@ -78,14 +92,15 @@ int Main() {
   if (!factory.ok()) return Fail("worker channels", factory.status());
   WorkerPool::Options pool_options;
   pool_options.workers = (*discovery)->Endpoints();
-  pool_options.client_factory = *factory;
+  pool_options.client_factory = WrapWithMetrics(*factory, metrics.cluster());
   pool_options.health_interval = absl::Milliseconds(absl::GetFlag(FLAGS_health_interval_ms));
   absl::StatusOr<std::unique_ptr<WorkerPool>> pool = WorkerPool::Create(pool_options);
   if (!pool.ok()) return Fail("workers", pool.status());
   (*pool)->PollNow();
   (*pool)->Start();
   PartitionLoader loader;
-  ClusterPieceRunner runner(pool->get(), &loader, {.max_attempts = absl::GetFlag(FLAGS_max_attempts)});
+  ClusterPieceRunner runner(pool->get(), &loader,
+                            {.max_attempts = absl::GetFlag(FLAGS_max_attempts), .retries = metrics.cluster().retries});
 
   // Models.
   absl::StatusOr<std::unique_ptr<ModelRepository>> repository =
@@ -98,6 +113,7 @@ int Main() {
   options.deployment.engine_threads = absl::GetFlag(FLAGS_threads);
   options.default_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_default_timeout_ms));
   options.tensors.max_request_bytes = max_message;
+  options.metrics = &metrics;
   auto cluster_shape = [p = pool->get()] {
     ClusterShape shape;
     for (const auto& worker : p->Healthy()) {
@@ -125,6 +141,31 @@ int Main() {
     });
   });
 
+  // Operations port.
+  std::unique_ptr<OpsServer> ops;
+  if (const std::string ops_listen = absl::GetFlag(FLAGS_ops_listen); !ops_listen.empty()) {
+    OpsServer::Options ops_options;
+    ops_options.listen = ops_listen;
+    ops_options.readiness = [&backend, min_workers = absl::GetFlag(FLAGS_min_ready_workers),
+                             strict = absl::GetFlag(FLAGS_strict_readiness)] {
+      return backend.CheckReady(min_workers, strict);
+    };
+    ops_options.collectables = {registry};
+    ops_options.before_scrape = [p = pool->get(), &metrics] {
+      int up = 0, down = 0;
+      for (const WorkerPool::WorkerPtr& worker : p->All()) ++(worker->healthy() ? up : down);
+      metrics.SetWorkers(up, down);
+    };
+    absl::StatusOr<std::unique_ptr<OpsServer>> started = OpsServer::Start(std::move(ops_options));
+    if (!started.ok()) {
+      TESSERA_LOG(kError, "cannot start", {{"what", "--ops-listen"}, {"error", started.status()}});
+      (*pool)->Stop();
+      return 1;
+    }
+    ops = *std::move(started);
+    ops->Announce("tessera-coordinator");
+  }
+
   // Serve. Discovery starts last: nothing returns between here and its Stop,
   // so its thread never outlives the pool it updates.
   (*discovery)->Start([p = pool->get()](const std::vector<WorkerEndpoint>& endpoints) {
@@ -136,9 +177,11 @@ int Main() {
   });
   const int code = ServeUntilSignal(
       {.name = "tessera-coordinator", .listen = absl::GetFlag(FLAGS_listen), .role = NodeRole::kCoordinator,
-       .tls = *tls, .max_message_bytes = max_message},
+       .tls = *tls, .max_message_bytes = max_message,
+       .on_drain = [&ops] { if (ops) ops->SetDraining(true); }},
       {&service, &status_service});
   (*discovery)->Stop();
+  ops.reset();
   (*pool)->Stop();
   return code;
 }

@@ -11,7 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libonnx-dev libonnx-testdata
   libdnnl-dev libopenblas-dev
-  prometheus-cpp-dev
+  prometheus-cpp-dev libcivetweb-dev
 )
 
 missing=()

@@ -38,6 +38,17 @@ void LoadedPartition::FillStatus(PartitionStatus* status) const {
   status->set_mean_compute_time_us(static_cast<uint64_t>(mean_compute_us_));
 }
 
+PartitionCache::PartitionCache(uint64_t budget_bytes, WorkerMetrics* metrics)
+    : budget_bytes_(budget_bytes), metrics_(metrics) {
+  if (metrics_ != nullptr) metrics_->cache_budget_bytes().Set(static_cast<double>(budget_bytes_));
+}
+
+void PartitionCache::UpdateGaugesLocked() {
+  if (metrics_ == nullptr) return;
+  metrics_->partitions_loaded().Set(static_cast<double>(lru_.size()));
+  metrics_->cache_bytes().Set(static_cast<double>(in_use_));
+}
+
 absl::Status PartitionCache::CheckFits(uint64_t bytes) const {
   if (budget_bytes_ != 0 && bytes > budget_bytes_) {
     return absl::ResourceExhaustedError(absl::StrCat("partition of ", bytes,
@@ -67,11 +78,13 @@ absl::Status PartitionCache::Insert(std::shared_ptr<const LoadedPartition> parti
     in_use_ -= lru_.back()->memory_bytes();
     by_id_.erase(lru_.back()->id());
     lru_.pop_back();
+    if (metrics_ != nullptr) metrics_->evictions().Increment();
   }
   in_use_ += partition->memory_bytes();
   const std::string id = partition->id();
   lru_.push_front(std::move(partition));
   by_id_[id] = lru_.begin();
+  UpdateGaugesLocked();
   return absl::OkStatus();
 }
 
@@ -83,6 +96,7 @@ uint64_t PartitionCache::Remove(absl::string_view id) {
   in_use_ -= freed;
   lru_.erase(it->second);
   by_id_.erase(it);
+  UpdateGaugesLocked();
   return freed;
 }
 

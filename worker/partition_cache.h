@@ -10,6 +10,9 @@
 // The memory a partition is charged is its weights (the serialized model
 // size): activations live in per-run arenas and are not cached.
 //
+// Metrics (optional): the partitions and bytes cached, and evictions, are
+// recorded on WorkerMetrics as they change.
+//
 // Thread-safe.
 #pragma once
 
@@ -27,6 +30,7 @@
 #include "absl/time/time.h"
 #include "proto/worker.pb.h"
 #include "worker/engine/engine.h"
+#include "worker/worker_metrics.h"
 
 namespace tessera::worker {
 
@@ -61,8 +65,9 @@ class LoadedPartition {
 
 class PartitionCache {
  public:
-  // budget_bytes == 0: unbounded.
-  explicit PartitionCache(uint64_t budget_bytes) : budget_bytes_(budget_bytes) {}
+  // budget_bytes == 0: unbounded. `metrics`, when given, is borrowed and
+  // must outlive the cache.
+  explicit PartitionCache(uint64_t budget_bytes, WorkerMetrics* metrics = nullptr);
 
   uint64_t budget_bytes() const { return budget_bytes_; }
 
@@ -86,7 +91,10 @@ class PartitionCache {
   std::vector<std::shared_ptr<const LoadedPartition>> Snapshot() const;
 
  private:
+  void UpdateGaugesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   const uint64_t budget_bytes_;
+  WorkerMetrics* const metrics_;
   mutable absl::Mutex mu_;
   // Most recently used at the front.
   std::list<std::shared_ptr<const LoadedPartition>> lru_ ABSL_GUARDED_BY(mu_);

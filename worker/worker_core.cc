@@ -29,7 +29,9 @@ WorkerCore::WorkerCore(const Options& options)
     : options_(options),
       boot_id_(RandomBootId()),
       started_(absl::Now()),
-      cache_(options.memory_budget_bytes),
+      owned_metrics_(options.metrics == nullptr ? std::make_unique<WorkerMetrics>() : nullptr),
+      metrics_(options.metrics != nullptr ? options.metrics : owned_metrics_.get()),
+      cache_(options.memory_budget_bytes, metrics_),
       pool_(ExecutionPool::Options{.slots = options.max_concurrent_executes, .queue_limit = options.queue_limit}) {}
 
 absl::Status WorkerCore::BeginLoad(const PartitionHeader& header, LoadPartitionResponse* already_loaded, bool* done) {
@@ -76,6 +78,12 @@ void WorkerCore::FinishLoad(PartitionUpload upload, LoadPartitionResponse* respo
 
 void WorkerCore::Execute(const ExecuteRequest* request, ExecuteResponse* response, std::function<bool()> cancelled,
                          std::function<void(absl::Status)> done) {
+  metrics_->executes_in_flight().Increment();
+  done = [metrics = metrics_, done = std::move(done)](absl::Status status) {
+    metrics->executes_in_flight().Decrement();
+    metrics->RecordExecute(status);
+    done(std::move(status));
+  };
   std::shared_ptr<const LoadedPartition> partition = cache_.Find(request->partition_id());
   if (partition == nullptr) {
     done(absl::NotFoundError(absl::StrCat("partition ", request->partition_id(), " is not loaded on this worker")));
@@ -96,6 +104,7 @@ void WorkerCore::Execute(const ExecuteRequest* request, ExecuteResponse* respons
     int64_t samples = 1;
     if (!request->inputs().empty() && request->inputs(0).shape_size() > 0) samples = request->inputs(0).shape(0);
     partition->RecordExecute(end, end - start);
+    metrics_->RecordExecuteTimes(absl::ToDoubleSeconds(start - queued), absl::ToDoubleSeconds(end - start));
     RecordThroughput(end, samples, end - start, status.ok());
     done(std::move(status));
   };

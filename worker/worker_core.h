@@ -7,6 +7,10 @@
 // exactly once, on a pool thread (or on the caller's thread when the work is
 // refused up front).
 //
+// Metrics: Executes (outcome, times, in flight) and the cache are recorded
+// on Options::metrics (worker_metrics.h), or on private metrics when none
+// are given.
+//
 // Thread-safe.
 #pragma once
 
@@ -25,6 +29,7 @@
 #include "common/execution_pool.h"
 #include "worker/partition_cache.h"
 #include "worker/partition_upload.h"
+#include "worker/worker_metrics.h"
 
 namespace tessera::worker {
 
@@ -36,11 +41,14 @@ class WorkerCore {
     int max_concurrent_executes = 1;
     int64_t queue_limit = 256;
     std::string version = "dev";
+    // Borrowed; must outlive the core. Null: metrics nothing exposes.
+    WorkerMetrics* metrics = nullptr;
   };
 
   explicit WorkerCore(const Options& options);
 
   PartitionCache& cache() { return cache_; }
+  WorkerMetrics& metrics() { return *metrics_; }
 
   // Header checks at the start of a LoadPartition stream: a valid header
   // that fits the budget. When the partition is already cached, fills
@@ -67,6 +75,8 @@ class WorkerCore {
   const Options options_;
   const std::string boot_id_;
   const absl::Time started_;
+  std::unique_ptr<WorkerMetrics> owned_metrics_;  // when Options::metrics is null
+  WorkerMetrics* const metrics_;
   PartitionCache cache_;
   ExecutionPool pool_;
 

@@ -26,6 +26,7 @@ class LoadPartitionReactor final : public grpc::ServerReadReactor<LoadPartitionR
 
   void OnReadDone(bool ok) override {
     if (!ok) return EndOfStream();
+    core_->metrics().load_bytes_received().Increment(static_cast<double>(request_.ByteSizeLong()));
     if (!upload_.has_value()) {
       if (!request_.has_header()) {
         return Finish(ToGrpcStatus(absl::InvalidArgumentError(
@@ -77,9 +78,14 @@ grpc::ServerReadReactor<LoadPartitionRequest>* WorkerService::LoadPartition(grpc
 grpc::ServerUnaryReactor* WorkerService::Execute(grpc::CallbackServerContext* context, const ExecuteRequest* request,
                                                  ExecuteResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  WorkerMetrics& metrics = core_->metrics();
+  metrics.execute_bytes_received().Increment(static_cast<double>(request->ByteSizeLong()));
   core_->Execute(
       request, response, [context] { return context->IsCancelled(); },
-      [reactor](absl::Status status) { reactor->Finish(ToGrpcStatus(status)); });
+      [reactor, response, &metrics](absl::Status status) {
+        if (status.ok()) metrics.execute_bytes_sent().Increment(static_cast<double>(response->ByteSizeLong()));
+        reactor->Finish(ToGrpcStatus(status));
+      });
   return reactor;
 }
 

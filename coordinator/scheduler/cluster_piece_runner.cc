@@ -19,6 +19,7 @@ struct ClusterPieceRunner::Attempt {
   std::vector<uint64_t> failed;  // ids of workers that failed this piece
   absl::Status last_failure;
   bool pushed_after_not_found = false;
+  bool retrying = false;  // the next dispatch replays the piece
 };
 
 std::vector<WorkerPool::WorkerPtr> ClusterPieceRunner::Candidates(const Deployment& deployment, int stage) const {
@@ -60,6 +61,11 @@ void ClusterPieceRunner::Run(const Deployment& deployment, int stage, int replic
   attempt->request = std::move(request);
   attempt->deadline = deadline;
   attempt->done = std::move(done);
+  Try(std::move(attempt));
+}
+
+void ClusterPieceRunner::Retry(std::shared_ptr<Attempt> attempt) {
+  attempt->retrying = true;
   Try(std::move(attempt));
 }
 
@@ -106,6 +112,8 @@ void ClusterPieceRunner::Try(std::shared_ptr<Attempt> attempt) {
     return attempt->done(failure);
   }
   ++attempt->attempts;
+  if (attempt->retrying && options_.retries != nullptr) options_.retries->Increment();
+  attempt->retrying = false;
   LoadablePartition loadable{partition.header, partition.onnx_bytes};
   auto ticket = std::make_shared<InFlightTicket>(worker->StartPiece());
   loader_->EnsureLoaded(worker, loadable, attempt->deadline, [this, attempt, worker, ticket](absl::Status loaded) {
@@ -118,7 +126,7 @@ void ClusterPieceRunner::Try(std::shared_ptr<Attempt> attempt) {
       }
       attempt->failed.push_back(worker->id());
       attempt->last_failure = absl::Status(loaded.code(), absl::StrCat(worker->address(), ": ", loaded.message()));
-      return Try(attempt);
+      return Retry(attempt);
     }
     worker->client().Execute(
         attempt->request, attempt->deadline,
@@ -138,13 +146,13 @@ void ClusterPieceRunner::Try(std::shared_ptr<Attempt> attempt) {
             attempt->pushed_after_not_found = true;
             --attempt->attempts;
             attempt->replica = -1;
-            return Try(attempt);
+            return Retry(attempt);
           }
           if (WorkerPool::IsWorkerFailure(status) || status.code() == absl::StatusCode::kResourceExhausted) {
             if (WorkerPool::IsWorkerFailure(status)) pool_->ReportFailure(worker, status);
             attempt->failed.push_back(worker->id());
             attempt->last_failure = absl::Status(status.code(), absl::StrCat(worker->address(), ": ", status.message()));
-            return Try(attempt);
+            return Retry(attempt);
           }
           attempt->done(absl::Status(status.code(), absl::StrCat(status.message(), " (worker ", worker->address(), ")")));
         });

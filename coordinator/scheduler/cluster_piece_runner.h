@@ -14,7 +14,7 @@
 // replayed on another worker (stage RPCs are idempotent), up to
 // Options::max_attempts and never past the request's deadline. Request
 // errors (INVALID_ARGUMENT, ...) are returned at once. Execute timings feed
-// the pool's capacity estimates.
+// the pool's capacity estimates. Every replay counts on Options::retries.
 //
 // Thread-safe. Borrowed: the pool and loader must outlive it.
 #pragma once
@@ -25,6 +25,7 @@
 #include "coordinator/pool/partition_loader.h"
 #include "coordinator/pool/worker_pool.h"
 #include "coordinator/scheduler/piece_runner.h"
+#include "prometheus/counter.h"
 
 namespace tessera::coordinator {
 
@@ -33,6 +34,9 @@ class ClusterPieceRunner : public PieceRunner {
   struct Options {
     int max_attempts = 3;
     absl::Duration prepare_deadline = absl::Seconds(120);  // per partition push in Prepare
+    // Pieces tried again (another worker, or a push after NOT_FOUND); null:
+    // not counted. Borrowed.
+    prometheus::Counter* retries = nullptr;
   };
 
   ClusterPieceRunner(WorkerPool* pool, PartitionLoader* loader, Options options)
@@ -48,6 +52,8 @@ class ClusterPieceRunner : public PieceRunner {
   // The workers that may run `stage` now, in replica order.
   std::vector<WorkerPool::WorkerPtr> Candidates(const Deployment& deployment, int stage) const;
   void Try(std::shared_ptr<Attempt> attempt);
+  // Try again after a failure (counted as a retry once dispatched).
+  void Retry(std::shared_ptr<Attempt> attempt);
 
   WorkerPool* const pool_;
   PartitionLoader* const loader_;

@@ -18,10 +18,12 @@ using TensorMap = absl::flat_hash_map<std::string, Tensor>;
 // pipeline micro-batch; it ends with the model outputs for its rows.
 class RequestState : public std::enable_shared_from_this<RequestState> {
  public:
-  RequestState(std::shared_ptr<const Deployment> deployment, PieceRunner* runner, absl::Time deadline,
-               std::string request_id, RequestExecutor::Done done, int pieces)
+  RequestState(std::shared_ptr<const Deployment> deployment, PieceRunner* runner,
+               std::shared_ptr<const DeploymentMetrics> metrics, absl::Time deadline, std::string request_id,
+               RequestExecutor::Done done, int pieces)
       : deployment_(std::move(deployment)),
         runner_(runner),
+        metrics_(std::move(metrics)),
         deadline_(deadline),
         request_id_(std::move(request_id)),
         done_(std::move(done)),
@@ -72,6 +74,11 @@ class RequestState : public std::enable_shared_from_this<RequestState> {
       return Fail(d.stages.size() > 1 ? absl::Status(s.code(), absl::StrCat("stage ", stage + 1, " of ",
                                                                           d.stages.size(), ": ", s.message()))
                                       : s);
+    }
+    if (metrics_ != nullptr && stage < static_cast<int>(metrics_->stages.size())) {
+      const StageMetrics& m = metrics_->stages[stage];
+      if (m.compute_seconds != nullptr) m.compute_seconds->Observe(response->compute_time_us() * 1e-6);
+      if (m.queue_seconds != nullptr) m.queue_seconds->Observe(response->queue_time_us() * 1e-6);
     }
     for (const worker::Tensor& wire : response->outputs()) {
       absl::StatusOr<Tensor> tensor = TensorFromWire(wire);
@@ -128,6 +135,7 @@ class RequestState : public std::enable_shared_from_this<RequestState> {
 
   const std::shared_ptr<const Deployment> deployment_;
   PieceRunner* const runner_;
+  const std::shared_ptr<const DeploymentMetrics> metrics_;
   const absl::Time deadline_;
   const std::string request_id_;
   absl::Mutex mu_;
@@ -178,7 +186,7 @@ void RequestExecutor::Infer(std::vector<NamedTensor> inputs, absl::Time deadline
     replicas.assign(sizes.size(), -1);
   }
 
-  auto state = std::make_shared<RequestState>(deployment_, runner_, deadline, request_id, std::move(done),
+  auto state = std::make_shared<RequestState>(deployment_, runner_, metrics_, deadline, request_id, std::move(done),
                                               static_cast<int>(sizes.size()));
   int64_t begin = 0;
   for (size_t p = 0; p < sizes.size(); ++p) {

@@ -8,6 +8,9 @@
 // stay with the request between stages: each stage receives exactly the
 // tensors its partition consumes, from the request or any earlier stage.
 //
+// Metrics (optional): each stage's worker-reported compute and queue times
+// (scheduler_metrics.h).
+//
 // Thread-safe: Infer may be called concurrently; each call is independent.
 #pragma once
 
@@ -21,6 +24,7 @@
 #include "common/tensor.h"
 #include "coordinator/scheduler/deployment.h"
 #include "coordinator/scheduler/piece_runner.h"
+#include "coordinator/scheduler/scheduler_metrics.h"
 #include "worker/engine/engine.h"
 
 namespace tessera::coordinator {
@@ -31,9 +35,11 @@ class RequestExecutor {
  public:
   using Done = std::function<void(absl::StatusOr<std::vector<NamedTensor>>)>;
 
-  // `runner` is borrowed and must outlive every call.
-  RequestExecutor(std::shared_ptr<const Deployment> deployment, PieceRunner* runner)
-      : deployment_(std::move(deployment)), runner_(runner) {}
+  // `runner` is borrowed and must outlive every call. `metrics` may be
+  // null (nothing recorded).
+  RequestExecutor(std::shared_ptr<const Deployment> deployment, PieceRunner* runner,
+                  std::shared_ptr<const DeploymentMetrics> metrics = nullptr)
+      : deployment_(std::move(deployment)), runner_(runner), metrics_(std::move(metrics)) {}
 
   const Deployment& deployment() const { return *deployment_; }
 
@@ -45,6 +51,7 @@ class RequestExecutor {
  private:
   std::shared_ptr<const Deployment> deployment_;
   PieceRunner* runner_;
+  std::shared_ptr<const DeploymentMetrics> metrics_;
 };
 
 }  // namespace tessera::coordinator

@@ -19,6 +19,8 @@ uint64_t Nanos(absl::Duration d) { return static_cast<uint64_t>(absl::ToInt64Nan
 CoordinatorBackend::CoordinatorBackend(CoordinatorOptions options, ModelRepository* repository, PieceRunner* runner,
                                        std::function<ClusterShape()> cluster_shape)
     : options_(std::move(options)),
+      owned_metrics_(options_.metrics == nullptr ? std::make_unique<CoordinatorMetrics>() : nullptr),
+      metrics_(options_.metrics != nullptr ? options_.metrics : owned_metrics_.get()),
       repository_(repository),
       runner_(runner),
       cluster_shape_(std::move(cluster_shape)) {}
@@ -59,10 +61,12 @@ absl::Status CoordinatorBackend::Deploy(const std::string& name) {
     served.model = model;
     absl::StatusOr<std::shared_ptr<const Deployment>> deployment =
         BuildDeployment(*model, cluster, options_.deployment);
+    served.metrics = metrics_->ForVersion(model->name, model->version,
+                                          deployment.ok() ? static_cast<int>((*deployment)->stages.size()) : 0);
     if (deployment.ok()) {
       runner_->Prepare(**deployment);
       served.deployment = *deployment;
-      served.executor = std::make_shared<const RequestExecutor>(*deployment, runner_);
+      served.executor = std::make_shared<const RequestExecutor>(*deployment, runner_, served.metrics->stages);
     } else {
       served.unavailable_reason = std::string(deployment.status().message());
       failures.push_back(served.unavailable_reason);
@@ -125,6 +129,24 @@ bool CoordinatorBackend::AllDeployed() const {
     if (served.deployment == nullptr) return false;
   }
   return true;
+}
+
+absl::Status CoordinatorBackend::CheckReady(int min_workers, bool strict) const {
+  const int workers = cluster_shape_().workers;
+  if (workers < min_workers) {
+    return absl::UnavailableError(absl::StrCat(workers, " healthy worker", workers == 1 ? "" : "s", ", ",
+                                               min_workers, " needed"));
+  }
+  absl::MutexLock lock(&mu_);
+  if (served_.empty()) return absl::UnavailableError("no model is served");
+  std::vector<std::string> undeployed;
+  for (const auto& [key, served] : served_) {
+    if (served.deployment == nullptr) {
+      undeployed.push_back(absl::StrCat(key.first, " version ", key.second, ": ", served.unavailable_reason));
+    }
+  }
+  if (undeployed.empty() || (!strict && undeployed.size() < served_.size())) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat("not deployed: ", absl::StrJoin(undeployed, "; ")));
 }
 
 inference::ServerMetadataResponse CoordinatorBackend::ServerMetadata() {
@@ -208,7 +230,13 @@ absl::StatusOr<inference::RepositoryIndexResponse> CoordinatorBackend::Repositor
   return response;
 }
 
-void CoordinatorBackend::Record(const Key& key, bool ok, absl::Duration duration, int64_t samples) {
+void CoordinatorBackend::Record(const Key& key, CoordinatorMetrics::Version& metrics, const absl::Status& status,
+                                absl::Duration duration, int64_t samples) {
+  const bool ok = status.ok();
+  metrics.requests.Record(status);
+  metrics.request_seconds->Observe(absl::ToDoubleSeconds(duration));
+  if (ok) metrics.batch_size->Observe(static_cast<double>(std::max<int64_t>(samples, 1)));
+  metrics.in_flight->Decrement();
   absl::MutexLock lock(&mu_);
   Stats& stats = stats_[key];
   if (ok) {
@@ -228,20 +256,28 @@ void CoordinatorBackend::ModelInfer(const inference::ModelInferRequest* request,
   const absl::Time start = absl::Now();
   absl::StatusOr<std::shared_ptr<const LoadedModelVersion>> model =
       repository_->Get(request->model_name(), request->model_version());
-  if (!model.ok()) return done(model.status());
+  if (!model.ok()) {
+    metrics_->unknown_model_requests().Record(model.status());
+    return done(model.status());
+  }
   const Key key{(*model)->name, (*model)->version};
   std::shared_ptr<const RequestExecutor> executor;
   std::string reason;
+  std::shared_ptr<CoordinatorMetrics::Version> metrics;
   {
     absl::MutexLock lock(&mu_);
     auto it = served_.find(key);
     if (it != served_.end()) {
       executor = it->second.executor;
       reason = it->second.unavailable_reason;
+      metrics = it->second.metrics;
     }
   }
-  auto fail = [this, key, start, done](absl::Status status) {
-    Record(key, false, absl::Now() - start, 0);
+  // A version loaded but not yet deployed (rare): its series on the fly.
+  if (metrics == nullptr) metrics = metrics_->ForVersion(key.first, key.second, 0);
+  metrics->in_flight->Increment();
+  auto fail = [this, key, metrics, start, done](absl::Status status) {
+    Record(key, *metrics, status, absl::Now() - start, 0);
     done(std::move(status));
   };
   if (executor == nullptr) {
@@ -259,10 +295,10 @@ void CoordinatorBackend::ModelInfer(const inference::ModelInferRequest* request,
   deadline = std::min(deadline, start + options_.default_timeout);
   executor->Infer(
       *std::move(inputs), deadline, request->id(),
-      [this, key, start, samples, request, model = *model, requested = *std::move(requested), done,
+      [this, key, metrics, start, samples, request, model = *model, requested = *std::move(requested), done,
        tensors = options_.tensors](absl::StatusOr<std::vector<NamedTensor>> outputs) {
         if (!outputs.ok()) {
-          Record(key, false, absl::Now() - start, 0);
+          Record(key, *metrics, outputs.status(), absl::Now() - start, 0);
           return done(outputs.status());
         }
         std::vector<NamedTensor> selected;
@@ -273,7 +309,7 @@ void CoordinatorBackend::ModelInfer(const inference::ModelInferRequest* request,
         }
         inference::ModelInferResponse response;
         absl::Status encoded = EncodeInferOutputs(model->signature, *request, selected, &response, tensors);
-        Record(key, encoded.ok(), absl::Now() - start, samples);
+        Record(key, *metrics, encoded, absl::Now() - start, samples);
         if (!encoded.ok()) return done(encoded);
         done(std::move(response));
       });

@@ -12,6 +12,11 @@
 // RepositoryModelLoad, which runs on a background thread), from the
 // cluster's shape at that moment.
 //
+// Metrics (coordinator_metrics.h): every ModelInfer is counted by model,
+// version and outcome, with its latency, batch size and in-flight count;
+// the handles are resolved per version when it is deployed. Readiness
+// (the ops port's /readyz) is CheckReady.
+//
 // Thread-safe. Borrowed: the repository and the piece runner must outlive it.
 #pragma once
 
@@ -31,6 +36,7 @@
 #include "coordinator/repository/model_repository.h"
 #include "coordinator/scheduler/piece_runner.h"
 #include "coordinator/scheduler/request_executor.h"
+#include "coordinator/service/coordinator_metrics.h"
 #include "coordinator/service/deployment_builder.h"
 
 namespace tessera::coordinator {
@@ -41,6 +47,8 @@ struct CoordinatorOptions {
   absl::Duration default_timeout = absl::Seconds(60);
   KServeTensorOptions tensors;
   std::string version = "dev";
+  // Borrowed; must outlive the backend. Null: metrics nothing exposes.
+  CoordinatorMetrics* metrics = nullptr;
 };
 
 class CoordinatorBackend : public InferenceBackend {
@@ -75,6 +83,11 @@ class CoordinatorBackend : public InferenceBackend {
   bool ServerReady() override;
   // Every served version has a deployment.
   bool AllDeployed() const;
+  // Ready for the ops port: at least `min_workers` healthy workers, at
+  // least one model version deployed, and, when `strict` (Triton's strict
+  // readiness), every served version deployed. UNAVAILABLE with the reason
+  // otherwise.
+  absl::Status CheckReady(int min_workers, bool strict = true) const;
   inference::ServerMetadataResponse ServerMetadata() override;
   absl::StatusOr<bool> ModelReady(const inference::ModelReadyRequest& request) override;
   absl::StatusOr<inference::ModelMetadataResponse> ModelMetadata(
@@ -97,6 +110,7 @@ class CoordinatorBackend : public InferenceBackend {
     std::shared_ptr<const Deployment> deployment;  // null when it could not be deployed
     std::shared_ptr<const RequestExecutor> executor;
     std::string unavailable_reason;
+    std::shared_ptr<CoordinatorMetrics::Version> metrics;
   };
   struct Stats {
     uint64_t success_count = 0, success_ns = 0;
@@ -107,9 +121,13 @@ class CoordinatorBackend : public InferenceBackend {
   };
   using Key = std::pair<std::string, int64_t>;  // name, version
 
-  void Record(const Key& key, bool ok, absl::Duration duration, int64_t samples);
+  // One ModelInfer of `key` finished: statistics and metrics.
+  void Record(const Key& key, CoordinatorMetrics::Version& metrics, const absl::Status& status,
+              absl::Duration duration, int64_t samples);
 
   const CoordinatorOptions options_;
+  std::unique_ptr<CoordinatorMetrics> owned_metrics_;  // when options_.metrics is null
+  CoordinatorMetrics* const metrics_;
   ModelRepository* const repository_;
   PieceRunner* const runner_;
   const std::function<ClusterShape()> cluster_shape_;
