@@ -327,9 +327,7 @@ class Cluster:
             self.volumes[service_name] = sorted(mounts, key=lambda m: -len(m[0]))
 
     def map_paths(self, service_name, text):
-        for container, host in self.volumes.get(service_name, []):
-            text = re.sub(r"(?<![\w./-])%s(?=/|$|[,:;\s])" % re.escape(container), host.replace("\\", r"\\"), text)
-        return text
+        return tessera_flags.map_paths(text, dict(self.volumes.get(service_name, [])))
 
     def command(self, service_name):
         return [self.map_paths(service_name, arg) for arg in as_list(self.services[service_name].get("command"))]

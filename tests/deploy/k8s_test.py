@@ -329,7 +329,7 @@ class Overlay:
             name = policy["metadata"]["name"]
             if "Ingress" not in (policy["spec"].get("policyTypes") or ["Ingress"]):
                 self.error("NetworkPolicy %s does not restrict ingress" % name)
-            ops_open = False
+            ops_open = coordinators_admitted = False
             for rule in policy["spec"].get("ingress") or []:
                 ports = [p.get("port") for p in rule.get("ports") or []]
                 named = [p for p in ports if isinstance(p, str)]
@@ -342,6 +342,9 @@ class Overlay:
                         self.error("NetworkPolicy %s admits anyone on the workers' gRPC port %d" % (name, worker_grpc))
                     ops_open = ops_open or worker_ops in ports or not ports
                     continue
+                if covers_grpc and any(selects((s.get("podSelector") or {}).get("matchLabels"), coordinator_labels)
+                                       for s in sources):
+                    coordinators_admitted = True
                 if covers_grpc:
                     for source in sources:
                         if set(source) != {"podSelector"} or \
@@ -351,6 +354,9 @@ class Overlay:
                                 name, source))
                 if worker_ops in ports or not ports:
                     ops_open = True
+            if not coordinators_admitted:
+                self.error("NetworkPolicy %s does not admit coordinator pods on the workers' gRPC port %d" % (
+                    name, worker_grpc))
             if not ops_open:
                 self.error("NetworkPolicy %s closes the workers' ops port %s (probes, scraping)" % (name, worker_ops))
 
@@ -438,6 +444,16 @@ class LiveRun:
     def __enter__(self):
         subprocess.run(["ip", "netns", "add", self.ns], check=True, timeout=30)
         subprocess.run(["ip", "-n", self.ns, "link", "set", "lo", "up"], check=True, timeout=30)
+        # The name the coordinator dials resolves to the worker beside it,
+        # and the certificates name it, as the cluster's DNS and the
+        # documented `tessera certs --hosts` do.
+        hosts = [host for overlay, host in self.ctx.worker_hosts if overlay is self.overlay]
+        os.makedirs(os.path.join("/etc/netns", self.ns), exist_ok=True)
+        with open(os.path.join("/etc/netns", self.ns, "hosts"), "w") as f:
+            f.write("127.0.0.1\tlocalhost %s\n::1\tlocalhost\n" % " ".join(hosts))
+        self.certs_dir = os.path.join(self.ctx.work, self.overlay.name, "tessera-certs")
+        subprocess.run([self.ctx.image["tessera"], "certs", "--out", self.certs_dir, "--hosts",
+                        ",".join(hosts + ["localhost"])], check=True, stdout=subprocess.DEVNULL, timeout=60)
         return self
 
     def __exit__(self, *exc):
@@ -446,6 +462,20 @@ class LiveRun:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
         subprocess.run(["ip", "netns", "del", self.ns], check=False, timeout=30)
+        shutil.rmtree(os.path.join("/etc/netns", self.ns), ignore_errors=True)
+
+    @staticmethod
+    def sweep():
+        """Namespaces and /etc/netns entries of earlier runs that were killed."""
+        listed = subprocess.run(["ip", "netns", "list"], stdout=subprocess.PIPE, timeout=30, check=False)
+        names = [line.split()[0] for line in listed.stdout.decode().splitlines() if line.split()]
+        if os.path.isdir("/etc/netns"):
+            names += os.listdir("/etc/netns")
+        for name in set(names):
+            match = re.match(r"tsk(\d+)-", name)
+            if match and not os.path.exists("/proc/" + match.group(1)):
+                subprocess.run(["ip", "netns", "del", name], check=False, timeout=30, stderr=subprocess.DEVNULL)
+                shutil.rmtree(os.path.join("/etc/netns", name), ignore_errors=True)
 
     def lay_out(self, deployment, container):
         """Temporary directories for the container's volume mounts: a Secret
@@ -463,7 +493,7 @@ class LiveRun:
                 for item in volume["secret"].get("items") or []:
                     source = as_secret.get(item["key"], "%s")
                     source = source % role if "%s" in source else source
-                    shutil.copy(os.path.join(self.ctx.certs_dir, source), os.path.join(host, item["path"]))
+                    shutil.copy(os.path.join(self.certs_dir, source), os.path.join(host, item["path"]))
                     os.chmod(os.path.join(host, item["path"]), 0o600)
             elif "persistentVolumeClaim" in volume:
                 host = os.path.join(self.ctx.source_dir, "examples", "models")
@@ -476,9 +506,7 @@ class LiveRun:
         mapping = self.lay_out(deployment, container)
 
         def mapped(text):
-            for container_path, host in sorted(mapping.items(), key=lambda m: -len(m[0])):
-                text = re.sub(r"(?<![\w./-])%s(?=/|$)" % re.escape(container_path), host, text)
-            return text
+            return tessera_flags.map_paths(text, mapping)
 
         program = self.ctx.image[container["command"][0]]
         process_env = {"PATH": "/usr/bin:/bin", "HOME": self.ctx.work}
@@ -499,43 +527,42 @@ class LiveRun:
 
 
 def live_check(context, overlay):
+    """Starts the worker, waits for its probes, then the coordinator (which
+    resolves the worker's name to it): /healthz must answer 200 on both,
+    /readyz 200 on the worker and some HTTP answer on the coordinator (it is
+    ready only with enough workers)."""
     errors = []
     with LiveRun(context, overlay) as live:
-        started = []
         for program in ("tessera-worker", "tessera-coordinator"):
             for name, deployment, container, args, env in overlay.containers():
-                if container.get("command") == [program]:
-                    process, log_path = live.start(deployment, container, args, env)
-                    started.append((program, container, process, log_path))
-        for program, container, process, log_path in started:
-            ports = {p.get("name"): p["containerPort"] for p in container.get("ports") or []}
-            wanted = {}
-            for probe_name in ("startupProbe", "livenessProbe", "readinessProbe"):
-                get = container[probe_name]["httpGet"]
-                wanted[get["path"]] = ports.get(get["port"], get["port"])
-            deadline = time.monotonic() + LIVE_START_WITHIN
-            answers = {}
-            while time.monotonic() < deadline and process.poll() is None:
-                answers = {path: live.get(port, path) for path, port in wanted.items()}
-                # Alive (/healthz) must be 200. A worker is also ready on its
-                # own; a coordinator without workers answers /readyz, not 200.
-                done = answers.get("/healthz") == "200"
-                if program == "tessera-worker":
-                    done = done and all(code == "200" for code in answers.values())
-                else:
-                    done = done and all(code != "000" for code in answers.values())
-                if done:
-                    break
-                time.sleep(0.3)
-            log("%s: %s with the rendered args: %s" % (overlay.name, program, answers))
-            if process.poll() is not None or not answers or answers.get("/healthz") != "200" or \
-                    (program == "tessera-worker" and any(c != "200" for c in answers.values())) or \
-                    any(c == "000" for c in answers.values()):
-                with open(log_path, errors="replace") as f:
-                    tail = "".join(f.readlines()[-20:])
-                errors.append("%s: %s started with the rendered container answered %s%s:\n%s" % (
-                    overlay.name, program, answers or "nothing",
-                    "" if process.poll() is None else " and exited %d" % process.returncode, tail))
+                if container.get("command") != [program]:
+                    continue
+                process, log_path = live.start(deployment, container, args, env)
+                ports = {p.get("name"): p["containerPort"] for p in container.get("ports") or []}
+                wanted = {}
+                for probe_name in ("startupProbe", "livenessProbe", "readinessProbe"):
+                    get = container[probe_name]["httpGet"]
+                    wanted[get["path"]] = ports.get(get["port"], get["port"])
+
+                def good(answers):
+                    if answers.get("/healthz") != "200" or any(code == "000" for code in answers.values()):
+                        return False
+                    return program != "tessera-worker" or all(code == "200" for code in answers.values())
+
+                deadline = time.monotonic() + LIVE_START_WITHIN
+                answers = {}
+                while time.monotonic() < deadline and process.poll() is None:
+                    answers = {path: live.get(port, path) for path, port in wanted.items()}
+                    if good(answers):
+                        break
+                    time.sleep(0.3)
+                log("%s: %s with the rendered args and env: %s" % (overlay.name, program, answers))
+                if process.poll() is not None or not good(answers):
+                    with open(log_path, errors="replace") as f:
+                        tail = "".join(f.readlines()[-20:])
+                    errors.append("%s: %s started as rendered answered %s%s:\n%s" % (
+                        overlay.name, program, answers or "nothing",
+                        "" if process.poll() is None else " and exited %d" % process.returncode, tail))
     return errors
 
 
@@ -585,6 +612,7 @@ def main():
         elif errors:
             log("live part not run: the manifests have errors")
         else:
+            LiveRun.sweep()
             for overlay in overlays:
                 errors += live_check(context, overlay)
     finally:

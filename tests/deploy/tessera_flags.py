@@ -133,3 +133,15 @@ def image_files(dockerfile, build_dir, source_dir):
             else:
                 files[name] = os.path.join(source_dir, src)
     return files
+
+
+def map_paths(text, mapping):
+    """text with each container path of mapping {container path: host path}
+    replaced by its host path, where it stands as a whole path (or its
+    prefix), in one pass: a replacement is never rewritten again."""
+    if not mapping:
+        return text
+    paths = sorted((p.rstrip("/") for p in mapping), key=len, reverse=True)
+    pattern = r"(?<![\w./-])(%s)(?=/|$|[,:;\s])" % "|".join(re.escape(p) for p in paths)
+    hosts = {p.rstrip("/"): h for p, h in mapping.items()}
+    return re.sub(pattern, lambda m: hosts[m.group(1)], text)
