@@ -15,7 +15,10 @@ import subprocess
 _FLAG_LINE = re.compile(r"^\s*--([A-Za-z0-9][A-Za-z0-9_-]*)")
 _ENV_PREFIX = "TESSERA_"
 
+_SECTION = re.compile(r"^\s*Flags from (.*):\s*$")
+
 _cache = {}
+_noted = set()
 
 
 def normalize(name):
@@ -23,22 +26,41 @@ def normalize(name):
     return name.lstrip("-").replace("-", "_").lower()
 
 
-def help_text(binary, subcommand=()):
-    key = (binary, tuple(subcommand))
+def help_text(binary, subcommand=(), option="--help"):
+    key = (binary, tuple(subcommand), option)
     if key not in _cache:
-        result = subprocess.run([binary, *subcommand, "--help"], stdout=subprocess.PIPE,
+        result = subprocess.run([binary, *subcommand, option], stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, timeout=30, check=False)
         _cache[key] = result.stdout.decode(errors="replace")
     return _cache[key]
 
 
-def accepted_flags(binary, subcommand=()):
-    """The set of normalized flag names `binary [subcommand] --help` lists."""
-    flags = set()
-    for line in help_text(binary, subcommand).splitlines():
+def _flags_in(text, skip_section=None):
+    flags, skipping = set(), False
+    for line in text.splitlines():
+        section = _SECTION.match(line)
+        if section:
+            skipping = bool(skip_section and skip_section(section.group(1)))
+            continue
         match = _FLAG_LINE.match(line)
-        if match:
+        if match and not skipping:
             flags.add(normalize(match.group(1)))
+    return flags
+
+
+def accepted_flags(binary, subcommand=()):
+    """The set of normalized flag names `binary [subcommand] --help` lists.
+
+    absl's --help lists only flags defined in a file named after the program
+    ("No flags matched" for the servers, whose flags live in worker_main.cc,
+    tls_flags.cc, ...); then --helpfull is read instead, without the
+    sections of absl's own flags (--flagfile, --fromenv, ...)."""
+    flags = _flags_in(help_text(binary, subcommand))
+    if not flags and not subcommand:
+        flags = _flags_in(help_text(binary, subcommand, "--helpfull"), lambda path: "absl/" in path)
+        if flags and binary not in _noted:
+            _noted.add(binary)
+            print("note: %s --help lists no flags; read them from --helpfull" % os.path.basename(binary))
     return flags
 
 
@@ -101,6 +123,12 @@ def unknown_flags(binary, args, env=None, subcommand=()):
         if name is not None and name not in known:
             problems.append("%s (--%s)" % (variable, name.replace("_", "-")))
     label = " ".join([os.path.basename(binary), *subcommand])
+    variables = [v for v in env or {} if env_flag(v) is not None]
+    documented = "TESSERA_" in help_text(binary, subcommand) + help_text(binary, subcommand, "--helpfull")
+    if variables and not documented and (binary, "env") not in _noted:
+        _noted.add((binary, "env"))
+        print("note: %s --help names no TESSERA_* variable; %s checked by flag name only" % (
+            label, ", ".join(sorted(variables))))
     return ["%s does not accept %s" % (label, p) for p in problems]
 
 
