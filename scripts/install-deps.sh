@@ -12,6 +12,7 @@ PACKAGES=(
   libonnx-dev libonnx-testdata
   libdnnl-dev libopenblas-dev
   prometheus-cpp-dev libcivetweb-dev
+  python3 python3-yaml iproute2 curl ca-certificates
 )
 
 missing=()
@@ -24,6 +25,7 @@ done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
   "$(dirname "$0")/build-grpc-authz.sh"
+  "$(dirname "$0")/fetch-kustomize.sh"
   exit 0
 fi
 
@@ -33,3 +35,4 @@ echo "install-deps: installing ${missing[*]}"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 "$(dirname "$0")/build-grpc-authz.sh"
+"$(dirname "$0")/fetch-kustomize.sh"
