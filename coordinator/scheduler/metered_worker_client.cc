@@ -46,9 +46,9 @@ void MeteredWorkerClient::Unload(const std::string& partition_id, absl::Time dea
 }
 
 WorkerClientFactory WrapWithMetrics(WorkerClientFactory factory, ClusterMetrics metrics) {
-  return [factory = std::move(factory), metrics](const std::string& address)
+  return [factory = std::move(factory), metrics](const WorkerEndpoint& endpoint)
              -> absl::StatusOr<std::unique_ptr<WorkerClient>> {
-    absl::StatusOr<std::unique_ptr<WorkerClient>> client = factory(address);
+    absl::StatusOr<std::unique_ptr<WorkerClient>> client = factory(endpoint);
     if (!client.ok()) return client.status();
     return std::make_unique<MeteredWorkerClient>(*std::move(client), metrics);
   };
