@@ -15,8 +15,10 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/certificate_authority.h"
 #include "common/file_contents.h"
+#include "common/logging.h"
 #include "common/openssl_objects.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -48,15 +50,24 @@ std::string FileSerial(const std::string& path) {
 }
 
 // Redirects std::cerr into a string for the lifetime of the object.
-class CapturedStderr {
+// The log lines written while it lives (common/logging.h), in text form.
+class CapturedLog {
  public:
-  CapturedStderr() : previous_(std::cerr.rdbuf(captured_.rdbuf())) {}
-  ~CapturedStderr() { std::cerr.rdbuf(previous_); }
-  std::string text() const { return captured_.str(); }
+  CapturedLog() {
+    ConfigureLogging({.sink = [this](absl::string_view line) {
+      absl::MutexLock lock(&mu_);
+      text_.append(line.data(), line.size());
+    }});
+  }
+  ~CapturedLog() { ConfigureLogging({}); }
+  std::string text() const {
+    absl::MutexLock lock(&mu_);
+    return text_;
+  }
 
  private:
-  std::ostringstream captured_;
-  std::streambuf* previous_;
+  mutable absl::Mutex mu_;
+  std::string text_ ABSL_GUARDED_BY(mu_);
 };
 
 class TlsCredentialsTest : public ::testing::Test {
@@ -301,7 +312,7 @@ TEST_F(TlsCredentialsTest, FilesAreValidatedUpFrontWithTheFileNamed) {
 }
 
 TEST_F(TlsCredentialsTest, InsecureModeIsExplicitAndWarns) {
-  CapturedStderr captured;
+  CapturedLog captured;
   // No files are needed or read in insecure mode.
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> server_credentials =
       MakeServerCredentials({.insecure = true});
