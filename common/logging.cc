@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cmath>
+#include <iterator>
 #include <memory>
 #include <utility>
 
@@ -42,18 +43,11 @@ void WriteToStderr(absl::string_view line) {
   }
 }
 
+// The level as text lines spell it: LogLevelName in capitals.
 absl::string_view UpperLevelName(LogLevel level) {
-  switch (level) {
-    case LogLevel::kDebug:
-      return "DEBUG";
-    case LogLevel::kInfo:
-      return "INFO";
-    case LogLevel::kWarning:
-      return "WARNING";
-    case LogLevel::kError:
-      return "ERROR";
-  }
-  return "INFO";
+  constexpr absl::string_view kNames[] = {"DEBUG", "INFO", "WARNING", "ERROR"};
+  const auto index = static_cast<size_t>(level);
+  return index < std::size(kNames) ? kNames[index] : "INFO";
 }
 
 // Length of the valid UTF-8 sequence starting at s[i], or 0 if it is not one
