@@ -90,8 +90,24 @@ void WorkerCore::Execute(const ExecuteRequest* request, ExecuteResponse* respons
     return;
   }
   const absl::Time queued = absl::Now();
-  auto task = [this, partition, request, response, cancelled = std::move(cancelled), done, queued] {
+  {
+    absl::MutexLock lock(&mu_);
+    ++executes_queued_;
+  }
+  auto task = [this, partition, request, response, cancelled = std::move(cancelled), queued,
+               done = [this, done](absl::Status status) {
+                 {
+                   absl::MutexLock lock(&mu_);
+                   --executes_running_;
+                 }
+                 done(std::move(status));
+               }] {
     const absl::Time start = absl::Now();
+    {
+      absl::MutexLock lock(&mu_);
+      --executes_queued_;
+      ++executes_running_;
+    }
     if (cancelled && cancelled()) {
       return done(absl::CancelledError("the request was cancelled or passed its deadline while queued"));
     }
@@ -108,7 +124,13 @@ void WorkerCore::Execute(const ExecuteRequest* request, ExecuteResponse* respons
     RecordThroughput(end, samples, end - start, status.ok());
     done(std::move(status));
   };
-  if (absl::Status submitted = pool_.Submit(std::move(task)); !submitted.ok()) done(submitted);
+  if (absl::Status submitted = pool_.Submit(std::move(task)); !submitted.ok()) {
+    {
+      absl::MutexLock lock(&mu_);
+      --executes_queued_;
+    }
+    done(submitted);
+  }
 }
 
 absl::Status WorkerCore::RunPiece(const LoadedPartition& partition, const ExecuteRequest& request,
@@ -165,9 +187,10 @@ StatusResponse WorkerCore::Status() const {
   for (const auto& partition : cache_.Snapshot()) partition->FillStatus(status.add_partitions());
   status.set_memory_in_use_bytes(cache_.memory_in_use());
   status.set_memory_budget_bytes(cache_.budget_bytes());
-  status.set_executes_in_flight(pool_.running());
-  status.set_executes_queued(pool_.queued());
   absl::MutexLock lock(&mu_);
+  // Not the pool's counts: the pool also runs partition loads.
+  status.set_executes_in_flight(static_cast<uint32_t>(executes_running_));
+  status.set_executes_queued(static_cast<uint32_t>(executes_queued_));
   status.set_executes_total(executes_total_);
   status.set_executes_failed(executes_failed_);
   // Rates over the window, or over the uptime while it is shorter.

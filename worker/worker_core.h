@@ -64,6 +64,8 @@ class WorkerCore {
   void Execute(const ExecuteRequest* request, ExecuteResponse* response, std::function<bool()> cancelled,
                std::function<void(absl::Status)> done);
 
+  // executes_in_flight and executes_queued count Executes only: partition
+  // loads share the pool but are not counted.
   StatusResponse Status() const;
   UnloadResponse Unload(const UnloadRequest& request);
 
@@ -89,6 +91,8 @@ class WorkerCore {
   std::deque<Sample> recent_ ABSL_GUARDED_BY(mu_);  // the last kThroughputWindow
   uint64_t executes_total_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t executes_failed_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t executes_queued_ ABSL_GUARDED_BY(mu_) = 0;   // submitted, not started
+  int64_t executes_running_ ABSL_GUARDED_BY(mu_) = 0;  // started, not done
 };
 
 }  // namespace tessera::worker
