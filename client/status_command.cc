@@ -152,18 +152,20 @@ std::string FormatStatusText(const status::GetStatusResponse& snapshot) {
   std::string out = absl::StrCat("coordinator version ", snapshot.version(), "\n\n");
   absl::StrAppend(&out, "MODELS (", snapshot.models_size(), ")\n");
   if (snapshot.models().empty()) absl::StrAppend(&out, "  none\n");
+  // One summary table, then each model's stages and where they are held.
+  std::vector<std::vector<std::string>> summary = {
+      {"NAME", "VERSION", "READY", "STRATEGY", "STAGES", "REPLICAS", "MICRO-BATCH"}};
+  std::string placement;
   for (const status::ModelStatus& model : snapshot.models()) {
-    std::vector<std::vector<std::string>> header = {
-        {"NAME", "VERSION", "READY", "STRATEGY", "STAGES", "REPLICAS", "MICRO-BATCH"}};
     const bool planned = model.ready() && model.has_plan();
     const status::ModelPlan& plan = model.plan();
-    header.push_back({model.name(), model.version(), model.ready() ? "yes" : "no",
-                      planned ? plan.strategy() : "-", planned ? absl::StrCat(plan.stages()) : "-",
-                      planned ? absl::StrCat(plan.replicas()) : "-",
-                      planned && plan.micro_batch_size() > 0 ? absl::StrCat(plan.micro_batch_size()) : "-"});
-    absl::StrAppend(&out, Table(header, "  "));
+    summary.push_back({model.name(), model.version(), model.ready() ? "yes" : "no",
+                       planned ? plan.strategy() : "-", planned ? absl::StrCat(plan.stages()) : "-",
+                       planned ? absl::StrCat(plan.replicas()) : "-",
+                       planned && plan.micro_batch_size() > 0 ? absl::StrCat(plan.micro_batch_size()) : "-"});
+    absl::StrAppend(&placement, "  ", model.name(), " version ", model.version(), "\n");
     if (!model.ready()) {
-      absl::StrAppend(&out, "    not ready: ", model.reason().empty() ? "not deployed" : model.reason(), "\n");
+      absl::StrAppend(&placement, "    not ready: ", model.reason().empty() ? "not deployed" : model.reason(), "\n");
     }
     std::vector<std::vector<std::string>> stages;
     for (const status::StagePlacement& stage : plan.stage_placements()) {
@@ -172,7 +174,10 @@ std::string FormatStatusText(const status::GetStatusResponse& snapshot) {
                         stage.workers().empty() ? "held by no worker yet"
                                                 : absl::StrCat("held by ", absl::StrJoin(stage.workers(), ", "))});
     }
-    absl::StrAppend(&out, Table(stages, "    "));
+    absl::StrAppend(&placement, Table(stages, "    "));
+  }
+  if (!snapshot.models().empty()) {
+    absl::StrAppend(&out, Table(summary, "  "), "\nPLACEMENT\n", placement);
   }
 
   absl::StrAppend(&out, "\nWORKERS (", snapshot.workers_size(), ")\n");

@@ -102,6 +102,9 @@ TEST(StatusCommandTest, TextShowsModelsPlansPlacementsAndWorkers) {
   // Header and row line up in columns.
   EXPECT_THAT(text, HasSubstr("  NAME  VERSION  READY  STRATEGY  STAGES  REPLICAS  MICRO-BATCH\n"
                               "  cnn   1        yes    PIPELINE  2       1         4\n"));
+  // One summary table for all models, then each model's placement.
+  EXPECT_EQ(text.find("NAME  VERSION"), text.rfind("NAME  VERSION")) << text;
+  EXPECT_LT(text.find("PLACEMENT\n  cnn version 1\n"), text.find("WORKERS")) << text;
   EXPECT_THAT(text, HasSubstr("stage 0  partition aaaaaaaaaaaa  3.0 MiB  held by 10.0.0.2:8001"));
   EXPECT_THAT(text, HasSubstr("stage 1  partition bbbbbbbbbbbb  3.0 MiB  held by no worker yet"));
   EXPECT_THAT(text, HasSubstr("not ready: needs 4 workers, 2 healthy"));
