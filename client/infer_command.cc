@@ -73,7 +73,7 @@ absl::StatusOr<inference::ModelMetadataResponse> FetchMetadata(inference::GRPCIn
   grpc::ClientContext context;
   SetDeadline(options, &context);
   grpc::Status status = stub.ModelMetadata(&context, request, &response);
-  if (!status.ok()) return CallError(status, "ModelMetadata", options.insecure);
+  if (!status.ok()) return CallError(status, "ModelMetadata", options.tls_flags.insecure);
   return response;
 }
 
@@ -216,15 +216,6 @@ int Fail(std::ostream& err, const absl::Status& status) {
 
 }  // namespace
 
-TlsOptions InferOptions::tls() const {
-  TlsOptions tls;
-  tls.insecure = insecure;
-  if (!certs_dir.empty()) tls.files = TlsFiles::InDirectory(certs_dir, NodeRole::kClient);
-  if (!ca.empty()) tls.files = TlsFiles{.ca = ca, .cert = cert, .key = key};
-  tls.expected_server_name = server_name;
-  return tls;
-}
-
 std::string InferUsage() {
   return R"(usage: tessera infer --server ADDR (--certs DIR | --ca F --cert F --key F | --insecure)
                      [--server-name NAME] --model NAME [--version V]
@@ -287,7 +278,7 @@ absl::StatusOr<InferOptions> ParseInferArgs(const std::vector<std::string>& args
     if (flag == "--json" || flag == "--insecure" || flag == "--typed-contents") {
       if (has_value) return Usage(absl::StrCat(flag, " takes no value"));
       if (flag == "--json") options.json = true;
-      if (flag == "--insecure") options.insecure = true;
+      if (flag == "--insecure") options.tls_flags.insecure = true;
       if (flag == "--typed-contents") options.typed_contents = true;
       continue;
     }
@@ -298,18 +289,10 @@ absl::StatusOr<InferOptions> ParseInferArgs(const std::vector<std::string>& args
     if (kValueFlags.count(flag) == 0) return Usage(absl::StrCat("unknown flag '", flag, "'"));
     if (absl::Status taken = parsed->TakeValue(args, i); !taken.ok()) return taken;
     if (value.empty() && flag != "--version") return Usage(absl::StrCat(flag, " needs a non-empty value"));
-    if (flag == "--server") {
+    if (options.tls_flags.SetValue(flag, value)) {
+      continue;
+    } else if (flag == "--server") {
       options.server = value;
-    } else if (flag == "--certs") {
-      options.certs_dir = value;
-    } else if (flag == "--ca") {
-      options.ca = value;
-    } else if (flag == "--cert") {
-      options.cert = value;
-    } else if (flag == "--key") {
-      options.key = value;
-    } else if (flag == "--server-name") {
-      options.server_name = value;
     } else if (flag == "--model") {
       options.model = value;
     } else if (flag == "--version") {
@@ -358,12 +341,7 @@ absl::StatusOr<InferOptions> ParseInferArgs(const std::vector<std::string>& args
   }
   if (options.server.empty()) return Usage("--server is required");
   if (options.model.empty()) return Usage("--model is required");
-  const int named_files = !options.ca.empty() + !options.cert.empty() + !options.key.empty();
-  if (named_files != 0 && named_files != 3) return Usage("--ca, --cert and --key go together");
-  const int modes = !options.certs_dir.empty() + (named_files == 3) + options.insecure;
-  if (modes == 0) return Usage("one of --certs DIR, --ca/--cert/--key or --insecure is required");
-  if (modes > 1) return Usage("--certs, --ca/--cert/--key and --insecure exclude each other");
-  if (options.insecure && !options.server_name.empty()) return Usage("--server-name needs TLS");
+  if (absl::Status tls = options.tls_flags.Check(); !tls.ok()) return tls;
   return options;
 }
 
@@ -403,7 +381,7 @@ int InferCommand(const std::vector<std::string>& args, std::ostream& out, std::o
     const auto start = std::chrono::steady_clock::now();
     grpc::Status status = stub->ModelInfer(&context, *request, &response);
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    if (!status.ok()) return Fail(err, CallError(status, "ModelInfer", options.insecure));
+    if (!status.ok()) return Fail(err, CallError(status, "ModelInfer", options.tls_flags.insecure));
     if (i >= options.warmup) latencies.push_back(ms);
   }
   const LatencyStats stats = SummarizeLatencies(latencies);

@@ -34,6 +34,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/tensor.h"
+#include "client/client_tls_flags.h"
 #include "common/tls_credentials.h"
 
 namespace tessera::client {
@@ -50,10 +51,7 @@ struct InferOptions {
   };
 
   std::string server;                // host:port
-  std::string certs_dir;             // --certs
-  std::string ca, cert, key;         // --ca/--cert/--key (all three or none)
-  bool insecure = false;
-  std::string server_name;           // --server-name: expected name in the server certificate
+  ClientTlsFlags tls_flags;          // --certs | --ca/--cert/--key | --insecure, --server-name
   std::string model;
   std::string version;               // empty: the server's latest
   std::vector<NpyInput> npy_inputs;
@@ -69,7 +67,7 @@ struct InferOptions {
   bool help = false;
 
   // The client-role TLS options these flags describe.
-  TlsOptions tls() const;
+  TlsOptions tls() const { return tls_flags.ToTlsOptions(); }
 };
 
 // Parses the arguments after "infer" ("--flag value" or "--flag=value").

@@ -14,6 +14,7 @@
 #include "client/exit_codes.h"
 #include "client/flag_argument.h"
 #include "client/json_text.h"
+#include "common/grpc_status.h"
 #include "proto/cluster_status.grpc.pb.h"
 
 namespace tessera::client {
@@ -72,15 +73,6 @@ std::string JsonStringList(const google::protobuf::RepeatedPtrField<std::string>
 
 }  // namespace
 
-TlsOptions StatusOptions::tls() const {
-  TlsOptions tls;
-  tls.insecure = insecure;
-  if (!certs_dir.empty()) tls.files = TlsFiles::InDirectory(certs_dir, NodeRole::kClient);
-  if (!ca.empty()) tls.files = TlsFiles{.ca = ca, .cert = cert, .key = key};
-  tls.expected_server_name = server_name;
-  return tls;
-}
-
 std::string StatusUsage() {
   return R"(usage: tessera status --server ADDR (--certs DIR | --ca F --cert F --key F | --insecure)
                       [--server-name NAME] [--json] [--timeout-ms N]
@@ -119,7 +111,7 @@ absl::StatusOr<StatusOptions> ParseStatusArgs(const std::vector<std::string>& ar
     const std::string& flag = parsed->flag;
     if (flag == "--json" || flag == "--insecure") {
       if (parsed->has_value) return Usage(absl::StrCat(flag, " takes no value"));
-      (flag == "--json" ? options.json : options.insecure) = true;
+      (flag == "--json" ? options.json : options.tls_flags.insecure) = true;
       continue;
     }
     static const std::set<std::string> kValueFlags = {"--server", "--certs",       "--ca",        "--cert",
@@ -129,22 +121,13 @@ absl::StatusOr<StatusOptions> ParseStatusArgs(const std::vector<std::string>& ar
     const std::string& value = parsed->value;
     if (value.empty()) return Usage(absl::StrCat(flag, " needs a non-empty value"));
     if (flag == "--server") options.server = value;
-    if (flag == "--certs") options.certs_dir = value;
-    if (flag == "--ca") options.ca = value;
-    if (flag == "--cert") options.cert = value;
-    if (flag == "--key") options.key = value;
-    if (flag == "--server-name") options.server_name = value;
+    options.tls_flags.SetValue(flag, value);
     if (flag == "--timeout-ms" && (!absl::SimpleAtoi(value, &options.timeout_ms) || options.timeout_ms < 0)) {
       return Usage(absl::StrCat("--timeout-ms expects an integer >= 0, got '", value, "'"));
     }
   }
   if (options.server.empty()) return Usage("--server is required");
-  const int named_files = !options.ca.empty() + !options.cert.empty() + !options.key.empty();
-  if (named_files != 0 && named_files != 3) return Usage("--ca, --cert and --key go together");
-  const int modes = !options.certs_dir.empty() + (named_files == 3) + options.insecure;
-  if (modes == 0) return Usage("one of --certs DIR, --ca/--cert/--key or --insecure is required");
-  if (modes > 1) return Usage("--certs, --ca/--cert/--key and --insecure exclude each other");
-  if (options.insecure && !options.server_name.empty()) return Usage("--server-name needs TLS");
+  if (absl::Status tls = options.tls_flags.Check(); !tls.ok()) return tls;
   return options;
 }
 
@@ -283,11 +266,10 @@ int StatusCommand(const std::vector<std::string>& args, std::ostream& out, std::
   status::GetStatusResponse response;
   const grpc::Status called = stub->GetStatus(&context, status::GetStatusRequest(), &response);
   if (!called.ok()) {
-    return Fail(err, absl::Status(static_cast<absl::StatusCode>(called.error_code()),
-                                  absl::StrCat("GetStatus failed: ",
-                                               absl::StatusCodeToString(
-                                                   static_cast<absl::StatusCode>(called.error_code())),
-                                               ": ", called.error_message())));
+    const absl::Status failed = FromGrpcStatus(called);
+    return Fail(err, absl::Status(failed.code(), absl::StrCat("GetStatus failed: ",
+                                                              absl::StatusCodeToString(failed.code()), ": ",
+                                                              failed.message())));
   }
   out << (options.json ? FormatStatusJson(response) : FormatStatusText(response));
   return kExitOk;

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "client/client_tls_flags.h"
 #include "common/tls_credentials.h"
 #include "proto/cluster_status.pb.h"
 
@@ -38,16 +39,13 @@ namespace tessera::client {
 
 struct StatusOptions {
   std::string server;
-  std::string certs_dir;
-  std::string ca, cert, key;
-  bool insecure = false;
-  std::string server_name;
+  ClientTlsFlags tls_flags;  // --certs | --ca/--cert/--key | --insecure, --server-name
   bool json = false;
   int64_t timeout_ms = 10000;  // 0: no deadline
   bool help = false;
 
   // The client-role TLS options these flags describe.
-  TlsOptions tls() const;
+  TlsOptions tls() const { return tls_flags.ToTlsOptions(); }
 };
 
 // Parses the arguments after "status". InvalidArgument describes a usage error.

@@ -40,8 +40,8 @@ TEST(ParseInferArgsTest, FullCommandLine) {
        "--output=out1", "--output-dir", "/o", "--json", "--timeout-ms", "500", "--typed-contents", "--seed=7"});
   ASSERT_TRUE(options.ok()) << options.status();
   EXPECT_EQ(options->server, "127.0.0.1:8000");
-  EXPECT_EQ(options->certs_dir, "/c");
-  EXPECT_EQ(options->server_name, "tessera");
+  EXPECT_EQ(options->tls_flags.certs_dir, "/c");
+  EXPECT_EQ(options->tls_flags.server_name, "tessera");
   EXPECT_EQ(options->model, "m");
   EXPECT_EQ(options->version, "3");
   ASSERT_EQ(options->npy_inputs.size(), 1u);
