@@ -219,7 +219,16 @@ TEST(InferenceProtoTest, StatisticsMessages) {
                 {"inference_stats", 6, kMessage, kSingle, "inference.InferStatistics"},
                 {"batch_stats", 7, kMessage, kRepeated, "inference.InferBatchStatistics"},
                 {"memory_usage", 8, kMessage, kRepeated, "inference.MemoryUsage"},
-                {"response_stats", 9, kMessage, kRepeated}});
+                {"response_stats", 9, kMessage, kRepeated},
+                {"stage_stats", 1000, kMessage, kRepeated, "inference.StageStatistics"}});
+  ExpectFields("inference.StageStatistics", {{"stage", 1, kUint32, kSingle},
+                                             {"workers", 2, kUint32, kSingle},
+                                             {"dispatch", 3, kMessage, kSingle, kDuration},
+                                             {"queue", 4, kMessage, kSingle, kDuration},
+                                             {"compute", 5, kMessage, kSingle, kDuration},
+                                             {"transfer", 6, kMessage, kSingle, kDuration},
+                                             {"bytes_sent", 7, kUint64, kSingle},
+                                             {"bytes_received", 8, kUint64, kSingle}});
   ExpectFields("inference.ModelStatisticsResponse",
                {{"model_stats", 1, kMessage, kRepeated, "inference.ModelStatistics"}});
 }
