@@ -65,6 +65,28 @@ Tensor Tensor::Wrap(DataType type, Shape shape, std::shared_ptr<void> owner, voi
   return t;
 }
 
+Tensor Tensor::FromBytes(DataType type, Shape shape, std::string bytes) {
+  auto owner = std::make_shared<std::string>(std::move(bytes));
+  Tensor t;
+  t.dtype_ = type;
+  t.shape_ = std::move(shape);
+  t.data_ = owner->data();
+  t.buffer_ = std::move(owner);
+  t.from_bytes_ = true;
+  return t;
+}
+
+std::string Tensor::ReleaseBytes() && {
+  std::string bytes;
+  if (from_bytes_ && buffer_.use_count() == 1) {
+    auto* owner = static_cast<std::string*>(buffer_.get());
+    if (owner->data() == data_ && owner->size() == byte_size()) bytes = std::move(*owner);
+  }
+  if (bytes.size() != byte_size()) bytes.assign(static_cast<const char*>(data_), byte_size());
+  *this = Tensor();
+  return bytes;
+}
+
 Tensor Tensor::Reshaped(Shape shape) const {
   Tensor t = *this;
   t.shape_ = std::move(shape);

@@ -41,6 +41,18 @@ class Tensor {
   static Tensor Zeros(DataType type, Shape shape);
   // A tensor over memory owned elsewhere; `owner` keeps it alive.
   static Tensor Wrap(DataType type, Shape shape, std::shared_ptr<void> owner, void* data);
+  // A tensor that takes over `bytes` (moved in, not copied), e.g. a
+  // protobuf bytes field. `bytes` must hold exactly the shape's byte size
+  // (callers check; see ValidateShape). Its data is only as aligned as the
+  // string's heap block (16 bytes for large strings), which every kernel
+  // accepts.
+  static Tensor FromBytes(DataType type, Shape shape, std::string bytes);
+
+  // The tensor's bytes as a string, for a protobuf bytes field. Moves them
+  // out without copying when this handle is the only one on a buffer made
+  // by FromBytes and covers all of it; copies otherwise. Leaves this tensor
+  // undefined.
+  std::string ReleaseBytes() &&;
 
   // Convenience constructors, mostly for tests.
   template <typename T>
@@ -83,8 +95,9 @@ class Tensor {
  private:
   DataType dtype_ = DataType::kUndefined;
   Shape shape_;
-  std::shared_ptr<void> buffer_;
+  std::shared_ptr<void> buffer_;  // a std::string when from_bytes_
   void* data_ = nullptr;
+  bool from_bytes_ = false;
 };
 
 template <typename T>

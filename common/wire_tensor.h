@@ -20,8 +20,15 @@ namespace tessera {
 
 // Checks `wire` and copies its content into a new Tensor.
 absl::StatusOr<Tensor> TensorFromWire(const worker::Tensor& wire);
+// Checks `wire` and moves its content into the Tensor (no copy); the
+// content of `*wire` is left empty, its name and shape stay.
+absl::StatusOr<Tensor> TensorFromWire(worker::Tensor* wire);
 
-// Fills `wire` (name, datatype, shape, content) from `tensor`.
+// Fills `wire` (name, datatype, shape, content) from `tensor`: copies the
+// bytes.
 void TensorToWire(absl::string_view name, const Tensor& tensor, worker::Tensor* wire);
+// The same, moving the bytes when `tensor` is their only holder (see
+// Tensor::ReleaseBytes).
+void TensorToWire(absl::string_view name, Tensor&& tensor, worker::Tensor* wire);
 
 }  // namespace tessera

@@ -76,7 +76,7 @@ void WorkerCore::FinishLoad(PartitionUpload upload, LoadPartitionResponse* respo
   if (absl::Status submitted = pool_.Submit(std::move(task)); !submitted.ok()) done(submitted);
 }
 
-void WorkerCore::Execute(const ExecuteRequest* request, ExecuteResponse* response, std::function<bool()> cancelled,
+void WorkerCore::Execute(ExecuteRequest* request, ExecuteResponse* response, std::function<bool()> cancelled,
                          std::function<void(absl::Status)> done) {
   metrics_->executes_in_flight().Increment();
   done = [metrics = metrics_, done = std::move(done)](absl::Status status) {
@@ -111,7 +111,7 @@ void WorkerCore::Execute(const ExecuteRequest* request, ExecuteResponse* respons
     if (cancelled && cancelled()) {
       return done(absl::CancelledError("the request was cancelled or passed its deadline while queued"));
     }
-    absl::Status status = RunPiece(*partition, *request, response);
+    absl::Status status = RunPiece(*partition, request, response);
     const absl::Time end = absl::Now();
     response->set_request_id(request->request_id());
     response->set_piece_id(request->piece_id());
@@ -133,35 +133,38 @@ void WorkerCore::Execute(const ExecuteRequest* request, ExecuteResponse* respons
   }
 }
 
-absl::Status WorkerCore::RunPiece(const LoadedPartition& partition, const ExecuteRequest& request,
+absl::Status WorkerCore::RunPiece(const LoadedPartition& partition, ExecuteRequest* request,
                                   ExecuteResponse* response) const {
   const engine::Engine& engine = partition.engine();
   std::vector<engine::NamedTensor> inputs;
-  inputs.reserve(request.inputs_size());
+  inputs.reserve(request->inputs_size());
   absl::flat_hash_set<std::string> seen;
-  for (const worker::Tensor& wire : request.inputs()) {
+  for (worker::Tensor& wire : *request->mutable_inputs()) {
     if (!seen.insert(wire.name()).second) {
       return absl::InvalidArgumentError(absl::StrCat("input '", wire.name(), "' is given more than once"));
     }
-    absl::StatusOr<tessera::Tensor> tensor = TensorFromWire(wire);
+    absl::StatusOr<tessera::Tensor> tensor = TensorFromWire(&wire);
     if (!tensor.ok()) return tensor.status();
     inputs.push_back({wire.name(), *std::move(tensor)});
   }
   absl::StatusOr<std::vector<tessera::Tensor>> outputs = engine.Run(inputs);
+  inputs.clear();  // the request's bytes go before the response's are made
   if (!outputs.ok()) return outputs.status();
   const std::vector<engine::TensorInfo>& infos = engine.outputs();
-  if (request.output_names().empty()) {
-    for (size_t i = 0; i < infos.size(); ++i) TensorToWire(infos[i].name, (*outputs)[i], response->add_outputs());
+  if (request->output_names().empty()) {
+    for (size_t i = 0; i < infos.size(); ++i) {
+      TensorToWire(infos[i].name, std::move((*outputs)[i]), response->add_outputs());
+    }
     return absl::OkStatus();
   }
-  for (const std::string& name : request.output_names()) {
+  for (const std::string& name : request->output_names()) {
     size_t i = 0;
     while (i < infos.size() && infos[i].name != name) ++i;
     if (i == infos.size()) {
       response->clear_outputs();
       return absl::InvalidArgumentError(absl::StrCat("partition ", partition.id(), " has no output '", name, "'"));
     }
-    TensorToWire(name, (*outputs)[i], response->add_outputs());
+    TensorToWire(name, (*outputs)[i], response->add_outputs());  // may be asked for twice: copied
   }
   return absl::OkStatus();
 }

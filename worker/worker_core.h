@@ -61,7 +61,9 @@ class WorkerCore {
 
   // Runs request on its partition (NOT_FOUND when not cached). `cancelled`
   // is polled before the work starts (client gone or past its deadline).
-  void Execute(const ExecuteRequest* request, ExecuteResponse* response, std::function<bool()> cancelled,
+  // The input tensors' contents are moved out of `request` into the engine
+  // (no copy); the rest of it stays as it was.
+  void Execute(ExecuteRequest* request, ExecuteResponse* response, std::function<bool()> cancelled,
                std::function<void(absl::Status)> done);
 
   // executes_in_flight and executes_queued count Executes only: partition
@@ -70,8 +72,7 @@ class WorkerCore {
   UnloadResponse Unload(const UnloadRequest& request);
 
  private:
-  absl::Status RunPiece(const LoadedPartition& partition, const ExecuteRequest& request,
-                        ExecuteResponse* response) const;
+  absl::Status RunPiece(const LoadedPartition& partition, ExecuteRequest* request, ExecuteResponse* response) const;
   void RecordThroughput(absl::Time end, int64_t samples, absl::Duration compute, bool ok);
 
   const Options options_;

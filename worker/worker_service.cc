@@ -80,8 +80,10 @@ grpc::ServerUnaryReactor* WorkerService::Execute(grpc::CallbackServerContext* co
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   WorkerMetrics& metrics = core_->metrics();
   metrics.execute_bytes_received().Increment(static_cast<double>(request->ByteSizeLong()));
+  // gRPC made the request for this call alone and does not read it again:
+  // its tensor contents may be moved into the engine instead of copied.
   core_->Execute(
-      request, response, [context] { return context->IsCancelled(); },
+      const_cast<ExecuteRequest*>(request), response, [context] { return context->IsCancelled(); },
       [reactor, response, &metrics](absl::Status status) {
         if (status.ok()) metrics.execute_bytes_sent().Increment(static_cast<double>(response->ByteSizeLong()));
         reactor->Finish(ToGrpcStatus(status));

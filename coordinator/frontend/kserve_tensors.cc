@@ -176,8 +176,10 @@ absl::Status CheckRawSize(const std::string& what, const TensorHeader& h, const 
   return absl::OkStatus();
 }
 
-// Decodes raw bytes whose size was checked.
-absl::StatusOr<Tensor> TensorFromRaw(const std::string& what, const TensorHeader& h, const std::string& raw) {
+// Decodes raw bytes whose size was checked: moves them out of `*movable`
+// when it is given (no copy), copies `raw` otherwise.
+absl::StatusOr<Tensor> TensorFromRaw(const std::string& what, const TensorHeader& h, const std::string& raw,
+                                     std::string* movable) {
   if (h.dtype == DataType::kBool) {
     for (size_t i = 0; i < raw.size(); ++i) {
       const auto b = static_cast<unsigned char>(raw[i]);
@@ -187,6 +189,7 @@ absl::StatusOr<Tensor> TensorFromRaw(const std::string& what, const TensorHeader
       }
     }
   }
+  if (movable != nullptr) return Tensor::FromBytes(h.dtype, h.shape, std::move(*movable));
   Tensor t = Tensor::Allocate(h.dtype, h.shape);
   if (!raw.empty()) std::memcpy(t.raw_data(), raw.data(), raw.size());
   return t;
@@ -230,9 +233,13 @@ absl::Status CheckShapeAgainstSpec(const std::string& what, const TensorHeader& 
 
 }  // namespace
 
-absl::StatusOr<std::vector<NamedTensor>> DecodeInferInputs(const inference::ModelInferRequest& request,
-                                                           const ModelSignature& expected,
-                                                           const KServeTensorOptions& options) {
+namespace {
+
+// DecodeInferInputs; raw contents are moved out of `movable` (the request
+// itself) when it is given.
+absl::StatusOr<std::vector<NamedTensor>> Decode(const inference::ModelInferRequest& request,
+                                                inference::ModelInferRequest* movable, const ModelSignature& expected,
+                                                const KServeTensorOptions& options) {
   const bool raw = request.raw_input_contents_size() > 0;
   if (raw && request.raw_input_contents_size() != request.inputs_size()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -309,12 +316,28 @@ absl::StatusOr<std::vector<NamedTensor>> DecodeInferInputs(const inference::Mode
   for (const TensorSpec& spec : expected.inputs) {
     const Checked& c = checked.at(spec.name);
     const std::string what = absl::StrCat("input '", spec.name, "'");
-    absl::StatusOr<Tensor> t = raw ? TensorFromRaw(what, c.header, request.raw_input_contents(c.request_index))
-                                   : TensorFromTyped(what, c.header, request.inputs(c.request_index).contents());
+    absl::StatusOr<Tensor> t =
+        raw ? TensorFromRaw(what, c.header, request.raw_input_contents(c.request_index),
+                            movable == nullptr ? nullptr : movable->mutable_raw_input_contents(c.request_index))
+            : TensorFromTyped(what, c.header, request.inputs(c.request_index).contents());
     if (!t.ok()) return t.status();
     tensors.push_back(NamedTensor{spec.name, *std::move(t)});
   }
   return tensors;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<NamedTensor>> DecodeInferInputs(const inference::ModelInferRequest& request,
+                                                           const ModelSignature& expected,
+                                                           const KServeTensorOptions& options) {
+  return Decode(request, nullptr, expected, options);
+}
+
+absl::StatusOr<std::vector<NamedTensor>> DecodeInferInputs(inference::ModelInferRequest* request,
+                                                           const ModelSignature& expected,
+                                                           const KServeTensorOptions& options) {
+  return Decode(*request, request, expected, options);
 }
 
 absl::StatusOr<std::vector<std::string>> RequestedOutputNames(const inference::ModelInferRequest& request,
@@ -347,15 +370,20 @@ absl::StatusOr<std::vector<std::string>> RequestedOutputNames(const inference::M
   return names;
 }
 
-absl::Status EncodeInferOutputs(const ModelSignature& signature, const inference::ModelInferRequest& request,
-                                absl::Span<const NamedTensor> outputs, inference::ModelInferResponse* response,
-                                const KServeTensorOptions& options) {
+namespace {
+
+// EncodeInferOutputs; the bytes are moved out of `movable` (the same
+// tensors as `outputs`) when it is given.
+absl::Status Encode(const ModelSignature& signature, const inference::ModelInferRequest& request,
+                    absl::Span<const NamedTensor> outputs, NamedTensor* movable,
+                    inference::ModelInferResponse* response, const KServeTensorOptions& options) {
   response->Clear();
   response->set_model_name(signature.model_name);
   response->set_model_version(absl::StrCat(signature.version));
   response->set_id(request.id());
   int64_t total = 0;
-  for (const NamedTensor& out : outputs) {
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const NamedTensor& out = outputs[i];
     const TensorSpec* spec = signature.FindOutput(out.name);
     if (spec == nullptr) {
       return absl::InternalError(
@@ -377,10 +405,28 @@ absl::Status EncodeInferOutputs(const ModelSignature& signature, const inference
     o->set_name(out.name);
     o->set_datatype(std::string(KServeDatatype(out.tensor.dtype())));
     for (int64_t d : out.tensor.shape()) o->add_shape(d);
-    response->add_raw_output_contents()->assign(static_cast<const char*>(out.tensor.raw_data()),
-                                                static_cast<size_t>(bytes));
+    if (movable != nullptr) {
+      response->add_raw_output_contents(std::move(movable[i].tensor).ReleaseBytes());
+    } else {
+      response->add_raw_output_contents()->assign(static_cast<const char*>(out.tensor.raw_data()),
+                                                  static_cast<size_t>(bytes));
+    }
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status EncodeInferOutputs(const ModelSignature& signature, const inference::ModelInferRequest& request,
+                                absl::Span<const NamedTensor> outputs, inference::ModelInferResponse* response,
+                                const KServeTensorOptions& options) {
+  return Encode(signature, request, outputs, /*movable=*/nullptr, response, options);
+}
+
+absl::Status EncodeInferOutputs(const ModelSignature& signature, const inference::ModelInferRequest& request,
+                                std::vector<NamedTensor>&& outputs, inference::ModelInferResponse* response,
+                                const KServeTensorOptions& options) {
+  return Encode(signature, request, outputs, outputs.data(), response, options);
 }
 
 absl::StatusOr<std::vector<NamedTensor>> DecodeInferOutputs(const inference::ModelInferResponse& response,
@@ -412,7 +458,7 @@ absl::StatusOr<std::vector<NamedTensor>> DecodeInferOutputs(const inference::Mod
       absl::Status st = CheckRawSize(what, *h, response.raw_output_contents(i),
                                      absl::StrCat("raw_output_contents[", i, "]"));
       if (!st.ok()) return st;
-      t = TensorFromRaw(what, *h, response.raw_output_contents(i));
+      t = TensorFromRaw(what, *h, response.raw_output_contents(i), /*movable=*/nullptr);
     } else {
       absl::Status st = CheckTyped(what, out.datatype(), *h, out.contents());
       if (!st.ok()) return st;

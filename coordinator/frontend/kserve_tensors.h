@@ -23,7 +23,8 @@
 //     elements, INT8 / UINT8 values within range, every other field empty;
 //   - shared-memory parameters are Unimplemented.
 // The decoded tensors come back in the signature's input order (not the
-// request's), freshly allocated (they do not point into the request).
+// request's), and never point into the request: they own their bytes
+// (copied, or moved out of a mutable request).
 //
 // Outputs: RequestedOutputNames resolves `outputs` of the request (empty:
 // all of the model's outputs, in signature order); EncodeInferOutputs
@@ -62,6 +63,13 @@ struct KServeTensorOptions {
 absl::StatusOr<std::vector<NamedTensor>> DecodeInferInputs(const inference::ModelInferRequest& request,
                                                            const ModelSignature& expected,
                                                            const KServeTensorOptions& options = {});
+// The same, moving raw_input_contents out of `request` into the tensors
+// (no copy) once every input has passed its checks; on success those
+// buffers are left empty; on failure some may be (the request's other
+// fields are untouched either way).
+absl::StatusOr<std::vector<NamedTensor>> DecodeInferInputs(inference::ModelInferRequest* request,
+                                                           const ModelSignature& expected,
+                                                           const KServeTensorOptions& options = {});
 
 // The outputs to return, in response order: the request's `outputs` (each
 // a known output, named once) or, when it is empty, all of the model's.
@@ -76,6 +84,11 @@ absl::StatusOr<std::vector<std::string>> RequestedOutputNames(const inference::M
 // client's); too large a response is ResourceExhausted.
 absl::Status EncodeInferOutputs(const ModelSignature& signature, const inference::ModelInferRequest& request,
                                 absl::Span<const NamedTensor> outputs, inference::ModelInferResponse* response,
+                                const KServeTensorOptions& options = {});
+// The same, moving each output's bytes into the response when the tensor
+// is their only holder (Tensor::ReleaseBytes), copying them otherwise.
+absl::Status EncodeInferOutputs(const ModelSignature& signature, const inference::ModelInferRequest& request,
+                                std::vector<NamedTensor>&& outputs, inference::ModelInferResponse* response,
                                 const KServeTensorOptions& options = {});
 
 // Decodes a response's outputs (raw or typed contents), as a client does;
