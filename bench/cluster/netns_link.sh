@@ -21,7 +21,7 @@
 #
 # Run a process on one end: ip netns exec NAME_b build/bin/tessera-worker
 # --listen 10.X.Y.2:9000 ...; certificates must then name the addresses
-# (tessera certs --out DIR --host 10.X.Y.1 --host 10.X.Y.2).
+# (tessera certs --out DIR --hosts 10.X.Y.1,10.X.Y.2).
 # NAME: 1 to 12 characters of [A-Za-z0-9_-] (interface names are <= 15).
 set -euo pipefail
 

@@ -1,6 +1,8 @@
 // ai.tessera.sim.Delay: the kernel (identity on the same buffer, sleeps at
 // least the declared time, attribute checks) and the operator inside models
 // (schema: checker and shape inference; not folded away).
+#include <time.h>
+
 #include <string>
 #include <vector>
 
@@ -64,6 +66,24 @@ TEST(SimDelay, ReturnsTheSameBufferAndSleepsPerSample) {
   EXPECT_EQ(y.raw_data(), x.raw_data()) << "Delay must hand back its input, not a copy";
   EXPECT_EQ(Values(y), Values(x));
   EXPECT_GE(elapsed, absl::Milliseconds(65));
+}
+
+double ThreadCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+TEST(SimDelay, SleepsWithoutSpinning) {
+  // 200 ms of delay must cost (almost) no CPU on the calling thread.
+  const double cpu_before = ThreadCpuSeconds();
+  const absl::Time start = absl::Now();
+  auto out = RunKernel(DelayCase({Attr("microseconds", int64_t{200000})}, Tensor::FromVector<float>({1}, {1})));
+  const absl::Duration elapsed = absl::Now() - start;
+  const double cpu = ThreadCpuSeconds() - cpu_before;
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_GE(elapsed, absl::Milliseconds(200));
+  EXPECT_LT(cpu, 0.05) << "the Delay kernel burned " << cpu << " s of CPU while sleeping";
 }
 
 TEST(SimDelay, ScalarIsOneSampleAndZeroDelayIsImmediate) {
