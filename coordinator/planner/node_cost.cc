@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/data_type.h"
+#include "worker/engine/tessera_schemas.h"
 
 namespace tessera::planner {
 namespace {
@@ -68,6 +69,21 @@ double MatMulFlops(const engine::NodeTrace& trace, bool gemm_trans_a) {
   return 2 * Elements(trace.outputs[0].shape) * static_cast<double>(k) + OutputElements(trace);
 }
 
+// ai.tessera.sim.Delay declares its time: microseconds_per_sample * X.shape[0]
+// + microseconds (a rank-0 X is one sample). Its FLOP/byte estimate alone
+// would be near zero, so the declared time is added to the estimate; a
+// traced (measured) time already includes the sleep.
+double DeclaredDelayMs(const onnx::NodeProto& node, const engine::NodeTrace& trace) {
+  if (node.domain() != engine::kTesseraSimDomain || node.op_type() != "Delay") return 0;
+  double samples = 1;
+  if (!trace.inputs.empty() && !trace.inputs[0].shape.empty()) {
+    samples = static_cast<double>(std::max<int64_t>(trace.inputs[0].shape[0], 0));
+  }
+  const double per_sample = static_cast<double>(std::max<int64_t>(IntAttribute(node, "microseconds_per_sample", 0), 0));
+  const double fixed = static_cast<double>(std::max<int64_t>(IntAttribute(node, "microseconds", 0), 0));
+  return (per_sample * samples + fixed) / 1e3;
+}
+
 }  // namespace
 
 int64_t TensorBytes(const engine::TensorInfo& info) {
@@ -129,7 +145,8 @@ absl::StatusOr<std::vector<NodeCost>> EstimateNodeCosts(const onnx::ModelProto& 
     for (const auto& in : t.inputs) c.input_bytes += TensorBytes(in);
     for (const auto& out : t.outputs) c.output_bytes += TensorBytes(out);
     c.estimated_ms = 1e3 * (c.flops / options.flops_per_second +
-                            static_cast<double>(c.input_bytes + c.output_bytes) / options.memory_bytes_per_second);
+                            static_cast<double>(c.input_bytes + c.output_bytes) / options.memory_bytes_per_second) +
+                     DeclaredDelayMs(node, t);
     if (measured) c.measured_ms = t.ms;
     c.cost_ms = options.prefer_measured && c.measured_ms.has_value() ? *c.measured_ms : c.estimated_ms;
     costs.push_back(std::move(c));

@@ -26,6 +26,7 @@ const KernelRegistry& KernelRegistry::Global() {
     RegisterConvMatMulKernels(*r);
     RegisterPoolNormKernels(*r);
     RegisterReductionKernels(*r);
+    RegisterSimKernels(*r);
     // Operators the optimizer may introduce into models whose ai.onnx opset
     // predates them (transformer fusion emits LayerNormalization, opset 17,
     // into opset-14 graphs). Inside the engine they keep the ai.onnx domain;

@@ -14,6 +14,7 @@
 #include "onnx/shape_inference/implementation.h"
 #include "onnx/version_converter/convert.h"
 #include "worker/engine/kernel_registry.h"
+#include "worker/engine/tessera_schemas.h"
 
 namespace tessera::engine {
 namespace {
@@ -86,6 +87,10 @@ absl::Status CheckOpsets(const onnx::ModelProto& model) {
         return absl::UnimplementedError(absl::StrCat("model imports ai.onnx opset ", imp.version(),
                                                      "; Tessera supports opsets ", kMinOpset, " to ", kMaxOpset));
       }
+    }
+    if (imp.domain() == kTesseraSimDomain && imp.version() != kTesseraSimOpset) {
+      return absl::UnimplementedError(absl::StrCat("model imports ", kTesseraSimDomain, " opset ", imp.version(),
+                                                   "; Tessera defines only opset ", kTesseraSimOpset));
     }
   }
   if (!has_onnx && model.graph().node_size() > 0) {
@@ -233,6 +238,8 @@ int OpsetFor(const onnx::ModelProto& model, absl::string_view domain) {
 }
 
 absl::StatusOr<onnx::ModelProto> ParseAndValidateModel(absl::string_view bytes) {
+  // Tessera's own schemas (ai.tessera.sim) before the checker and shape inference.
+  RegisterTesseraSchemas();
   if (bytes.empty()) return absl::InvalidArgumentError("model is empty (0 bytes)");
   if (static_cast<int64_t>(bytes.size()) > kMaxModelBytes) {
     return absl::InvalidArgumentError(absl::StrCat("model is ", bytes.size(), " bytes, over the 2 GiB limit"));

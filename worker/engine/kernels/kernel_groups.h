@@ -17,5 +17,7 @@ void RegisterConvMatMulKernels(KernelRegistry& registry);
 void RegisterPoolNormKernels(KernelRegistry& registry);
 // reduce*.cc: reductions, Softmax, LogSoftmax, ArgMax/ArgMin, TopK, CumSum, Einsum.
 void RegisterReductionKernels(KernelRegistry& registry);
+// sim_delay.cc: ai.tessera.sim.Delay, the simulation operator (sleeps per sample).
+void RegisterSimKernels(KernelRegistry& registry);
 
 }  // namespace tessera::engine
