@@ -141,7 +141,9 @@ int DynamicBatcher::QueuedForTest() const {
 void DynamicBatcher::Enqueue(std::vector<NamedTensor> inputs, absl::Time deadline, std::string request_id,
                              Done done) {
   auto refuse = [&done](absl::Status status) { done({.outputs = std::move(status)}); };
-  if (inputs.empty()) return refuse(absl::InvalidArgumentError(absl::StrCat(ModelLabel(), ": a request has no inputs")));
+  if (inputs.empty()) {
+    return refuse(absl::InvalidArgumentError(absl::StrCat(ModelLabel(), ": a request has no inputs")));
+  }
   int64_t rows = -1;
   for (const NamedTensor& input : inputs) {
     if (input.tensor.rank() == 0) {
