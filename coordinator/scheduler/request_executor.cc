@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "common/wire_tensor.h"
 #include "coordinator/scheduler/batch_split.h"
 
@@ -19,11 +20,12 @@ using TensorMap = absl::flat_hash_map<std::string, Tensor>;
 class RequestState : public std::enable_shared_from_this<RequestState> {
  public:
   RequestState(std::shared_ptr<const Deployment> deployment, PieceRunner* runner,
-               std::shared_ptr<const DeploymentMetrics> metrics, absl::Time deadline, std::string request_id,
-               RequestExecutor::Done done, int pieces)
+               std::shared_ptr<const DeploymentMetrics> metrics, std::shared_ptr<StageStatisticsRecorder> stage_stats,
+               absl::Time deadline, std::string request_id, RequestExecutor::Done done, int pieces)
       : deployment_(std::move(deployment)),
         runner_(runner),
         metrics_(std::move(metrics)),
+        stage_stats_(std::move(stage_stats)),
         deadline_(deadline),
         request_id_(std::move(request_id)),
         done_(std::move(done)),
@@ -39,18 +41,22 @@ class RequestState : public std::enable_shared_from_this<RequestState> {
     request->set_partition_id(partition.id);
     request->set_request_id(request_id_);
     request->set_piece_id((static_cast<uint64_t>(piece) << 16) | static_cast<uint64_t>(stage));
+    uint64_t bytes_sent = 0;
     for (const std::string& name : partition.inputs) {
       auto it = values->find(name);
       if (it == values->end()) {
         return Fail(absl::InternalError(absl::StrCat("stage ", stage, " of ", d.model_name, " needs tensor '", name,
                                                      "', which no earlier stage produced")));
       }
+      bytes_sent += it->second.byte_size();
       TensorToWire(name, it->second, request->add_inputs());
     }
     for (const std::string& name : partition.outputs) request->add_output_names(name);
+    const absl::Time dispatched = absl::Now();
     runner_->Run(d, stage, replica, std::move(request), deadline_,
-                 [self = shared_from_this(), piece, stage, values](absl::StatusOr<worker::ExecuteResponse> response) {
-                   self->StageDone(piece, stage, values, std::move(response));
+                 [self = shared_from_this(), piece, stage, values, dispatched,
+                  bytes_sent](absl::StatusOr<worker::ExecuteResponse> response) {
+                   self->StageDone(piece, stage, values, absl::Now() - dispatched, bytes_sent, std::move(response));
                  });
   }
 
@@ -66,8 +72,10 @@ class RequestState : public std::enable_shared_from_this<RequestState> {
   }
 
  private:
-  void StageDone(int piece, int stage, const std::shared_ptr<TensorMap>& values,
-                 absl::StatusOr<worker::ExecuteResponse> response) {
+  // `dispatch`: the piece's round trip through the runner; `bytes_sent`:
+  // the tensor bytes it carried.
+  void StageDone(int piece, int stage, const std::shared_ptr<TensorMap>& values, absl::Duration dispatch,
+                 uint64_t bytes_sent, absl::StatusOr<worker::ExecuteResponse> response) {
     const Deployment& d = *deployment_;
     if (!response.ok()) {
       const absl::Status& s = response.status();
@@ -80,13 +88,19 @@ class RequestState : public std::enable_shared_from_this<RequestState> {
       if (m.compute_seconds != nullptr) m.compute_seconds->Observe(response->compute_time_us() * 1e-6);
       if (m.queue_seconds != nullptr) m.queue_seconds->Observe(response->queue_time_us() * 1e-6);
     }
+    uint64_t bytes_received = 0;
     for (const worker::Tensor& wire : response->outputs()) {
       absl::StatusOr<Tensor> tensor = TensorFromWire(wire);
       if (!tensor.ok()) {
         return Fail(absl::InternalError(absl::StrCat("a worker returned a malformed tensor: ",
                                                      tensor.status().message())));
       }
+      bytes_received += tensor->byte_size();
       (*values)[wire.name()] = *std::move(tensor);
+    }
+    if (stage_stats_ != nullptr) {
+      stage_stats_->RecordPiece(stage, dispatch, response->queue_time_us(), response->compute_time_us(), bytes_sent,
+                                bytes_received);
     }
     if (stage + 1 < static_cast<int>(d.stages.size())) return RunStage(piece, stage + 1, -1, values);
     std::vector<Tensor> outputs;
@@ -136,6 +150,7 @@ class RequestState : public std::enable_shared_from_this<RequestState> {
   const std::shared_ptr<const Deployment> deployment_;
   PieceRunner* const runner_;
   const std::shared_ptr<const DeploymentMetrics> metrics_;
+  const std::shared_ptr<StageStatisticsRecorder> stage_stats_;
   const absl::Time deadline_;
   const std::string request_id_;
   absl::Mutex mu_;
@@ -186,8 +201,8 @@ void RequestExecutor::Infer(std::vector<NamedTensor> inputs, absl::Time deadline
     replicas.assign(sizes.size(), -1);
   }
 
-  auto state = std::make_shared<RequestState>(deployment_, runner_, metrics_, deadline, request_id, std::move(done),
-                                              static_cast<int>(sizes.size()));
+  auto state = std::make_shared<RequestState>(deployment_, runner_, metrics_, stage_stats_, deadline, request_id,
+                                              std::move(done), static_cast<int>(sizes.size()));
   int64_t begin = 0;
   for (size_t p = 0; p < sizes.size(); ++p) {
     auto values = std::make_shared<TensorMap>();

@@ -9,7 +9,9 @@
 // tensors its partition consumes, from the request or any earlier stage.
 //
 // Metrics (optional): each stage's worker-reported compute and queue times
-// (scheduler_metrics.h).
+// (scheduler_metrics.h). Statistics (optional): every answered piece's round
+// trip, worker queue and compute times and tensor bytes, per stage
+// (stage_statistics.h).
 //
 // Thread-safe: Infer may be called concurrently; each call is independent.
 #pragma once
@@ -25,6 +27,7 @@
 #include "coordinator/scheduler/deployment.h"
 #include "coordinator/scheduler/piece_runner.h"
 #include "coordinator/scheduler/scheduler_metrics.h"
+#include "coordinator/scheduler/stage_statistics.h"
 #include "worker/engine/engine.h"
 
 namespace tessera::coordinator {
@@ -35,11 +38,15 @@ class RequestExecutor {
  public:
   using Done = std::function<void(absl::StatusOr<std::vector<NamedTensor>>)>;
 
-  // `runner` is borrowed and must outlive every call. `metrics` may be
-  // null (nothing recorded).
+  // `runner` is borrowed and must outlive every call. `metrics` and
+  // `stage_stats` may be null (nothing recorded).
   RequestExecutor(std::shared_ptr<const Deployment> deployment, PieceRunner* runner,
-                  std::shared_ptr<const DeploymentMetrics> metrics = nullptr)
-      : deployment_(std::move(deployment)), runner_(runner), metrics_(std::move(metrics)) {}
+                  std::shared_ptr<const DeploymentMetrics> metrics = nullptr,
+                  std::shared_ptr<StageStatisticsRecorder> stage_stats = nullptr)
+      : deployment_(std::move(deployment)),
+        runner_(runner),
+        metrics_(std::move(metrics)),
+        stage_stats_(std::move(stage_stats)) {}
 
   const Deployment& deployment() const { return *deployment_; }
 
@@ -52,6 +59,7 @@ class RequestExecutor {
   std::shared_ptr<const Deployment> deployment_;
   PieceRunner* runner_;
   std::shared_ptr<const DeploymentMetrics> metrics_;
+  std::shared_ptr<StageStatisticsRecorder> stage_stats_;
 };
 
 }  // namespace tessera::coordinator

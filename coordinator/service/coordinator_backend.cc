@@ -25,6 +25,20 @@ CoordinatorBackend::CoordinatorBackend(CoordinatorOptions options, ModelReposito
       runner_(runner),
       cluster_shape_(std::move(cluster_shape)) {}
 
+CoordinatorBackend::~CoordinatorBackend() {
+  std::map<Key, Served> served;
+  {
+    absl::MutexLock lock(&mu_);
+    served.swap(served_);
+  }
+  served.clear();
+}
+
+void CoordinatorBackend::Duration::Add(absl::Duration d) {
+  ++count;
+  ns += Nanos(d);
+}
+
 absl::Status CoordinatorBackend::Deploy(const std::string& name) {
   absl::MutexLock deploy_lock(&deploy_mu_);
   // The versions to serve now.
@@ -66,7 +80,21 @@ absl::Status CoordinatorBackend::Deploy(const std::string& name) {
     if (deployment.ok()) {
       runner_->Prepare(**deployment);
       served.deployment = *deployment;
-      served.executor = std::make_shared<const RequestExecutor>(*deployment, runner_, served.metrics->stages);
+      served.stage_stats = std::make_shared<StageStatisticsRecorder>(static_cast<int>((*deployment)->stages.size()));
+      served.executor = std::make_shared<const RequestExecutor>(*deployment, runner_, served.metrics->stages,
+                                                                served.stage_stats);
+      if (model->config.has_dynamic_batching() && model->signature.max_batch_size > 0) {
+        served.batcher = std::make_shared<DynamicBatcher>(
+            DynamicBatcherOptions::FromConfig(model->name, model->version_string(), model->signature.max_batch_size,
+                                              model->config.dynamic_batching()),
+            [executor = served.executor](std::vector<NamedTensor> inputs, absl::Time deadline,
+                                         const std::string& request_id, RequestExecutor::Done done) {
+              executor->Infer(std::move(inputs), deadline, request_id, std::move(done));
+            },
+            [this, key](const DynamicBatcher::Execution& execution) {
+              if (execution.status.ok()) RecordExecution(key, execution.rows, execution.infer);
+            });
+      }
     } else {
       served.unavailable_reason = std::string(deployment.status().message());
       failures.push_back(served.unavailable_reason);
@@ -203,16 +231,48 @@ absl::StatusOr<inference::ModelStatisticsResponse> CoordinatorBackend::ModelStat
     inference::ModelStatistics* s = response.add_model_stats();
     s->set_name(key.first);
     s->set_version(absl::StrCat(key.second));
+    if (served.stage_stats != nullptr) {
+      const std::vector<StageStatisticsRecorder::Stage> stages = served.stage_stats->Snapshot();
+      for (size_t i = 0; i < stages.size(); ++i) {
+        const StageStatisticsRecorder::Stage& stage = stages[i];
+        inference::StageStatistics* out = s->add_stage_stats();
+        out->set_stage(static_cast<uint32_t>(i + 1));
+        out->set_workers(0);  // worker identity is not visible to the executor
+        const std::pair<inference::StatisticDuration*, uint64_t> durations[] = {
+            {out->mutable_dispatch(), stage.dispatch_ns},
+            {out->mutable_queue(), stage.queue_ns},
+            {out->mutable_compute(), stage.compute_ns},
+            {out->mutable_transfer(), stage.transfer_ns}};
+        for (const auto& [duration, ns] : durations) {
+          duration->set_count(stage.pieces);
+          duration->set_ns(ns);
+        }
+        out->set_bytes_sent(stage.bytes_sent);
+        out->set_bytes_received(stage.bytes_received);
+      }
+    }
     auto it = stats_.find(key);
     if (it == stats_.end()) continue;
     const Stats& stats = it->second;
     s->set_last_inference(stats.last_inference_ms);
     s->set_inference_count(stats.inference_count);
     s->set_execution_count(stats.execution_count);
-    s->mutable_inference_stats()->mutable_success()->set_count(stats.success_count);
-    s->mutable_inference_stats()->mutable_success()->set_ns(stats.success_ns);
-    s->mutable_inference_stats()->mutable_fail()->set_count(stats.fail_count);
-    s->mutable_inference_stats()->mutable_fail()->set_ns(stats.fail_ns);
+    auto set = [](inference::StatisticDuration* out, const Duration& d) {
+      out->set_count(d.count);
+      out->set_ns(d.ns);
+    };
+    inference::InferStatistics* infer = s->mutable_inference_stats();
+    set(infer->mutable_success(), stats.success);
+    set(infer->mutable_fail(), stats.fail);
+    set(infer->mutable_queue(), stats.queue);
+    set(infer->mutable_compute_input(), stats.compute_input);
+    set(infer->mutable_compute_infer(), stats.compute_infer);
+    set(infer->mutable_compute_output(), stats.compute_output);
+    for (const auto& [size, d] : stats.batches) {
+      inference::InferBatchStatistics* batch = s->add_batch_stats();
+      batch->set_batch_size(static_cast<uint64_t>(size));
+      set(batch->mutable_compute_infer(), d);
+    }
   }
   return response;
 }
@@ -231,7 +291,7 @@ absl::StatusOr<inference::RepositoryIndexResponse> CoordinatorBackend::Repositor
 }
 
 void CoordinatorBackend::Record(const Key& key, CoordinatorMetrics::Version& metrics, const absl::Status& status,
-                                absl::Duration duration, int64_t samples) {
+                                absl::Duration duration, int64_t samples, const RequestTimings& timings) {
   const bool ok = status.ok();
   metrics.requests.Record(status);
   metrics.request_seconds->Observe(absl::ToDoubleSeconds(duration));
@@ -240,15 +300,23 @@ void CoordinatorBackend::Record(const Key& key, CoordinatorMetrics::Version& met
   absl::MutexLock lock(&mu_);
   Stats& stats = stats_[key];
   if (ok) {
-    ++stats.success_count;
-    stats.success_ns += Nanos(duration);
+    stats.success.Add(duration);
+    stats.queue.Add(timings.queue);
+    stats.compute_input.Add(timings.compute_input);
+    stats.compute_output.Add(timings.compute_output);
     stats.inference_count += static_cast<uint64_t>(std::max<int64_t>(samples, 1));
-    ++stats.execution_count;
     stats.last_inference_ms = static_cast<uint64_t>(absl::ToUnixMillis(absl::Now()));
   } else {
-    ++stats.fail_count;
-    stats.fail_ns += Nanos(duration);
+    stats.fail.Add(duration);
   }
+}
+
+void CoordinatorBackend::RecordExecution(const Key& key, int64_t rows, absl::Duration infer) {
+  absl::MutexLock lock(&mu_);
+  Stats& stats = stats_[key];
+  ++stats.execution_count;
+  stats.compute_infer.Add(infer);
+  stats.batches[std::max<int64_t>(rows, 1)].Add(infer);
 }
 
 void CoordinatorBackend::ModelInfer(const inference::ModelInferRequest* request, absl::Time deadline,
@@ -262,6 +330,7 @@ void CoordinatorBackend::ModelInfer(const inference::ModelInferRequest* request,
   }
   const Key key{(*model)->name, (*model)->version};
   std::shared_ptr<const RequestExecutor> executor;
+  std::shared_ptr<DynamicBatcher> batcher;
   std::string reason;
   std::shared_ptr<CoordinatorMetrics::Version> metrics;
   {
@@ -269,6 +338,7 @@ void CoordinatorBackend::ModelInfer(const inference::ModelInferRequest* request,
     auto it = served_.find(key);
     if (it != served_.end()) {
       executor = it->second.executor;
+      batcher = it->second.batcher;
       reason = it->second.unavailable_reason;
       metrics = it->second.metrics;
     }
@@ -284,35 +354,53 @@ void CoordinatorBackend::ModelInfer(const inference::ModelInferRequest* request,
     return fail(absl::UnavailableError(absl::StrCat(key.first, " version ", key.second, " is not deployed",
                                                     reason.empty() ? "" : ": ", reason)));
   }
+  const absl::Time decode_start = absl::Now();
   absl::StatusOr<std::vector<NamedTensor>> inputs =
       DecodeInferInputs(*request, (*model)->signature, options_.tensors);
   if (!inputs.ok()) return fail(inputs.status());
   absl::StatusOr<std::vector<std::string>> requested = RequestedOutputNames(*request, (*model)->signature);
   if (!requested.ok()) return fail(requested.status());
+  const absl::Duration compute_input = absl::Now() - decode_start;
   const int64_t samples = (*model)->signature.max_batch_size > 0 && !inputs->empty() && (*inputs)[0].tensor.rank() > 0
                               ? (*inputs)[0].tensor.dim(0)
                               : 1;
   deadline = std::min(deadline, start + options_.default_timeout);
-  executor->Infer(
-      *std::move(inputs), deadline, request->id(),
-      [this, key, metrics, start, samples, request, model = *model, requested = *std::move(requested), done,
-       tensors = options_.tensors](absl::StatusOr<std::vector<NamedTensor>> outputs) {
-        if (!outputs.ok()) {
-          Record(key, *metrics, outputs.status(), absl::Now() - start, 0);
-          return done(outputs.status());
-        }
-        std::vector<NamedTensor> selected;
-        for (const std::string& name : requested) {
-          for (const NamedTensor& output : *outputs) {
-            if (output.name == name) selected.push_back({output.name, output.tensor});
-          }
-        }
-        inference::ModelInferResponse response;
-        absl::Status encoded = EncodeInferOutputs(model->signature, *request, selected, &response, tensors);
-        Record(key, *metrics, encoded, absl::Now() - start, samples);
-        if (!encoded.ok()) return done(encoded);
-        done(std::move(response));
-      });
+  // The answer (from the executor or the batcher): encode and reply.
+  auto finish = [this, key, metrics, start, samples, compute_input, request, model = *model,
+                 requested = *std::move(requested), done, tensors = options_.tensors](
+                    absl::StatusOr<std::vector<NamedTensor>> outputs, absl::Duration queue) {
+    if (!outputs.ok()) {
+      Record(key, *metrics, outputs.status(), absl::Now() - start, 0);
+      return done(outputs.status());
+    }
+    const absl::Time encode_start = absl::Now();
+    std::vector<NamedTensor> selected;
+    for (const std::string& name : requested) {
+      for (const NamedTensor& output : *outputs) {
+        if (output.name == name) selected.push_back({output.name, output.tensor});
+      }
+    }
+    inference::ModelInferResponse response;
+    absl::Status encoded = EncodeInferOutputs(model->signature, *request, selected, &response, tensors);
+    const absl::Time end = absl::Now();
+    Record(key, *metrics, encoded, end - start, samples,
+           {.queue = queue, .compute_input = compute_input, .compute_output = end - encode_start});
+    if (!encoded.ok()) return done(encoded);
+    done(std::move(response));
+  };
+  if (batcher != nullptr) {
+    return batcher->Enqueue(*std::move(inputs), deadline, request->id(),
+                            [finish = std::move(finish)](DynamicBatcher::Result result) {
+                              finish(std::move(result.outputs), result.queue);
+                            });
+  }
+  const absl::Time infer_start = absl::Now();
+  executor->Infer(*std::move(inputs), deadline, request->id(),
+                  [this, key, samples, infer_start,
+                   finish = std::move(finish)](absl::StatusOr<std::vector<NamedTensor>> outputs) {
+                    if (outputs.ok()) RecordExecution(key, samples, absl::Now() - infer_start);
+                    finish(std::move(outputs), absl::ZeroDuration());
+                  });
 }
 
 void CoordinatorBackend::RepositoryModelLoad(const inference::RepositoryModelLoadRequest* request,

@@ -6,7 +6,24 @@
 // against its signature (INVALID_ARGUMENT naming the problem), run it on the
 // deployment with the client's deadline (or the default timeout), encode the
 // requested outputs. A version that is served but not deployed (too few
-// workers for its stages, say) is UNAVAILABLE with the reason.
+// workers for its stages, say) is UNAVAILABLE with the reason. A version
+// whose config has `dynamic_batching` sends its decoded requests through its
+// own DynamicBatcher (dynamic_batcher.h), which merges them into executions
+// of up to max_batch_size rows; the batcher is built with the deployment and
+// goes with it.
+//
+// Statistics (ModelStatistics, Triton's meanings): inference_count counts
+// samples, execution_count executions (a merged batch is one execution);
+// inference_stats.success/fail count requests; for successful requests
+// queue (time in the batcher; a 0-duration entry per request when not
+// batched), compute_input (decoding and checking the request) and
+// compute_output (encoding the answer) count requests, compute_infer
+// (handing the request or merged batch to the executor until its answer)
+// counts executions, as do batch_stats (per executed batch size, count and
+// compute_infer). stage_stats (the Tessera extension): per stage of the
+// current deployment, its pieces' round trips split into worker queue,
+// compute and transfer, and tensor bytes (stage_statistics.h); `workers` is
+// 0 because worker identity is not visible to the executor.
 //
 // Deployments are built when a model is loaded (at start, and by
 // RepositoryModelLoad, which runs on a background thread), from the
@@ -34,8 +51,10 @@
 #include "coordinator/frontend/inference_backend.h"
 #include "coordinator/frontend/kserve_tensors.h"
 #include "coordinator/repository/model_repository.h"
+#include "coordinator/scheduler/dynamic_batcher.h"
 #include "coordinator/scheduler/piece_runner.h"
 #include "coordinator/scheduler/request_executor.h"
+#include "coordinator/scheduler/stage_statistics.h"
 #include "coordinator/service/coordinator_metrics.h"
 #include "coordinator/service/deployment_builder.h"
 
@@ -55,6 +74,9 @@ class CoordinatorBackend : public InferenceBackend {
  public:
   CoordinatorBackend(CoordinatorOptions options, ModelRepository* repository, PieceRunner* runner,
                      std::function<ClusterShape()> cluster_shape);
+  // Fails the requests still queued in batchers (UNAVAILABLE) while the
+  // statistics they record into still exist.
+  ~CoordinatorBackend() override;
 
   // (Re)builds the deployments of every ready version of `name` (all models
   // when empty) and drops those of versions no longer served. The error
@@ -109,21 +131,37 @@ class CoordinatorBackend : public InferenceBackend {
     std::shared_ptr<const LoadedModelVersion> model;
     std::shared_ptr<const Deployment> deployment;  // null when it could not be deployed
     std::shared_ptr<const RequestExecutor> executor;
+    // Set when the config has dynamic_batching; built with the deployment.
+    std::shared_ptr<DynamicBatcher> batcher;
+    std::shared_ptr<StageStatisticsRecorder> stage_stats;
     std::string unavailable_reason;
     std::shared_ptr<CoordinatorMetrics::Version> metrics;
   };
+  // A count and cumulative nanoseconds (StatisticDuration).
+  struct Duration {
+    uint64_t count = 0, ns = 0;
+    void Add(absl::Duration d);
+  };
   struct Stats {
-    uint64_t success_count = 0, success_ns = 0;
-    uint64_t fail_count = 0, fail_ns = 0;
+    Duration success, fail;
+    Duration queue, compute_input, compute_infer, compute_output;
+    std::map<int64_t, Duration> batches;  // compute_infer by executed batch size
     uint64_t inference_count = 0;  // samples
     uint64_t execution_count = 0;
     uint64_t last_inference_ms = 0;
   };
+  // Where a successful request's time went.
+  struct RequestTimings {
+    absl::Duration queue, compute_input, compute_output;
+  };
   using Key = std::pair<std::string, int64_t>;  // name, version
 
-  // One ModelInfer of `key` finished: statistics and metrics.
+  // One ModelInfer of `key` finished: statistics and metrics. `timings`
+  // only for a success.
   void Record(const Key& key, CoordinatorMetrics::Version& metrics, const absl::Status& status,
-              absl::Duration duration, int64_t samples);
+              absl::Duration duration, int64_t samples, const RequestTimings& timings = {});
+  // One successful execution of `rows` rows of `key` took `infer`.
+  void RecordExecution(const Key& key, int64_t rows, absl::Duration infer);
 
   const CoordinatorOptions options_;
   std::unique_ptr<CoordinatorMetrics> owned_metrics_;  // when options_.metrics is null

@@ -133,6 +133,43 @@ TEST(RequestExecutorTest, PipelineMicroBatchesCarryTheSkipConnection) {
   EXPECT_EQ(runner.calls.size(), 8u);
 }
 
+TEST(RequestExecutorTest, StageStatisticsCountPiecesAndTensorBytes) {
+  LocalPieceRunner runner;
+  auto d = std::make_shared<Deployment>();
+  d->model_name = "m";
+  d->strategy = Strategy::kPipeline;
+  d->stages = {Stage(Stage1(), {"x"}, {"h"}), Stage(Stage2(), {"h", "x"}, {"y"})};
+  d->micro_batch_size = 2;
+  d->has_batch_axis = true;
+  d->model_inputs = {"x"};
+  d->model_outputs = {"y"};
+  auto stats = std::make_shared<StageStatisticsRecorder>(2);
+  RequestExecutor executor(d, &runner, nullptr, stats);
+  ASSERT_TRUE(InferAndWait(executor, Input(7)).ok());
+  const std::vector<StageStatisticsRecorder::Stage> stages = stats->Snapshot();
+  ASSERT_EQ(stages.size(), 2u);
+  const uint64_t rows_bytes = 7 * 3 * sizeof(float);  // one [7, 3] float tensor over all pieces
+  // Stage 1: x in, h out; stage 2: h and the skip connection x in, y out.
+  EXPECT_EQ(stages[0].pieces, 4u);
+  EXPECT_EQ(stages[0].bytes_sent, rows_bytes);
+  EXPECT_EQ(stages[0].bytes_received, rows_bytes);
+  EXPECT_EQ(stages[1].pieces, 4u);
+  EXPECT_EQ(stages[1].bytes_sent, 2 * rows_bytes);
+  EXPECT_EQ(stages[1].bytes_received, rows_bytes);
+  for (const auto& stage : stages) {
+    EXPECT_GT(stage.dispatch_ns, 0u);
+    // The local runner reports no worker times: all of it is transfer.
+    EXPECT_EQ(stage.transfer_ns, stage.dispatch_ns);
+  }
+  // Failed pieces are not recorded.
+  runner.fail_stage = 1;
+  auto failed_stats = std::make_shared<StageStatisticsRecorder>(2);
+  RequestExecutor failing(d, &runner, nullptr, failed_stats);
+  EXPECT_FALSE(InferAndWait(failing, Input(2)).ok());
+  EXPECT_EQ(failed_stats->Snapshot()[0].pieces, 1u);
+  EXPECT_EQ(failed_stats->Snapshot()[1].pieces, 0u);
+}
+
 TEST(RequestExecutorTest, WithoutBatchAxisTheRequestIsOnePiece) {
   LocalPieceRunner runner;
   runner.weights = std::vector<double>{1, 1};

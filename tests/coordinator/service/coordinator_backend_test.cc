@@ -3,7 +3,9 @@
 // configurations, partitions run by a local piece runner. Answers are checked
 // against the engine running the whole model: bit-identical for a pipeline
 // without micro-batching, within 1e-5 relative otherwise. Plus bad requests,
-// deployments that lack workers, statistics and the repository RPCs.
+// deployments that lack workers, statistics (with the coordinator's
+// breakdown and the per-stage extension), dynamic batching and the
+// repository RPCs.
 #include "coordinator/service/coordinator_backend.h"
 
 #include <cmath>
@@ -34,6 +36,33 @@ void WriteFile(const fs::path& path, const std::string& contents) {
   std::ofstream(path, std::ios::binary) << contents;
 }
 
+// Reports worker timings the way a worker would (LocalPieceRunner leaves
+// them 0): the piece's time on the "worker" as compute, 1 us of queue.
+class TimingPieceRunner : public PieceRunner {
+ public:
+  explicit TimingPieceRunner(PieceRunner* inner) : inner_(inner) {}
+  std::vector<double> ReplicaWeights(const Deployment& deployment, int stage) override {
+    return inner_->ReplicaWeights(deployment, stage);
+  }
+  void Prepare(const Deployment& deployment) override { inner_->Prepare(deployment); }
+  void Run(const Deployment& deployment, int stage, int replica, std::shared_ptr<const worker::ExecuteRequest> request,
+           absl::Time deadline, Done done) override {
+    const absl::Time start = absl::Now();
+    inner_->Run(deployment, stage, replica, std::move(request), deadline,
+                [start, done = std::move(done)](absl::StatusOr<worker::ExecuteResponse> response) {
+                  if (response.ok()) {
+                    const int64_t us = absl::ToInt64Microseconds(absl::Now() - start);
+                    response->set_queue_time_us(1);
+                    response->set_compute_time_us(static_cast<uint64_t>(std::max<int64_t>(us - 1, 1)));
+                  }
+                  done(std::move(response));
+                });
+  }
+
+ private:
+  PieceRunner* const inner_;
+};
+
 class CoordinatorBackendTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -48,11 +77,14 @@ class CoordinatorBackendTest : public ::testing::Test {
     AddModel("transformer_pipeline", transformer_,
              "max_batch_size: 4 parallelism { strategy: PIPELINE stages: 4 micro_batch_size: 1 }");
     AddModel("transformer_whole", transformer_, "max_batch_size: 4 parallelism { strategy: PIPELINE stages: 2 }");
+    AddModel("cnn_batched", cnn_,
+             "max_batch_size: 8 parallelism { strategy: DATA } "
+             "dynamic_batching { max_queue_delay_microseconds: 1000000 }");
     auto repository = ModelRepository::Create({.root = root_.string()});
     ASSERT_TRUE(repository.ok()) << repository.status();
     repository_ = *std::move(repository);
     ASSERT_TRUE(repository_->LoadAll().ok());
-    backend_ = std::make_unique<CoordinatorBackend>(CoordinatorOptions{}, repository_.get(), &runner_,
+    backend_ = std::make_unique<CoordinatorBackend>(CoordinatorOptions{}, repository_.get(), &timed_,
                                                     [this] { return cluster_; });
   }
   void TearDown() override {
@@ -80,6 +112,7 @@ class CoordinatorBackendTest : public ::testing::Test {
   std::string cnn_, transformer_;
   ClusterShape cluster_{.workers = 4};
   testing::LocalPieceRunner runner_;
+  TimingPieceRunner timed_{&runner_};
   std::unique_ptr<ModelRepository> repository_;
   std::unique_ptr<CoordinatorBackend> backend_;
 };
@@ -229,6 +262,164 @@ TEST_F(CoordinatorBackendTest, StatisticsCountSuccessesAndFailures) {
   EXPECT_GT(s.inference_stats().success().ns(), 0u);
   request.set_name("nope");
   EXPECT_EQ(backend_->ModelStatistics(request).status().code(), absl::StatusCode::kNotFound);
+}
+
+absl::StatusOr<inference::ModelStatistics> StatisticsOf(CoordinatorBackend& backend, const std::string& model) {
+  inference::ModelStatisticsRequest request;
+  request.set_name(model);
+  absl::StatusOr<inference::ModelStatisticsResponse> stats = backend.ModelStatistics(request);
+  if (!stats.ok()) return stats.status();
+  if (stats->model_stats_size() != 1) return absl::InternalError("not one model_stats entry");
+  return stats->model_stats(0);
+}
+
+TEST_F(CoordinatorBackendTest, StatisticsBreakDownTheRequestAndTheStages) {
+  ASSERT_TRUE(backend_->Deploy().ok());
+  const Tensor first = RandomInput({2, 3, 32, 32}, 3);
+  ASSERT_TRUE(Infer(Request("cnn_pipeline", first)).ok());
+  ASSERT_TRUE(Infer(Request("cnn_pipeline", RandomInput({1, 3, 32, 32}, 4))).ok());
+  absl::StatusOr<inference::ModelStatistics> s = StatisticsOf(*backend_, "cnn_pipeline");
+  ASSERT_TRUE(s.ok()) << s.status();
+  const inference::InferStatistics& infer = s->inference_stats();
+  EXPECT_EQ(s->inference_count(), 3u);
+  EXPECT_EQ(s->execution_count(), 2u);
+  EXPECT_EQ(infer.success().count(), 2u);
+  // Not batched: a 0-duration queue entry per request.
+  EXPECT_EQ(infer.queue().count(), 2u);
+  EXPECT_EQ(infer.queue().ns(), 0u);
+  EXPECT_EQ(infer.compute_input().count(), 2u);
+  EXPECT_GT(infer.compute_input().ns(), 0u);
+  EXPECT_EQ(infer.compute_infer().count(), s->execution_count());
+  EXPECT_GT(infer.compute_infer().ns(), 0u);
+  EXPECT_EQ(infer.compute_output().count(), 2u);
+  EXPECT_GT(infer.compute_output().ns(), 0u);
+  EXPECT_LE(infer.compute_input().ns() + infer.compute_infer().ns() + infer.compute_output().ns(),
+            infer.success().ns());
+  // batch_stats: one execution of 2 rows, one of 1.
+  ASSERT_EQ(s->batch_stats_size(), 2);
+  EXPECT_EQ(s->batch_stats(0).batch_size(), 1u);
+  EXPECT_EQ(s->batch_stats(0).compute_infer().count(), 1u);
+  EXPECT_EQ(s->batch_stats(1).batch_size(), 2u);
+  EXPECT_EQ(s->batch_stats(1).compute_infer().count(), 1u);
+  // stage_stats: one entry per stage, one piece per request each.
+  ASSERT_EQ(s->stage_stats_size(), 3);
+  for (int i = 0; i < 3; ++i) {
+    SCOPED_TRACE(i);
+    const inference::StageStatistics& stage = s->stage_stats(i);
+    EXPECT_EQ(stage.stage(), static_cast<uint32_t>(i + 1));
+    EXPECT_EQ(stage.workers(), 0u);
+    EXPECT_EQ(stage.dispatch().count(), 2u);
+    EXPECT_EQ(stage.queue().count(), 2u);
+    EXPECT_EQ(stage.compute().count(), 2u);
+    EXPECT_EQ(stage.transfer().count(), 2u);
+    EXPECT_EQ(stage.queue().ns(), 2000u) << "1 us per piece, as reported";
+    EXPECT_GT(stage.compute().ns(), 0u);
+    EXPECT_GE(stage.dispatch().ns(), stage.queue().ns() + stage.compute().ns());
+    EXPECT_EQ(stage.transfer().ns(), stage.dispatch().ns() - stage.queue().ns() - stage.compute().ns());
+    EXPECT_GT(stage.bytes_received(), 0u);
+  }
+  // Stage 1 receives the model input: 3 rows of 3x32x32 floats in all.
+  EXPECT_EQ(s->stage_stats(0).bytes_sent(), 3u * 3 * 32 * 32 * 4);
+  // The final stage returns the outputs: 3 rows of logits.
+  const Tensor expected = Reference(cnn_, first);
+  EXPECT_EQ(s->stage_stats(2).bytes_received(), 3 * expected.byte_size() / 2);
+  // A DATA deployment has one stage.
+  ASSERT_TRUE(Infer(Request("cnn_data", first)).ok());
+  s = StatisticsOf(*backend_, "cnn_data");
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_EQ(s->stage_stats_size(), 1);
+  EXPECT_GE(s->stage_stats(0).dispatch().count(), 1u);
+}
+
+TEST_F(CoordinatorBackendTest, BatchedModelMergesConcurrentRequests) {
+  ASSERT_TRUE(backend_->Deploy().ok());
+  constexpr int kRequests = 8;
+  std::vector<Tensor> inputs;
+  std::vector<inference::ModelInferRequest> requests;
+  for (int i = 0; i < kRequests; ++i) {
+    inputs.push_back(RandomInput({1, 3, 32, 32}, 100 + i));
+    requests.push_back(Request("cnn_batched", inputs.back()));
+    requests.back().set_id("req-" + std::to_string(i));
+  }
+  std::vector<absl::StatusOr<inference::ModelInferResponse>> results(kRequests);
+  std::vector<absl::Notification> done(kRequests);
+  // All in flight at once: ModelInfer only queues them.
+  for (int i = 0; i < kRequests; ++i) {
+    backend_->ModelInfer(&requests[i], absl::Now() + absl::Seconds(30), [&, i](auto r) {
+      results[i] = std::move(r);
+      done[i].Notify();
+    });
+  }
+  for (int i = 0; i < kRequests; ++i) {
+    SCOPED_TRACE(i);
+    ASSERT_TRUE(done[i].WaitForNotificationWithTimeout(absl::Seconds(20)));
+    ASSERT_TRUE(results[i].ok()) << results[i].status();
+    EXPECT_EQ(results[i]->id(), "req-" + std::to_string(i));
+    ASSERT_EQ(results[i]->outputs_size(), 1);
+    const Tensor expected = Reference(cnn_, inputs[i]);
+    EXPECT_EQ(Shape(results[i]->outputs(0).shape().begin(), results[i]->outputs(0).shape().end()),
+              expected.shape());
+    EXPECT_LT(RelativeDifference(results[i]->raw_output_contents(0), expected), 1e-5);
+  }
+  absl::StatusOr<inference::ModelStatistics> s = StatisticsOf(*backend_, "cnn_batched");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->inference_count(), static_cast<uint64_t>(kRequests));
+  EXPECT_GE(s->execution_count(), 1u);
+  EXPECT_LT(s->execution_count(), s->inference_count()) << "nothing was merged";
+  const inference::InferStatistics& infer = s->inference_stats();
+  EXPECT_EQ(infer.success().count(), static_cast<uint64_t>(kRequests));
+  EXPECT_EQ(infer.queue().count(), static_cast<uint64_t>(kRequests));
+  EXPECT_GT(infer.queue().ns(), 0u);
+  EXPECT_EQ(infer.compute_input().count(), static_cast<uint64_t>(kRequests));
+  EXPECT_EQ(infer.compute_output().count(), static_cast<uint64_t>(kRequests));
+  EXPECT_EQ(infer.compute_infer().count(), s->execution_count());
+  EXPECT_GT(infer.compute_infer().ns(), 0u);
+  // batch_stats: executions by size add up to the counts.
+  uint64_t executions = 0, samples = 0, ns = 0;
+  for (const inference::InferBatchStatistics& batch : s->batch_stats()) {
+    EXPECT_GT(batch.batch_size(), 0u);
+    executions += batch.compute_infer().count();
+    samples += batch.batch_size() * batch.compute_infer().count();
+    ns += batch.compute_infer().ns();
+  }
+  EXPECT_EQ(executions, s->execution_count());
+  EXPECT_EQ(samples, s->inference_count());
+  EXPECT_EQ(ns, infer.compute_infer().ns());
+  // The pieces that reached the "workers" were the merged batches.
+  {
+    absl::MutexLock lock(&runner_.mu);
+    int64_t rows = 0;
+    for (const auto& call : runner_.calls) rows += call.rows;
+    EXPECT_EQ(rows, kRequests);
+    EXPECT_LT(runner_.calls.size(), static_cast<size_t>(kRequests));
+  }
+  // A lone request goes after the delay (1 s) and is answered.
+  ASSERT_TRUE(Infer(Request("cnn_batched", RandomInput({3, 3, 32, 32}, 9))).ok());
+}
+
+TEST_F(CoordinatorBackendTest, BatchedModelQueueBoundAndShutdown) {
+  AddModel("cnn_bounded", cnn_,
+           "max_batch_size: 8 dynamic_batching { max_queue_delay_microseconds: 10000000 "
+           "default_queue_policy { max_queue_size: 1 } }");
+  ASSERT_TRUE(repository_->Load("cnn_bounded").ok());
+  ASSERT_TRUE(backend_->Deploy("cnn_bounded").ok());
+  const inference::ModelInferRequest request = Request("cnn_bounded", RandomInput({1, 3, 32, 32}, 1));
+  absl::Notification first_done;
+  absl::Status first;
+  backend_->ModelInfer(&request, absl::Now() + absl::Seconds(30), [&](auto r) {
+    first = r.status();
+    first_done.Notify();
+  });
+  absl::StatusOr<inference::ModelInferResponse> second = Infer(request);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kResourceExhausted) << second.status();
+  EXPECT_NE(second.status().message().find("cnn_bounded"), std::string::npos) << second.status();
+  EXPECT_FALSE(first_done.HasBeenNotified()) << "waits for the 10 s delay";
+  // Shutting down fails the queued request instead of waiting.
+  const absl::Time start = absl::Now();
+  backend_.reset();
+  ASSERT_TRUE(first_done.HasBeenNotified());
+  EXPECT_EQ(first.code(), absl::StatusCode::kUnavailable) << first;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
 }
 
 TEST_F(CoordinatorBackendTest, RepositoryUnloadAndLoad) {
