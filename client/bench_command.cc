@@ -464,11 +464,12 @@ class StatisticsProbe {
   StatisticsProbe(inference::GRPCInferenceService::Stub* stub, const BenchOptions& options)
       : stub_(stub), options_(options) {}
 
-  // Whether the server has statistics for the model at all; a note on `err`
-  // when it has not (other than UNIMPLEMENTED, which is just a plain server).
+  // Whether the server answers ModelStatistics at all; a note on `err` when
+  // it fails other than with UNIMPLEMENTED (which is just a plain server).
+  // No entry for the model yet is fine: it may have served nothing so far.
   bool Probe(std::ostream& err) {
     absl::StatusOr<inference::ModelStatistics> stats = Fetch();
-    if (stats.ok()) return true;
+    if (stats.ok() || stats.status().code() == absl::StatusCode::kNotFound) return true;
     if (stats.status().code() != absl::StatusCode::kUnimplemented) {
       err << "tessera bench: note: no server breakdown: " << stats.status().message() << "\n";
     }
@@ -590,7 +591,11 @@ int BenchCommand(const std::vector<std::string>& args, std::ostream& out, std::o
     step.seed = options.seed + i;
     absl::StatusOr<inference::ModelStatistics> before, after;
     if (with_statistics) {
-      step.on_window_start = [&] { before = statistics.Fetch(); };
+      step.on_window_start = [&] {
+        before = statistics.Fetch();
+        // No entry yet: the model has served nothing, all counters zero.
+        if (before.status().code() == absl::StatusCode::kNotFound) before = inference::ModelStatistics();
+      };
       step.on_window_end = [&] { after = statistics.Fetch(); };
     }
     LoadStepResult result;
