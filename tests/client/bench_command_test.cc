@@ -349,7 +349,7 @@ class FakeKServe final : public inference::GRPCInferenceService::CallbackService
     }
   }
 
-  testing::DelayedCompleter completer_{std::chrono::milliseconds(2)};
+  test_support::DelayedCompleter completer_{std::chrono::milliseconds(2)};
   absl::Mutex mu_;
   inference::ModelInferRequest last_request_ ABSL_GUARDED_BY(mu_);
   inference::ModelStatistics stats_ ABSL_GUARDED_BY(mu_);

@@ -13,7 +13,7 @@
 #include <thread>
 #include <utility>
 
-namespace tessera::client::testing {
+namespace tessera::client::test_support {
 
 class DelayedCompleter {
  public:
@@ -78,4 +78,4 @@ class DelayedCompleter {
   std::thread thread_;  // last: starts after the members above exist
 };
 
-}  // namespace tessera::client::testing
+}  // namespace tessera::client::test_support

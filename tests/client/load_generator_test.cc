@@ -13,7 +13,7 @@ namespace tessera::client {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::DelayedCompleter;
+using test_support::DelayedCompleter;
 
 constexpr auto kDelay = std::chrono::milliseconds(10);
 
