@@ -1,5 +1,8 @@
 #include "client/bench_command.h"
 
+#include <grpcpp/client_context.h>
+#include <grpcpp/support/channel_arguments.h>
+
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -8,9 +11,6 @@
 #include <random>
 #include <set>
 #include <utility>
-
-#include <grpcpp/client_context.h>
-#include <grpcpp/support/channel_arguments.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -95,8 +95,7 @@ absl::StatusOr<std::vector<double>> ParseRequestRateRange(const std::string& spe
   if (!parts.ok()) return parts.status();
   double start = 0, end = 0, step = 0;
   if (!absl::SimpleAtod(parts->start, &start) || !absl::SimpleAtod(parts->end, &end) ||
-      !absl::SimpleAtod(parts->step, &step) || !std::isfinite(start) || !std::isfinite(end) ||
-      !std::isfinite(step)) {
+      !absl::SimpleAtod(parts->step, &step) || !std::isfinite(start) || !std::isfinite(end) || !std::isfinite(step)) {
     return RangeError(kFlag, spec, "START, END and STEP must be numbers (STEP may be xF)");
   }
   if (start <= 0) return RangeError(kFlag, spec, "the rate must be > 0");
@@ -108,8 +107,8 @@ absl::StatusOr<std::vector<double>> ParseRequestRateRange(const std::string& spe
   // A small tolerance keeps END when repeated additions land just above it.
   const double limit = end * (1 + 1e-9);
   for (int64_t i = 0;; ++i) {
-    const double v = parts->geometric ? start * std::pow(step, static_cast<double>(i))
-                                      : start + step * static_cast<double>(i);
+    const double v =
+        parts->geometric ? start * std::pow(step, static_cast<double>(i)) : start + step * static_cast<double>(i);
     if (v > limit) break;
     values.push_back(v);
     if (values.size() > kMaxSteps) return RangeError(kFlag, spec, absl::StrCat("more than ", kMaxSteps, " steps"));
@@ -186,12 +185,27 @@ absl::StatusOr<BenchOptions> ParseBenchArgs(const std::vector<std::string>& args
       if (flag == "--typed-contents") options.typed_contents = true;
       continue;
     }
-    static const std::set<std::string> kValueFlags = {
-        "--server",   "--certs",      "--ca",          "--cert",           "--key",
-        "--server-name", "--model",   "--version",     "--concurrency-range", "--request-rate",
-        "--request-distribution", "--duration", "--warmup", "--batch",     "--input",
-        "--random-input", "--shape",  "--csv",         "--max-outstanding", "--timeout-ms",
-        "--seed"};
+    static const std::set<std::string> kValueFlags = {"--server",
+                                                      "--certs",
+                                                      "--ca",
+                                                      "--cert",
+                                                      "--key",
+                                                      "--server-name",
+                                                      "--model",
+                                                      "--version",
+                                                      "--concurrency-range",
+                                                      "--request-rate",
+                                                      "--request-distribution",
+                                                      "--duration",
+                                                      "--warmup",
+                                                      "--batch",
+                                                      "--input",
+                                                      "--random-input",
+                                                      "--shape",
+                                                      "--csv",
+                                                      "--max-outstanding",
+                                                      "--timeout-ms",
+                                                      "--seed"};
     if (kValueFlags.count(flag) == 0) return Usage(absl::StrCat("unknown flag '", flag, "'"));
     if (absl::Status taken = parsed->TakeValue(args, i); !taken.ok()) return taken;
     if (value.empty() && flag != "--version") return Usage(absl::StrCat(flag, " needs a non-empty value"));
@@ -258,7 +272,8 @@ absl::StatusOr<BenchOptions> ParseBenchArgs(const std::vector<std::string>& args
       options.random_inputs.push_back(std::move(input));
     } else if (flag == "--shape") {
       const size_t eq = value.rfind('=');
-      if (eq == std::string::npos || eq == 0) return Usage(absl::StrCat("--shape expects NAME=DIMS, got '", value, "'"));
+      if (eq == std::string::npos || eq == 0)
+        return Usage(absl::StrCat("--shape expects NAME=DIMS, got '", value, "'"));
       BenchOptions::ShapeOverride shape;
       shape.name = value.substr(0, eq);
       absl::StatusOr<Shape> dims = ParseShapeSpec(value.substr(eq + 1));
@@ -327,15 +342,16 @@ absl::StatusOr<std::vector<ResolvedInput>> ResolveBenchInputs(const BenchOptions
     if (absl::Status s = check_name(shape.name, "--shape"); !s.ok()) return s;
     auto it = random.find(shape.name);
     if (from_file.count(shape.name) > 0 || (it != random.end() && it->second->has_shape)) {
-      return Usage(absl::StrCat("--shape ", shape.name, " conflicts with the whole shape that --input or "
+      return Usage(absl::StrCat("--shape ", shape.name,
+                                " conflicts with the whole shape that --input or "
                                 "--random-input DIMS already gives that input"));
     }
     overrides[shape.name] = &shape.dims;
   }
   if (max_batch_size.has_value()) {
     if (*max_batch_size == 0 && options.batch != 1) {
-      return Usage(absl::StrCat("--batch ", options.batch, ": model '", options.model,
-                                "' does not batch (max_batch_size 0)"));
+      return Usage(
+          absl::StrCat("--batch ", options.batch, ": model '", options.model, "' does not batch (max_batch_size 0)"));
     }
     if (*max_batch_size > 0 && options.batch > *max_batch_size) {
       return Usage(absl::StrCat("--batch ", options.batch, " exceeds model '", options.model, "''s max_batch_size ",
@@ -379,8 +395,8 @@ absl::StatusOr<std::vector<ResolvedInput>> ResolveBenchInputs(const BenchOptions
       }
       for (size_t d = 0; d < rest.size(); ++d) {
         if (rest[d] >= 0 && rest[d] != given[d]) {
-          return Usage(absl::StrCat("--shape ", input.name(), ": dim ", d, " is fixed at ", rest[d], ", not ",
-                                    given[d]));
+          return Usage(
+              absl::StrCat("--shape ", input.name(), ": dim ", d, " is fixed at ", rest[d], ", not ", given[d]));
         }
         shape.push_back(given[d]);
       }
@@ -388,7 +404,8 @@ absl::StatusOr<std::vector<ResolvedInput>> ResolveBenchInputs(const BenchOptions
       for (int64_t d : rest) {
         if (d < 0) {
           return Usage(absl::StrCat("input '", input.name(), "' has dynamic dims [", absl::StrJoin(dims, ","),
-                                    "]; give their sizes with --shape ", input.name(), "=DIMS (the dims after the "
+                                    "]; give their sizes with --shape ", input.name(),
+                                    "=DIMS (the dims after the "
                                     "batch dim)"));
         }
         shape.push_back(d);
@@ -438,7 +455,8 @@ absl::StatusOr<inference::ModelInferRequest> BuildRequest(const BenchOptions& op
       }
       absl::StatusOr<Tensor> tensor = ReadNpyFile(path);
       if (!tensor.ok()) {
-        return absl::Status(tensor.status().code(), absl::StrCat("input '", input.name, "': ", tensor.status().message()));
+        return absl::Status(tensor.status().code(),
+                            absl::StrCat("input '", input.name, "': ", tensor.status().message()));
       }
       AddInferInput(input.name, *tensor, contents, &request);
       continue;

@@ -55,8 +55,8 @@ std::string FormatBenchTable(const BenchReport& report) {
     absl::StrAppend(&text, absl::StrFormat("%11s %9d %7d%s %11.2f %10.2f %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f\n",
                                            StepLabel(report, step), step.requests, step.errors,
                                            report.rate_mode ? absl::StrFormat(" %8d", step.delayed) : "",
-                                           step.inferences_per_second, step.requests_per_second, l.mean, l.p50,
-                                           l.p90, l.p95, l.p99, l.max));
+                                           step.inferences_per_second, step.requests_per_second, l.mean, l.p50, l.p90,
+                                           l.p95, l.p99, l.max));
   }
   bool any_server = false;
   for (const BenchStepReport& step : report.steps) any_server = any_server || step.has_server;
@@ -65,10 +65,11 @@ std::string FormatBenchTable(const BenchReport& report) {
     for (const BenchStepReport& step : report.steps) {
       if (!step.has_server) continue;
       const ServerBreakdown& s = step.server;
-      absl::StrAppend(&text, absl::StrFormat("  %s %s: queue %.3f ms, compute input %.3f ms, compute infer %.3f ms, "
-                                             "compute output %.3f ms (%d requests)\n",
-                                             key, StepLabel(report, step), s.queue_us / 1000, s.compute_input_us / 1000,
-                                             s.compute_infer_us / 1000, s.compute_output_us / 1000, s.requests));
+      absl::StrAppend(&text, absl::StrFormat("  %s %s: request %.3f ms: queue %.3f ms, compute input %.3f ms, "
+                                             "compute infer %.3f ms, compute output %.3f ms (%d requests)\n",
+                                             key, StepLabel(report, step), s.request_us / 1000, s.queue_us / 1000,
+                                             s.compute_input_us / 1000, s.compute_infer_us / 1000,
+                                             s.compute_output_us / 1000, s.requests));
       for (const StageBreakdown& stage : s.stages) {
         absl::StrAppend(&text, absl::StrFormat("    stage %d (%d workers, %d pieces): queue %.3f ms, compute %.3f ms, "
                                                "transfer %.3f ms\n",
@@ -96,9 +97,8 @@ std::string FormatBenchCsv(const BenchReport& report) {
   std::vector<std::string> header = {report.rate_mode ? "Request Rate" : "Concurrency", "Inferences/Second",
                                      "Requests/Second", "Errors"};
   if (report.rate_mode) header.push_back("Delayed Requests");
-  for (const char* column : {"p50 latency", "p90 latency", "p95 latency", "p99 latency", "Avg latency",
-                             "Max latency", "Server Queue", "Server Compute Input", "Server Compute Infer",
-                             "Server Compute Output"}) {
+  for (const char* column : {"p50 latency", "p90 latency", "p95 latency", "p99 latency", "Avg latency", "Max latency",
+                             "Server Queue", "Server Compute Input", "Server Compute Infer", "Server Compute Output"}) {
     header.push_back(column);
   }
   for (uint32_t k : stage_numbers) {
@@ -146,22 +146,24 @@ std::string FormatBenchJson(const BenchReport& report) {
                                       ", \"transfer_us\": ", JsonNumber(stage.transfer_us), "}"));
       }
       const ServerBreakdown& s = step.server;
-      server = absl::StrCat("{\"requests\": ", s.requests, ", \"queue_us\": ", JsonNumber(s.queue_us),
+      server = absl::StrCat("{\"requests\": ", s.requests, ", \"request_us\": ", JsonNumber(s.request_us),
+                            ", \"queue_us\": ", JsonNumber(s.queue_us),
                             ", \"compute_input_us\": ", JsonNumber(s.compute_input_us),
                             ", \"compute_infer_us\": ", JsonNumber(s.compute_infer_us),
                             ", \"compute_output_us\": ", JsonNumber(s.compute_output_us), ", \"stages\": [",
                             absl::StrJoin(stages, ", "), "]}");
     }
-    steps.push_back(absl::StrCat(
-        "{", report.rate_mode ? absl::StrCat("\"request_rate\": ", JsonNumber(step.rate))
-                              : absl::StrCat("\"concurrency\": ", step.concurrency),
-        ", \"requests\": ", step.requests, ", \"errors\": ", step.errors, ", \"first_error\": ",
-        JsonQuote(step.first_error), ", \"delayed\": ", step.delayed, ", \"window_s\": ", JsonNumber(step.window_seconds),
-        ", \"inferences_per_s\": ", JsonNumber(step.inferences_per_second),
-        ", \"requests_per_s\": ", JsonNumber(step.requests_per_second), ", \"latency_ms\": {\"avg\": ",
-        JsonNumber(l.mean), ", \"p50\": ", JsonNumber(l.p50), ", \"p90\": ", JsonNumber(l.p90), ", \"p95\": ",
-        JsonNumber(l.p95), ", \"p99\": ", JsonNumber(l.p99), ", \"max\": ", JsonNumber(l.max), "}, \"server\": ",
-        server, "}"));
+    steps.push_back(absl::StrCat("{",
+                                 report.rate_mode ? absl::StrCat("\"request_rate\": ", JsonNumber(step.rate))
+                                                  : absl::StrCat("\"concurrency\": ", step.concurrency),
+                                 ", \"requests\": ", step.requests, ", \"errors\": ", step.errors,
+                                 ", \"first_error\": ", JsonQuote(step.first_error), ", \"delayed\": ", step.delayed,
+                                 ", \"window_s\": ", JsonNumber(step.window_seconds),
+                                 ", \"inferences_per_s\": ", JsonNumber(step.inferences_per_second),
+                                 ", \"requests_per_s\": ", JsonNumber(step.requests_per_second),
+                                 ", \"latency_ms\": {\"avg\": ", JsonNumber(l.mean), ", \"p50\": ", JsonNumber(l.p50),
+                                 ", \"p90\": ", JsonNumber(l.p90), ", \"p95\": ", JsonNumber(l.p95), ", \"p99\": ",
+                                 JsonNumber(l.p99), ", \"max\": ", JsonNumber(l.max), "}, \"server\": ", server, "}"));
   }
   return absl::StrCat("{\"model\": ", JsonQuote(report.model), ", \"batch\": ", report.batch, ", \"steps\": [",
                       absl::StrJoin(steps, ", "), "]}\n");

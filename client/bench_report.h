@@ -43,7 +43,8 @@ BenchStepReport SummarizeStep(const LoadStepResult& result, int64_t batch);
 
 // One line per step (concurrency or rate, requests, errors, infer/s, req/s,
 // latency avg/p50/p90/p95/p99/max in ms with 3 decimals), then the server
-// breakdown of each step that has one and the first error of each step
+// breakdown of each step that has one (the server's whole time per request,
+// then its parts) and the first error of each step
 // that failed.
 std::string FormatBenchTable(const BenchReport& report);
 
@@ -55,7 +56,7 @@ std::string FormatBenchCsv(const BenchReport& report);
 // {"model": .., "batch": .., "steps": [{"concurrency"|"request_rate": ..,
 //  "requests", "errors", "first_error", "delayed", "window_s",
 //  "inferences_per_s", "requests_per_s", "latency_ms": {"avg", "p50", "p90",
-//  "p95", "p99", "max"}, "server": null | {"requests", "queue_us",
+//  "p95", "p99", "max"}, "server": null | {"requests", "request_us", "queue_us",
 //  "compute_input_us", "compute_infer_us", "compute_output_us", "stages":
 //  [{"stage", "workers", "pieces", "queue_us", "compute_us",
 //  "transfer_us"}]}}]} and a newline.

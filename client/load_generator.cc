@@ -56,9 +56,8 @@ void ClosedLoop(const std::shared_ptr<StepState>& state, const StartRequestFn& s
   while (true) {
     {
       absl::MutexLock lock(&s.mu);
-      auto ready = [&s, concurrency]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
-        return s.stopping || s.in_flight < concurrency;
-      };
+      auto ready = [&s, concurrency]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) { return s.stopping || s.in_flight < concurrency; };
       s.mu.Await(absl::Condition(&ready));
       if (s.stopping) return;
       NoteStarted(s);
@@ -90,8 +89,7 @@ void OpenLoop(const std::shared_ptr<StepState>& state, const StartRequestFn& sta
       }
     }
     if (send) Issue(state, start);
-    const double gap =
-        options.distribution == RequestDistribution::kPoisson ? poisson_gap(rng) : constant_gap;
+    const double gap = options.distribution == RequestDistribution::kPoisson ? poisson_gap(rng) : constant_gap;
     next += std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(gap));
   }
 }

@@ -59,13 +59,13 @@ struct LoadStepOptions {
 };
 
 struct LoadStepResult {
-  int64_t completed = 0;        // successes completed inside the window
-  int64_t sent = 0;             // requests started inside the window
-  int64_t delayed = 0;          // open loop: scheduled in the window but not sent (max_outstanding)
-  int64_t errors = 0;           // failures of the whole step
-  std::string first_error;      // message of the first failure ("" if none)
-  int64_t max_in_flight = 0;    // most requests outstanding at once (whole step)
-  double window_seconds = 0;    // measured length of the window
+  int64_t completed = 0;             // successes completed inside the window
+  int64_t sent = 0;                  // requests started inside the window
+  int64_t delayed = 0;               // open loop: scheduled in the window but not sent (max_outstanding)
+  int64_t errors = 0;                // failures of the whole step
+  std::string first_error;           // message of the first failure ("" if none)
+  int64_t max_in_flight = 0;         // most requests outstanding at once (whole step)
+  double window_seconds = 0;         // measured length of the window
   std::vector<double> latencies_ms;  // one per completed request
 };
 

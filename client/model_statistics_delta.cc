@@ -28,8 +28,7 @@ double OwnAverageUs(const inference::StatisticDuration& before, const inference:
 }  // namespace
 
 absl::StatusOr<inference::ModelStatistics> SelectModelStatistics(const inference::ModelStatisticsResponse& response,
-                                                                 const std::string& name,
-                                                                 const std::string& version) {
+                                                                 const std::string& name, const std::string& version) {
   inference::ModelStatistics sum;
   sum.set_name(name);
   sum.set_version(version);
@@ -75,6 +74,7 @@ ServerBreakdown ComputeServerBreakdown(const inference::ModelStatistics& before,
   const inference::InferStatistics& a = after.inference_stats();
   const uint64_t requests = Delta(b.success().count(), a.success().count());
   breakdown.requests = requests;
+  breakdown.request_us = AverageUs(b.success(), a.success(), requests);
   breakdown.queue_us = AverageUs(b.queue(), a.queue(), requests);
   breakdown.compute_input_us = AverageUs(b.compute_input(), a.compute_input(), requests);
   breakdown.compute_infer_us = AverageUs(b.compute_infer(), a.compute_infer(), requests);

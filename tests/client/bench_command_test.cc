@@ -1,5 +1,6 @@
 #include "client/bench_command.h"
 
+#include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -9,8 +10,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
@@ -46,10 +45,10 @@ TEST(BenchRangeTest, BadConcurrencyRangesNameTheProblem) {
     const char* spec;
     const char* message;
   };
-  for (const Case& c : {Case{"0", "START must be >= 1"}, Case{"8:1", "END must be >= START"},
-                        Case{"1:8:0", "STEP must be >= 1"}, Case{"1:8:x1", "F >= 2"}, Case{"a:b", "integers"},
-                        Case{"1:2:3:4", "START[:END[:STEP]]"}, Case{"1:1000000", "END must be <="},
-                        Case{"1:2:x", "integers"}}) {
+  for (const Case& c :
+       {Case{"0", "START must be >= 1"}, Case{"8:1", "END must be >= START"}, Case{"1:8:0", "STEP must be >= 1"},
+        Case{"1:8:x1", "F >= 2"}, Case{"a:b", "integers"}, Case{"1:2:3:4", "START[:END[:STEP]]"},
+        Case{"1:1000000", "END must be <="}, Case{"1:2:x", "integers"}}) {
     absl::StatusOr<std::vector<int64_t>> range = ParseConcurrencyRange(c.spec);
     ASSERT_FALSE(range.ok()) << c.spec;
     EXPECT_EQ(range.status().code(), absl::StatusCode::kInvalidArgument);
@@ -70,11 +69,38 @@ TEST(BenchRangeTest, RequestRateRanges) {
 }
 
 TEST(ParseBenchArgsTest, FullCommandLine) {
-  absl::StatusOr<BenchOptions> options = ParseBenchArgs(
-      {"--server", "h:1", "--certs=/c", "--model", "m", "--version", "2", "--request-rate", "10:30:10",
-       "--request-distribution", "poisson", "--duration", "0.5", "--warmup=0", "--batch", "4", "--input", "a=a.npy",
-       "--random-input", "b=2x3", "--shape", "c=3x5", "--typed-contents", "--csv", "out.csv", "--json",
-       "--max-outstanding", "9", "--timeout-ms", "100", "--seed", "3"});
+  absl::StatusOr<BenchOptions> options = ParseBenchArgs({"--server",
+                                                         "h:1",
+                                                         "--certs=/c",
+                                                         "--model",
+                                                         "m",
+                                                         "--version",
+                                                         "2",
+                                                         "--request-rate",
+                                                         "10:30:10",
+                                                         "--request-distribution",
+                                                         "poisson",
+                                                         "--duration",
+                                                         "0.5",
+                                                         "--warmup=0",
+                                                         "--batch",
+                                                         "4",
+                                                         "--input",
+                                                         "a=a.npy",
+                                                         "--random-input",
+                                                         "b=2x3",
+                                                         "--shape",
+                                                         "c=3x5",
+                                                         "--typed-contents",
+                                                         "--csv",
+                                                         "out.csv",
+                                                         "--json",
+                                                         "--max-outstanding",
+                                                         "9",
+                                                         "--timeout-ms",
+                                                         "100",
+                                                         "--seed",
+                                                         "3"});
   ASSERT_TRUE(options.ok()) << options.status();
   EXPECT_EQ(options->server, "h:1");
   EXPECT_EQ(options->tls_flags.certs_dir, "/c");
@@ -342,7 +368,8 @@ class FakeKServe final : public inference::GRPCInferenceService::CallbackService
       const StageFigures& f = kStages[i];
       inference::StageStatistics* stage = stats_.mutable_stage_stats(i);
       stage->set_workers(2);
-      Add(stage->mutable_dispatch(), f.pieces_per_request, f.pieces_per_request * (f.queue_ns + f.compute_ns + f.transfer_ns));
+      Add(stage->mutable_dispatch(), f.pieces_per_request,
+          f.pieces_per_request * (f.queue_ns + f.compute_ns + f.transfer_ns));
       Add(stage->mutable_queue(), f.pieces_per_request, f.pieces_per_request * f.queue_ns);
       Add(stage->mutable_compute(), f.pieces_per_request, f.pieces_per_request * f.compute_ns);
       Add(stage->mutable_transfer(), f.pieces_per_request, f.pieces_per_request * f.transfer_ns);
@@ -380,8 +407,8 @@ class BenchEndToEndTest : public ::testing::Test {
   }
 
   int Bench(std::vector<std::string> extra) {
-    std::vector<std::string> args = {"bench", "--server", address_, "--insecure", "--model", "echo",
-                                     "--duration", "0.4", "--warmup", "0.1"};
+    std::vector<std::string> args = {"bench", "--server",   address_, "--insecure", "--model",
+                                     "echo",  "--duration", "0.4",    "--warmup",   "0.1"};
     args.insert(args.end(), extra.begin(), extra.end());
     out_.str("");
     err_.str("");
@@ -406,8 +433,7 @@ class BenchEndToEndTest : public ::testing::Test {
 TEST_F(BenchEndToEndTest, ConcurrencyStepsCsvAndServerBreakdown) {
   Start();
   const fs::path csv = dir_ / "bench.csv";
-  ASSERT_EQ(Bench({"--concurrency-range", "1:3:2", "--batch", "2", "--shape", "y=5x3", "--csv", csv.string()}),
-            kExitOk)
+  ASSERT_EQ(Bench({"--concurrency-range", "1:3:2", "--batch", "2", "--shape", "y=5x3", "--csv", csv.string()}), kExitOk)
       << err_.str();
   const std::vector<std::string> lines = absl::StrSplit(ReadFile(csv), '\n');
   ASSERT_EQ(lines.size(), 4u) << ReadFile(csv);
@@ -437,8 +463,10 @@ TEST_F(BenchEndToEndTest, ConcurrencyStepsCsvAndServerBreakdown) {
   EXPECT_EQ(lines[3], "");
 
   EXPECT_THAT(out_.str(), HasSubstr("model echo, batch 2"));
-  EXPECT_THAT(out_.str(), HasSubstr("concurrency 3: queue 0.100 ms, compute input 0.020 ms, compute infer 0.300 ms, "
-                                    "compute output 0.010 ms"));
+  EXPECT_THAT(
+      out_.str(),
+      HasSubstr("concurrency 3: request 2.000 ms: queue 0.100 ms, compute input 0.020 ms, compute infer 0.300 ms, "
+                "compute output 0.010 ms"));
   EXPECT_THAT(out_.str(), HasSubstr("queue 0.005 ms, compute 0.050 ms, transfer 0.007 ms"));
   const inference::ModelInferRequest request = service_.last_request();
   ASSERT_EQ(request.inputs_size(), 2);
@@ -457,6 +485,7 @@ TEST_F(BenchEndToEndTest, RequestRateJson) {
   EXPECT_THAT(json, HasSubstr("{\"model\": \"echo\", \"batch\": 1, \"steps\": [{\"request_rate\": 100.000000, "));
   EXPECT_THAT(json, HasSubstr("\"errors\": 0, \"first_error\": \"\", \"delayed\": 0"));
   EXPECT_THAT(json, HasSubstr("\"server\": {\"requests\": "));
+  EXPECT_THAT(json, HasSubstr(", \"request_us\": 2000.000000, \"queue_us\""));
   EXPECT_THAT(json, HasSubstr("\"queue_us\": 100.000000, \"compute_input_us\": 20.000000, \"compute_infer_us\": "
                               "300.000000, \"compute_output_us\": 10.000000, \"stages\": [{\"stage\": 1, "
                               "\"workers\": 2, \"pieces\": "));

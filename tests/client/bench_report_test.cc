@@ -25,6 +25,7 @@ BenchReport TwoSteps() {
   a.concurrency = 1;
   a.has_server = true;
   a.server.requests = 4;
+  a.server.request_us = 1500;
   a.server.queue_us = 100;
   a.server.compute_input_us = 20;
   a.server.compute_infer_us = 300;
@@ -56,9 +57,12 @@ TEST(BenchReportTest, TableHasOneLinePerStepThenBreakdownAndErrors) {
   const std::string table = FormatBenchTable(TwoSteps());
   EXPECT_THAT(table, HasSubstr("model cnn, batch 4"));
   EXPECT_THAT(table, HasSubstr("concurrency  requests  errors"));
-  EXPECT_THAT(table, HasSubstr("          1         4       0        8.00       2.00     2.500     2.500     3.700     3.850     3.970     4.000"));
-  EXPECT_THAT(table, HasSubstr("concurrency 1: queue 0.100 ms, compute input 0.020 ms, compute infer 0.300 ms, "
-                               "compute output 0.010 ms (4 requests)"));
+  EXPECT_THAT(table, HasSubstr("          1         4       0        8.00       2.00     2.500     2.500     3.700     "
+                               "3.850     3.970     4.000"));
+  EXPECT_THAT(
+      table,
+      HasSubstr("concurrency 1: request 1.500 ms: queue 0.100 ms, compute input 0.020 ms, compute infer 0.300 ms, "
+                "compute output 0.010 ms (4 requests)"));
   EXPECT_THAT(table, HasSubstr("stage 1 (2 workers, 8 pieces): queue 0.005 ms, compute 0.050 ms, transfer 0.007 ms"));
   EXPECT_THAT(table, HasSubstr("concurrency 2: 3 errors; first: UNAVAILABLE: gone"));
   EXPECT_THAT(table, Not(HasSubstr("delayed")));
@@ -102,9 +106,12 @@ TEST(BenchReportTest, JsonObjectWithStepsAndServer) {
   EXPECT_THAT(json, HasSubstr("\"inferences_per_s\": 8.000000, \"requests_per_s\": 2.000000, \"latency_ms\": "
                               "{\"avg\": 2.500000, \"p50\": 2.500000, \"p90\": 3.700000, \"p95\": 3.850000, "
                               "\"p99\": 3.970000, \"max\": 4.000000}"));
-  EXPECT_THAT(json, HasSubstr("\"server\": {\"requests\": 4, \"queue_us\": 100.000000, \"compute_input_us\": "
-                              "20.000000, \"compute_infer_us\": 300.000000, \"compute_output_us\": 10.000000, "
-                              "\"stages\": [{\"stage\": 1, \"workers\": 2, \"pieces\": 8, \"queue_us\": 5.000000"));
+  EXPECT_THAT(
+      json,
+      HasSubstr(
+          "\"server\": {\"requests\": 4, \"request_us\": 1500.000000, \"queue_us\": 100.000000, \"compute_input_us\": "
+          "20.000000, \"compute_infer_us\": 300.000000, \"compute_output_us\": 10.000000, "
+          "\"stages\": [{\"stage\": 1, \"workers\": 2, \"pieces\": 8, \"queue_us\": 5.000000"));
   EXPECT_THAT(json, HasSubstr("\"errors\": 3, \"first_error\": \"UNAVAILABLE: gone\""));
   EXPECT_THAT(json, HasSubstr("\"server\": null}]}\n"));
 }

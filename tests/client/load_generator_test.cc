@@ -12,8 +12,8 @@
 namespace tessera::client {
 namespace {
 
-using ::testing::HasSubstr;
 using test_support::DelayedCompleter;
+using ::testing::HasSubstr;
 
 constexpr auto kDelay = std::chrono::milliseconds(10);
 

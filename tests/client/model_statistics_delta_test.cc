@@ -25,8 +25,8 @@ inference::ModelStatistics Stats(uint64_t requests, uint64_t queue_ns, uint64_t 
   return s;
 }
 
-inference::StageStatistics* AddStage(inference::ModelStatistics* s, uint32_t number, uint64_t pieces,
-                                     uint64_t queue_ns, uint64_t compute_ns, uint64_t transfer_ns) {
+inference::StageStatistics* AddStage(inference::ModelStatistics* s, uint32_t number, uint64_t pieces, uint64_t queue_ns,
+                                     uint64_t compute_ns, uint64_t transfer_ns) {
   inference::StageStatistics* stage = s->add_stage_stats();
   stage->set_stage(number);
   stage->set_workers(2);
@@ -43,6 +43,7 @@ TEST(ModelStatisticsDeltaTest, PerRequestAveragesOfTheDeltas) {
   const inference::ModelStatistics after = Stats(30, 10 * 40000 + 20 * 100000, 10 * 900000 + 20 * 300000);
   const ServerBreakdown b = ComputeServerBreakdown(before, after);
   EXPECT_EQ(b.requests, 20u);
+  EXPECT_DOUBLE_EQ(b.request_us, 1000);  // success: 1 ms a request
   EXPECT_DOUBLE_EQ(b.queue_us, 100);
   EXPECT_DOUBLE_EQ(b.compute_input_us, 2);
   EXPECT_DOUBLE_EQ(b.compute_infer_us, 300);
