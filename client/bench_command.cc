@@ -305,18 +305,6 @@ absl::StatusOr<BenchOptions> ParseBenchArgs(const std::vector<std::string>& args
   return options;
 }
 
-namespace {
-
-std::string DeclaredInputs(const inference::ModelMetadataResponse& metadata) {
-  std::vector<std::string> parts;
-  for (const auto& input : metadata.inputs()) {
-    parts.push_back(absl::StrCat(input.name(), " ", input.datatype(), "[", absl::StrJoin(input.shape(), ","), "]"));
-  }
-  return absl::StrJoin(parts, ", ");
-}
-
-}  // namespace
-
 absl::StatusOr<std::vector<ResolvedInput>> ResolveBenchInputs(const BenchOptions& options,
                                                               const inference::ModelMetadataResponse& metadata,
                                                               std::optional<int64_t> max_batch_size) {
@@ -325,7 +313,7 @@ absl::StatusOr<std::vector<ResolvedInput>> ResolveBenchInputs(const BenchOptions
   auto check_name = [&](const std::string& name, absl::string_view flag) -> absl::Status {
     if (declared.count(name) > 0) return absl::OkStatus();
     return Usage(absl::StrCat(flag, " names input '", name, "', but model '", options.model,
-                              "' has no such input; its inputs are: ", DeclaredInputs(metadata)));
+                              "' has no such input; its inputs are: ", DeclaredInputsSummary(metadata)));
   };
   std::map<std::string, const InferOptions::RandomInput*> random;
   std::set<std::string> from_file;
@@ -428,11 +416,6 @@ int Fail(std::ostream& err, const absl::Status& status) {
   return kExitRuntimeError;
 }
 
-absl::Status CallFailed(absl::string_view call, const grpc::Status& status) {
-  absl::Status s = FromGrpcStatus(status);
-  return absl::Status(s.code(), absl::StrCat(call, " failed: ", s.ToString()));
-}
-
 void SetDeadline(int64_t timeout_ms, grpc::ClientContext* context) {
   if (timeout_ms > 0) {
     context->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms));
@@ -502,7 +485,7 @@ class StatisticsProbe {
     grpc::ClientContext context;
     SetDeadline(options_.timeout_ms == 0 ? 10000 : std::min<int64_t>(options_.timeout_ms, 10000), &context);
     grpc::Status status = stub_->ModelStatistics(&context, request, &response);
-    if (!status.ok()) return CallFailed("ModelStatistics", status);
+    if (!status.ok()) return ServerCallError(status, "ModelStatistics", options_.tls_flags.insecure);
     return SelectModelStatistics(response, options_.model, options_.version);
   }
 
@@ -549,7 +532,7 @@ int BenchCommand(const std::vector<std::string>& args, std::ostream& out, std::o
     grpc::ClientContext context;
     SetDeadline(options.timeout_ms, &context);
     grpc::Status status = stub->ModelMetadata(&context, request, &metadata);
-    if (!status.ok()) return Fail(err, CallFailed("ModelMetadata", status));
+    if (!status.ok()) return Fail(err, ServerCallError(status, "ModelMetadata", options.tls_flags.insecure));
   }
   std::optional<int64_t> max_batch_size;
   {
@@ -563,7 +546,7 @@ int BenchCommand(const std::vector<std::string>& args, std::ostream& out, std::o
     if (status.ok()) {
       max_batch_size = config.config().max_batch_size();
     } else if (status.error_code() != grpc::StatusCode::UNIMPLEMENTED) {
-      return Fail(err, CallFailed("ModelConfig", status));
+      return Fail(err, ServerCallError(status, "ModelConfig", options.tls_flags.insecure));
     }
   }
   absl::StatusOr<std::vector<ResolvedInput>> inputs = ResolveBenchInputs(options, metadata, max_batch_size);
