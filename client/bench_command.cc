@@ -458,8 +458,8 @@ absl::StatusOr<inference::ModelInferRequest> BuildRequest(const BenchOptions& op
   return request;
 }
 
-// ModelStatistics snapshots of the model; `enabled` false once the server
-// showed it has none.
+// ModelStatistics snapshots of the benchmarked model (model_statistics_delta.h
+// turns two of them into the breakdown).
 class StatisticsProbe {
  public:
   StatisticsProbe(inference::GRPCInferenceService::Stub* stub, const BenchOptions& options)
