@@ -1,5 +1,6 @@
 #include "client/cli.h"
 
+#include "client/bench_command.h"
 #include "client/certs_command.h"
 #include "client/compare_command.h"
 #include "client/exit_codes.h"
@@ -24,6 +25,7 @@ commands:
           see 'tessera plan --help'
   infer   send one KServe v2 inference request to a server over mutual TLS;
           see 'tessera infer --help'
+  bench   measure a KServe v2 server under load (perf_analyzer-like); see 'tessera bench --help'
   up      start a local cluster (workers and a coordinator) until Ctrl-C;
           see 'tessera up --help'
   status  show a coordinator's models, their plans and its workers' health
@@ -45,6 +47,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   if (command == "compare") return CompareCommand(rest, out, err);
   if (command == "plan") return PlanCommand(rest, out, err);
   if (command == "infer") return InferCommand(rest, out, err);
+  if (command == "bench") return BenchCommand(rest, out, err);
   if (command == "up") return UpCommand(rest, out, err);
   if (command == "status") return StatusCommand(rest, out, err);
   if (command == "help" || command == "--help" || command == "-h") {

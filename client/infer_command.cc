@@ -216,6 +216,14 @@ int Fail(std::ostream& err, const absl::Status& status) {
 
 }  // namespace
 
+absl::Status ServerCallError(const grpc::Status& status, absl::string_view call, bool insecure) {
+  return CallError(status, call, insecure);
+}
+
+std::string DeclaredInputsSummary(const inference::ModelMetadataResponse& metadata) {
+  return DeclaredInputs(metadata);
+}
+
 std::string InferUsage() {
   return R"(usage: tessera infer --server ADDR (--certs DIR | --ca F --cert F --key F | --insecure)
                      [--server-name NAME] --model NAME [--version V]

@@ -32,10 +32,14 @@
 #include <string>
 #include <vector>
 
+#include <grpcpp/support/status.h>
+
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/tensor.h"
 #include "client/client_tls_flags.h"
 #include "common/tls_credentials.h"
+#include "proto/inference.pb.h"
 
 namespace tessera::client {
 
@@ -76,6 +80,15 @@ absl::StatusOr<InferOptions> ParseInferArgs(const std::vector<std::string>& args
 
 // The --help text.
 std::string InferUsage();
+
+// "CALL failed: CODE: message" for a failed call to a server, with a hint
+// when the TLS handshake failed, a plaintext connection was closed
+// (`insecure`) or the server's policy refused the certificate's role. Shared
+// by the commands that call a KServe server.
+absl::Status ServerCallError(const grpc::Status& status, absl::string_view call, bool insecure);
+
+// "x FP32[-1,4], n INT64[2]": the inputs `metadata` declares, for messages.
+std::string DeclaredInputsSummary(const inference::ModelMetadataResponse& metadata);
 
 // Runs the subcommand with `args` (after "infer"); results go to `out`,
 // diagnostics to `err`; returns the process exit code.

@@ -25,6 +25,7 @@ LatencyStats SummarizeLatencies(std::vector<double> samples) {
   stats.max = samples.back();
   stats.p50 = Percentile(samples, 0.50);
   stats.p90 = Percentile(samples, 0.90);
+  stats.p95 = Percentile(samples, 0.95);
   stats.p99 = Percentile(samples, 0.99);
   stats.mean = std::accumulate(samples.begin(), samples.end(), 0.0) / static_cast<double>(samples.size());
   return stats;

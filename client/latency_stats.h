@@ -9,6 +9,7 @@ struct LatencyStats {
   double min = 0;
   double p50 = 0;
   double p90 = 0;
+  double p95 = 0;
   double p99 = 0;
   double mean = 0;
   double max = 0;
