@@ -34,7 +34,9 @@ class InferenceBackend {
   virtual absl::StatusOr<inference::RepositoryIndexResponse> RepositoryIndex(
       const inference::RepositoryIndexRequest& request) = 0;
 
-  virtual void ModelInfer(const inference::ModelInferRequest* request, absl::Time deadline,
+  // `request` stays alive until `done` runs. The backend may move the
+  // bytes of raw_input_contents out of it (no copy); the other fields stay.
+  virtual void ModelInfer(inference::ModelInferRequest* request, absl::Time deadline,
                           Done<inference::ModelInferResponse> done) = 0;
   virtual void RepositoryModelLoad(const inference::RepositoryModelLoadRequest* request,
                                    Done<inference::RepositoryModelLoadResponse> done) = 0;

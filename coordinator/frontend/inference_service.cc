@@ -186,7 +186,10 @@ grpc::ServerUnaryReactor* InferenceService::ModelInfer(grpc::CallbackServerConte
                                                        const inference::ModelInferRequest* request,
                                                        inference::ModelInferResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  backend_->ModelInfer(request, Deadline(context), FinishLater(reactor, response));
+  // gRPC made this message for this call alone and reads it no more: the
+  // backend may move the input bytes out instead of copying them.
+  backend_->ModelInfer(const_cast<inference::ModelInferRequest*>(request), Deadline(context),
+                       FinishLater(reactor, response));
   return reactor;
 }
 

@@ -191,10 +191,13 @@ void FakeWorkerClient::Execute(std::shared_ptr<const worker::ExecuteRequest> req
           }
         }
         if (core == nullptr) return done(std::move(result));
+        // A real worker gets its own copy of the request off the wire (and
+        // moves its tensors into the engine); the caller's stays intact.
+        auto received = std::make_shared<worker::ExecuteRequest>(*request);
         auto response = std::make_shared<worker::ExecuteResponse>();
         core->Execute(
-            request.get(), response.get(), [deadline] { return absl::Now() > deadline; },
-            [this, request, response, done = std::move(done)](absl::Status status) {
+            received.get(), response.get(), [deadline] { return absl::Now() > deadline; },
+            [this, received, response, done = std::move(done)](absl::Status status) {
               Schedule(absl::Now(), [response, done, status](bool) {
                 if (!status.ok()) return done(status);
                 done(std::move(*response));

@@ -49,6 +49,14 @@ class RequestState : public std::enable_shared_from_this<RequestState> {
                                                      "', which no earlier stage produced")));
       }
       bytes_sent += it->second.byte_size();
+      if (!NeededAfter(stage, name)) {
+        // Its last use: the bytes move into the request when nothing else
+        // holds them (kept there for replays), else they are copied.
+        Tensor last = std::move(it->second);
+        values->erase(it);
+        TensorToWire(name, std::move(last), request->add_inputs());
+        continue;
+      }
       TensorToWire(name, it->second, request->add_inputs());
     }
     for (const std::string& name : partition.outputs) request->add_output_names(name);
@@ -58,6 +66,20 @@ class RequestState : public std::enable_shared_from_this<RequestState> {
                   bytes_sent](absl::StatusOr<worker::ExecuteResponse> response) {
                    self->StageDone(piece, stage, values, absl::Now() - dispatched, bytes_sent, std::move(response));
                  });
+  }
+
+  // Whether a stage after `stage`, or the model's outputs, read `name`.
+  bool NeededAfter(int stage, const std::string& name) const {
+    const Deployment& d = *deployment_;
+    for (size_t s = stage + 1; s < d.stages.size(); ++s) {
+      for (const std::string& input : d.stages[s].inputs) {
+        if (input == name) return true;
+      }
+    }
+    for (const std::string& output : d.model_outputs) {
+      if (output == name) return true;
+    }
+    return false;
   }
 
   void Fail(absl::Status status) {
@@ -89,8 +111,8 @@ class RequestState : public std::enable_shared_from_this<RequestState> {
       if (m.queue_seconds != nullptr) m.queue_seconds->Observe(response->queue_time_us() * 1e-6);
     }
     uint64_t bytes_received = 0;
-    for (const worker::Tensor& wire : response->outputs()) {
-      absl::StatusOr<Tensor> tensor = TensorFromWire(wire);
+    for (worker::Tensor& wire : *response->mutable_outputs()) {
+      absl::StatusOr<Tensor> tensor = TensorFromWire(&wire);  // moves the bytes
       if (!tensor.ok()) {
         return Fail(absl::InternalError(absl::StrCat("a worker returned a malformed tensor: ",
                                                      tensor.status().message())));
@@ -110,7 +132,7 @@ class RequestState : public std::enable_shared_from_this<RequestState> {
       if (it == values->end()) {
         return Fail(absl::InternalError(absl::StrCat("model output '", name, "' was not produced")));
       }
-      outputs.push_back(it->second);
+      outputs.push_back(std::move(it->second));  // the piece is done with its values
     }
     PieceDone(piece, std::move(outputs));
   }
@@ -127,8 +149,8 @@ class RequestState : public std::enable_shared_from_this<RequestState> {
     std::vector<NamedTensor> result;
     for (size_t o = 0; o < d.model_outputs.size(); ++o) {
       std::vector<Tensor> parts;
-      for (const auto& piece_outputs : outputs_) {
-        if (!piece_outputs.empty()) parts.push_back(piece_outputs[o]);
+      for (auto& piece_outputs : outputs_) {
+        if (!piece_outputs.empty()) parts.push_back(std::move(piece_outputs[o]));
       }
       absl::StatusOr<Tensor> merged = ConcatRows(parts);
       if (!merged.ok()) {
@@ -206,9 +228,9 @@ void RequestExecutor::Infer(std::vector<NamedTensor> inputs, absl::Time deadline
   int64_t begin = 0;
   for (size_t p = 0; p < sizes.size(); ++p) {
     auto values = std::make_shared<TensorMap>();
-    for (const NamedTensor& input : inputs) {
-      if (rows <= 0) {
-        (*values)[input.name] = input.tensor;
+    for (NamedTensor& input : inputs) {
+      if (rows <= 0 || sizes.size() == 1) {
+        (*values)[input.name] = std::move(input.tensor);  // one piece: the whole tensor, its bytes not copied
         continue;
       }
       absl::StatusOr<Tensor> slice = SliceRows(input.tensor, begin, sizes[p]);

@@ -319,7 +319,7 @@ void CoordinatorBackend::RecordExecution(const Key& key, int64_t rows, absl::Dur
   stats.batches[std::max<int64_t>(rows, 1)].Add(infer);
 }
 
-void CoordinatorBackend::ModelInfer(const inference::ModelInferRequest* request, absl::Time deadline,
+void CoordinatorBackend::ModelInfer(inference::ModelInferRequest* request, absl::Time deadline,
                                     Done<inference::ModelInferResponse> done) {
   const absl::Time start = absl::Now();
   absl::StatusOr<std::shared_ptr<const LoadedModelVersion>> model =
@@ -356,7 +356,7 @@ void CoordinatorBackend::ModelInfer(const inference::ModelInferRequest* request,
   }
   const absl::Time decode_start = absl::Now();
   absl::StatusOr<std::vector<NamedTensor>> inputs =
-      DecodeInferInputs(*request, (*model)->signature, options_.tensors);
+      DecodeInferInputs(request, (*model)->signature, options_.tensors);
   if (!inputs.ok()) return fail(inputs.status());
   absl::StatusOr<std::vector<std::string>> requested = RequestedOutputNames(*request, (*model)->signature);
   if (!requested.ok()) return fail(requested.status());
@@ -374,14 +374,17 @@ void CoordinatorBackend::ModelInfer(const inference::ModelInferRequest* request,
       return done(outputs.status());
     }
     const absl::Time encode_start = absl::Now();
+    // Moved, so that each output's bytes have one holder and move on into
+    // the response (requested names are distinct).
     std::vector<NamedTensor> selected;
     for (const std::string& name : requested) {
-      for (const NamedTensor& output : *outputs) {
-        if (output.name == name) selected.push_back({output.name, output.tensor});
+      for (NamedTensor& output : *outputs) {
+        if (output.name == name) selected.push_back(std::move(output));
       }
     }
+    outputs->clear();
     inference::ModelInferResponse response;
-    absl::Status encoded = EncodeInferOutputs(model->signature, *request, selected, &response, tensors);
+    absl::Status encoded = EncodeInferOutputs(model->signature, *request, std::move(selected), &response, tensors);
     const absl::Time end = absl::Now();
     Record(key, *metrics, encoded, end - start, samples,
            {.queue = queue, .compute_input = compute_input, .compute_output = end - encode_start});

@@ -119,7 +119,7 @@ class CoordinatorBackend : public InferenceBackend {
       const inference::ModelStatisticsRequest& request) override;
   absl::StatusOr<inference::RepositoryIndexResponse> RepositoryIndex(
       const inference::RepositoryIndexRequest& request) override;
-  void ModelInfer(const inference::ModelInferRequest* request, absl::Time deadline,
+  void ModelInfer(inference::ModelInferRequest* request, absl::Time deadline,
                   Done<inference::ModelInferResponse> done) override;
   void RepositoryModelLoad(const inference::RepositoryModelLoadRequest* request,
                            Done<inference::RepositoryModelLoadResponse> done) override;

@@ -51,7 +51,7 @@ class FakeBackend : public InferenceBackend {
   }
   // Echoes the request id; id "fail" fails; answers from another thread
   // after `delay_ms` (an integer parameter) to exercise asynchrony.
-  void ModelInfer(const inference::ModelInferRequest* request, absl::Time deadline,
+  void ModelInfer(inference::ModelInferRequest* request, absl::Time deadline,
                   Done<inference::ModelInferResponse> done) override {
     {
       absl::MutexLock lock(&mu);

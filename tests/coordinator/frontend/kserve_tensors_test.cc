@@ -87,6 +87,28 @@ TEST(DecodeInferInputsTest, RawRequestDecodes) {
   EXPECT_EQ((*t)[1].tensor.values<int64_t>()[0], int64_t{1} << 40);
 }
 
+TEST(DecodeInferInputsTest, MutableRequestGivesUpItsRawBytesWithoutACopy) {
+  inference::ModelInferRequest r = RawRequest();
+  const void* x_bytes = r.raw_input_contents(0).data();
+  auto t = DecodeInferInputs(&r, BatchedSignature());
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_THAT((*t)[0].tensor.values<float>(), ElementsAre(0, 0.5, 1, 1.5, 2, 2.5));
+  EXPECT_EQ((*t)[1].tensor.values<int64_t>()[0], int64_t{1} << 40);
+  // Large enough for the heap: the tensor took over the request's buffer.
+  inference::ModelInferRequest big = RawRequest();
+  big.mutable_inputs(0)->set_shape(0, 4);
+  big.mutable_inputs(1)->set_shape(0, 4);
+  big.mutable_raw_input_contents(0)->resize(4 * 3 * sizeof(float), '\0');
+  big.mutable_raw_input_contents(1)->resize(4 * 2 * sizeof(int64_t), '\0');
+  x_bytes = big.raw_input_contents(1).data();
+  t = DecodeInferInputs(&big, BatchedSignature());
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ((*t)[1].tensor.raw_data(), x_bytes);
+  EXPECT_TRUE(big.raw_input_contents(1).empty());
+  EXPECT_EQ(big.inputs(1).name(), "ids");  // the rest of the request stays
+  EXPECT_EQ(big.id(), "req-1");
+}
+
 struct BadRequest {
   std::string what;
   bool raw;  // start from RawRequest() instead of TypedRequest()
@@ -390,6 +412,31 @@ TEST(EncodeInferOutputsTest, RoundTripsEveryDatatype) {
     EXPECT_EQ(a.shape(), b.shape());
     EXPECT_EQ(std::memcmp(a.raw_data(), b.raw_data(), a.byte_size()), 0) << (*inputs)[i].name;
   }
+}
+
+TEST(EncodeInferOutputsTest, MovesBytesItHoldsAloneAndCopiesSharedOnes) {
+  const ModelSignature sig = BatchedSignature();
+  std::string y_bytes(2 * 3 * sizeof(float), '\0');
+  for (int i = 0; i < 6; ++i) {
+    const float v = 1.5f * i;
+    std::memcpy(y_bytes.data() + i * sizeof(float), &v, sizeof v);
+  }
+  const std::string expected_y = y_bytes;
+  Tensor y = Tensor::FromBytes(DataType::kFloat32, {2, 3}, std::move(y_bytes));
+  const void* y_data = y.raw_data();
+  Tensor n = Tensor::FromVector<int32_t>({2}, {7, 8});
+  const Tensor n_holder = n;  // a second holder: must be copied, and stay intact
+  std::vector<NamedTensor> outputs;
+  outputs.push_back({"y", std::move(y)});
+  outputs.push_back({"n", n});
+  inference::ModelInferRequest request;
+  inference::ModelInferResponse response;
+  ASSERT_TRUE(EncodeInferOutputs(sig, request, std::move(outputs), &response).ok());
+  ASSERT_EQ(response.raw_output_contents_size(), 2);
+  EXPECT_EQ(response.raw_output_contents(0), expected_y);
+  EXPECT_EQ(static_cast<const void*>(response.raw_output_contents(0).data()), y_data);
+  EXPECT_EQ(response.raw_output_contents(1).size(), 2 * sizeof(int32_t));
+  EXPECT_THAT(n_holder.values<int32_t>(), ElementsAre(7, 8));
 }
 
 TEST(EncodeInferOutputsTest, SubsetInRequestedOrder) {

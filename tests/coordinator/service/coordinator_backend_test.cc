@@ -97,7 +97,8 @@ class CoordinatorBackendTest : public ::testing::Test {
     WriteFile(root_ / name / "1" / "model.onnx", bytes);
   }
 
-  absl::StatusOr<inference::ModelInferResponse> Infer(const inference::ModelInferRequest& request) {
+  // `request` is a copy: the backend may move its input bytes out.
+  absl::StatusOr<inference::ModelInferResponse> Infer(inference::ModelInferRequest request) {
     absl::Notification done;
     absl::StatusOr<inference::ModelInferResponse> result;
     backend_->ModelInfer(&request, absl::Now() + absl::Seconds(30), [&](auto r) {
@@ -403,14 +404,15 @@ TEST_F(CoordinatorBackendTest, BatchedModelQueueBoundAndShutdown) {
            "default_queue_policy { max_queue_size: 1 } }");
   ASSERT_TRUE(repository_->Load("cnn_bounded").ok());
   ASSERT_TRUE(backend_->Deploy("cnn_bounded").ok());
-  const inference::ModelInferRequest request = Request("cnn_bounded", RandomInput({1, 3, 32, 32}, 1));
+  inference::ModelInferRequest request = Request("cnn_bounded", RandomInput({1, 3, 32, 32}, 1));
+  const inference::ModelInferRequest second_request = request;  // the backend consumes the first one's bytes
   absl::Notification first_done;
   absl::Status first;
   backend_->ModelInfer(&request, absl::Now() + absl::Seconds(30), [&](auto r) {
     first = r.status();
     first_done.Notify();
   });
-  absl::StatusOr<inference::ModelInferResponse> second = Infer(request);
+  absl::StatusOr<inference::ModelInferResponse> second = Infer(second_request);
   EXPECT_EQ(second.status().code(), absl::StatusCode::kResourceExhausted) << second.status();
   EXPECT_NE(second.status().message().find("cnn_bounded"), std::string::npos) << second.status();
   EXPECT_FALSE(first_done.HasBeenNotified()) << "waits for the 10 s delay";

@@ -73,7 +73,7 @@ class CoordinatorMetricsTest : public ::testing::Test {
     fs::remove_all(root_);
   }
 
-  absl::Status Infer(const inference::ModelInferRequest& request) {
+  absl::Status Infer(inference::ModelInferRequest request) {  // a copy: the backend may consume it
     absl::Notification done;
     absl::Status result;
     backend_->ModelInfer(&request, absl::Now() + absl::Seconds(30), [&](auto r) {
