@@ -107,17 +107,17 @@ grpc::ServerUnaryReactor* EchoInferenceService::ModelConfig(grpc::CallbackServer
   inference::ModelConfig* config = response->mutable_config();
   config->set_name(model_.name);
   config->set_platform("echo");
-  config->set_max_batch_size(0);  // dims below are the full shapes
+  // Batched like the models it stands in for: the batch dim (any size up to
+  // this) comes first and `dims` are the dims after it.
+  config->set_max_batch_size(1 << 20);
   for (const auto& [in, out] : model_.mapping) {
     auto* input = config->add_input();
     input->set_name(in);
     input->set_data_type(inference::TYPE_FP32);
-    input->add_dims(-1);
     input->add_dims(model_.features);
     auto* output = config->add_output();
     output->set_name(out);
     output->set_data_type(inference::TYPE_FP32);
-    output->add_dims(-1);
     output->add_dims(model_.features);
   }
   return Finish(context, grpc::Status::OK);
