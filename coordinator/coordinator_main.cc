@@ -8,6 +8,7 @@
 // shuts down cleanly on SIGINT or SIGTERM. With --ops-listen, also serves
 // /healthz, /readyz and /metrics over HTTP (common/ops_server.h), announced
 // first as "tessera-coordinator: ops listening on HOST:PORT".
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -29,6 +30,7 @@
 #include "coordinator/repository/model_repository.h"
 #include "coordinator/scheduler/cluster_piece_runner.h"
 #include "coordinator/scheduler/metered_worker_client.h"
+#include "coordinator/scheduler/stage_admission.h"
 #include "coordinator/service/coordinator_backend.h"
 #include "coordinator/status/cluster_status_report.h"
 #include "coordinator/status/cluster_status_service.h"
@@ -45,6 +47,8 @@ ABSL_FLAG(int, threads, 0, "engine threads the workers use per Execute (0: all c
 ABSL_FLAG(int64_t, health_interval_ms, 500, "how often every worker's Status is polled");
 ABSL_FLAG(int64_t, default_timeout_ms, 60000, "deadline of requests whose client sets none");
 ABSL_FLAG(int64_t, max_message_mb, 1024, "largest gRPC message accepted or sent, in MiB");
+ABSL_FLAG(int, stage_in_flight, 4,
+          "pieces of one pipeline stage sent to each of its workers at once; the rest wait in the coordinator");
 ABSL_FLAG(int, max_attempts, 3, "attempts per piece of a request before it fails (other workers are tried)");
 ABSL_FLAG(std::string, ops_listen, "",
           "HTTP address for /healthz, /readyz and /metrics (HOST:PORT, numeric host; port 0 picks a free port); "
@@ -99,8 +103,10 @@ int Main() {
   (*pool)->PollNow();
   (*pool)->Start();
   PartitionLoader loader;
-  ClusterPieceRunner runner(pool->get(), &loader,
-                            {.max_attempts = absl::GetFlag(FLAGS_max_attempts), .retries = metrics.cluster().retries});
+  ClusterPieceRunner cluster_runner(pool->get(), &loader,
+                                    {.max_attempts = absl::GetFlag(FLAGS_max_attempts),
+                                     .retries = metrics.cluster().retries});
+  StageAdmission runner(&cluster_runner, {.in_flight_per_replica = std::max(absl::GetFlag(FLAGS_stage_in_flight), 1)});
 
   // Models.
   absl::StatusOr<std::unique_ptr<ModelRepository>> repository =

@@ -18,7 +18,7 @@ namespace tessera::coordinator {
 // One stage of a deployment, from the ExecuteResponses of its pieces.
 struct StageMetrics {
   prometheus::Histogram* compute_seconds = nullptr;  // engine time on the worker
-  prometheus::Histogram* queue_seconds = nullptr;    // wait for a slot on the worker
+  prometheus::Histogram* queue_seconds = nullptr;    // wait before running (stage admission + worker)
 };
 
 // One deployment (model version): stages in order.

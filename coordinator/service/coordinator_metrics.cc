@@ -38,7 +38,8 @@ void CoordinatorMetrics::Register() {
                                 .Register(r);
   stage_queue_seconds_ = &prometheus::BuildHistogram()
                               .Name("tessera_stage_queue_duration_seconds")
-                              .Help("Time a piece of a stage waited for an execution slot on its worker")
+                              .Help("Time a piece of a stage waited before running: for its turn at the stage in the coordinator "
+                                    "(pipelines), then for an execution slot on its worker")
                               .Register(r);
   unknown_.emplace(requests_, prometheus::Labels{{"model", ""}, {"version", ""}});
 
