@@ -249,27 +249,9 @@ absl::StatusOr<BenchOptions> ParseBenchArgs(const std::vector<std::string>& args
         return Usage(absl::StrCat(flag, " expects an integer >= 1, got '", value, "'"));
       }
       (flag == "--batch" ? options.batch : options.max_outstanding) = n;
-    } else if (flag == "--input") {
-      const size_t eq = value.rfind('=');
-      if (eq == std::string::npos || eq == 0 || eq + 1 == value.size()) {
-        return Usage(absl::StrCat("--input expects NAME=FILE.npy, got '", value, "'"));
-      }
-      const std::string name = value.substr(0, eq);
-      if (!named.insert(name).second) return Usage(absl::StrCat("input '", name, "' given twice"));
-      options.npy_inputs.push_back({name, value.substr(eq + 1)});
-    } else if (flag == "--random-input") {
-      InferOptions::RandomInput input;
-      const size_t eq = value.rfind('=');
-      input.name = value.substr(0, eq);
-      if (input.name.empty()) return Usage(absl::StrCat("--random-input expects NAME[=DIMS], got '", value, "'"));
-      if (eq != std::string::npos) {
-        absl::StatusOr<Shape> shape = ParseShapeSpec(value.substr(eq + 1));
-        if (!shape.ok()) return Usage(absl::StrCat("--random-input ", input.name, ": ", shape.status().message()));
-        input.has_shape = true;
-        input.shape = *std::move(shape);
-      }
-      if (!named.insert(input.name).second) return Usage(absl::StrCat("input '", input.name, "' given twice"));
-      options.random_inputs.push_back(std::move(input));
+    } else if (absl::optional<absl::Status> input =
+                   ParseInputFlag(flag, value, &named, &options.npy_inputs, &options.random_inputs)) {
+      if (!input->ok()) return *input;
     } else if (flag == "--shape") {
       const size_t eq = value.rfind('=');
       if (eq == std::string::npos || eq == 0)

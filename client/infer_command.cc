@@ -270,6 +270,37 @@ refusal: its gRPC status code and message go to stderr), 2 usage error.
 )";
 }
 
+absl::optional<absl::Status> ParseInputFlag(const std::string& flag, const std::string& value,
+                                            std::set<std::string>* named, std::vector<InferOptions::NpyInput>* npy,
+                                            std::vector<InferOptions::RandomInput>* random) {
+  if (flag == "--input") {
+    const size_t eq = value.rfind('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == value.size()) {
+      return Usage(absl::StrCat("--input expects NAME=FILE.npy, got '", value, "'"));
+    }
+    const std::string name = value.substr(0, eq);
+    if (!named->insert(name).second) return Usage(absl::StrCat("input '", name, "' given twice"));
+    npy->push_back({name, value.substr(eq + 1)});
+    return absl::OkStatus();
+  }
+  if (flag == "--random-input") {
+    InferOptions::RandomInput input;
+    const size_t eq = value.rfind('=');
+    input.name = value.substr(0, eq);
+    if (input.name.empty()) return Usage(absl::StrCat("--random-input expects NAME[=DIMS], got '", value, "'"));
+    if (eq != std::string::npos) {
+      absl::StatusOr<Shape> shape = ParseShapeSpec(value.substr(eq + 1));
+      if (!shape.ok()) return Usage(absl::StrCat("--random-input ", input.name, ": ", shape.status().message()));
+      input.has_shape = true;
+      input.shape = *std::move(shape);
+    }
+    if (!named->insert(input.name).second) return Usage(absl::StrCat("input '", input.name, "' given twice"));
+    random->push_back(std::move(input));
+    return absl::OkStatus();
+  }
+  return absl::nullopt;
+}
+
 absl::StatusOr<InferOptions> ParseInferArgs(const std::vector<std::string>& args) {
   InferOptions options;
   std::set<std::string> named;
@@ -305,27 +336,9 @@ absl::StatusOr<InferOptions> ParseInferArgs(const std::vector<std::string>& args
       options.model = value;
     } else if (flag == "--version") {
       options.version = value;
-    } else if (flag == "--input") {
-      const size_t eq = value.rfind('=');
-      if (eq == std::string::npos || eq == 0 || eq + 1 == value.size()) {
-        return Usage(absl::StrCat("--input expects NAME=FILE.npy, got '", value, "'"));
-      }
-      const std::string name = value.substr(0, eq);
-      if (!named.insert(name).second) return Usage(absl::StrCat("input '", name, "' given twice"));
-      options.npy_inputs.push_back({name, value.substr(eq + 1)});
-    } else if (flag == "--random-input") {
-      InferOptions::RandomInput input;
-      const size_t eq = value.rfind('=');
-      input.name = value.substr(0, eq);
-      if (input.name.empty()) return Usage(absl::StrCat("--random-input expects NAME[=DIMS], got '", value, "'"));
-      if (eq != std::string::npos) {
-        absl::StatusOr<Shape> shape = ParseShapeSpec(value.substr(eq + 1));
-        if (!shape.ok()) return Usage(absl::StrCat("--random-input ", input.name, ": ", shape.status().message()));
-        input.has_shape = true;
-        input.shape = *std::move(shape);
-      }
-      if (!named.insert(input.name).second) return Usage(absl::StrCat("input '", input.name, "' given twice"));
-      options.random_inputs.push_back(std::move(input));
+    } else if (absl::optional<absl::Status> input =
+                   ParseInputFlag(flag, value, &named, &options.npy_inputs, &options.random_inputs)) {
+      if (!input->ok()) return *input;
     } else if (flag == "--output") {
       options.outputs.push_back(value);
     } else if (flag == "--output-dir") {

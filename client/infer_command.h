@@ -29,6 +29,7 @@
 
 #include <cstdint>
 #include <ostream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -36,8 +37,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "common/tensor.h"
+#include "absl/types/optional.h"
 #include "client/client_tls_flags.h"
+#include "common/tensor.h"
 #include "common/tls_credentials.h"
 #include "proto/inference.pb.h"
 
@@ -80,6 +82,15 @@ absl::StatusOr<InferOptions> ParseInferArgs(const std::vector<std::string>& args
 
 // The --help text.
 std::string InferUsage();
+
+// The input flags `tessera infer` and `tessera bench` share: --input
+// NAME=FILE.npy (appended to `npy`) and --random-input NAME[=DIMS] (to
+// `random`); `named` holds the input names given so far. Returns nullopt
+// when `flag` is neither, else OK or InvalidArgument naming the problem
+// (a malformed value, an input given twice).
+absl::optional<absl::Status> ParseInputFlag(const std::string& flag, const std::string& value,
+                                            std::set<std::string>* named, std::vector<InferOptions::NpyInput>* npy,
+                                            std::vector<InferOptions::RandomInput>* random);
 
 // "CALL failed: CODE: message" for a failed call to a server, with a hint
 // when the TLS handshake failed, a plaintext connection was closed
