@@ -234,6 +234,11 @@ void ClusterPieceRunner::RunChain(const Deployment& deployment, std::shared_ptr<
             return done(std::move(response));
           }
           const absl::Status& status = response.status();
+          // The executor replays every failed chain by RELAY but for
+          // request errors: counted as one retry here.
+          if (status.code() != absl::StatusCode::kInvalidArgument && options_.retries != nullptr) {
+            options_.retries->Increment();
+          }
           int stage = 0;
           std::string address;
           if (ParseForwardFailure(status.message(), &stage, &address)) {

@@ -54,7 +54,9 @@ class ClusterPieceRunner : public PieceRunner {
   // failure of stage 0's worker itself is reported to the pool as in Run;
   // failures further down (named in the message, see worker.proto) are not
   // (the RELAY replay finds them), except that a downstream NOT_FOUND marks
-  // that hop's partition as not loaded so the replay pushes it again.
+  // that hop's partition as not loaded so the replay pushes it again. A
+  // failed chain (but for INVALID_ARGUMENT, which the executor does not
+  // replay) counts one on Options::retries.
   void RunChain(const Deployment& deployment, std::shared_ptr<worker::ExecuteRequest> request, absl::Time deadline,
                 Done done) override;
 
