@@ -75,6 +75,11 @@ class WorkerCore {
   // downstream failure keeps its code, its message names the hop.
   void Execute(ExecuteRequest* request, ExecuteResponse* response, std::function<bool()> cancelled,
                absl::Time deadline, std::function<void(absl::Status)> done);
+  // The same without a deadline for the next hops (none).
+  void Execute(ExecuteRequest* request, ExecuteResponse* response, std::function<bool()> cancelled,
+               std::function<void(absl::Status)> done) {
+    Execute(request, response, std::move(cancelled), absl::InfiniteFuture(), std::move(done));
+  }
 
   // executes_in_flight and executes_queued count Executes only: partition
   // loads share the pool but are not counted.
