@@ -8,6 +8,8 @@
 //   - DIRECT really goes worker to worker: the coordinator receives only the
 //     final outputs from workers (tessera_received_from_workers_bytes_total),
 //     RELAY also every intermediate activation;
+//   - --stage-forwarding sets the default for configs that name none (a bad
+//     value stops the coordinator with a message naming it);
 //   - killing the middle stage's worker while requests run: every request
 //     is still answered correctly (the failed chain is replayed by RELAY).
 // Every wait is bounded; processes are killed when the fixture ends.
@@ -95,6 +97,7 @@ class ForwardingTest : public ::testing::Test {
     add("cnn_relay", "strategy: PIPELINE stages: 3 forwarding: RELAY");
     add("cnn_direct", "strategy: PIPELINE stages: 3 forwarding: DIRECT");
     add("cnn_direct_micro", "strategy: PIPELINE stages: 3 micro_batch_size: 2 forwarding: DIRECT");
+    add("cnn_default", "strategy: PIPELINE stages: 3");
   }
   static void TearDownTestSuite() {
     fs::remove_all(*dir_);
@@ -132,15 +135,17 @@ class ForwardingTest : public ::testing::Test {
     return server;
   }
 
-  void StartCluster() {
+  void StartCluster(std::vector<std::string> coordinator_flags = {}) {
     std::vector<std::string> addresses;
     for (int i = 0; i < 3; ++i) {
       workers_.push_back(Start({Bin("tessera-worker")}));
       ASSERT_FALSE(workers_.back().grpc_address.empty());
       addresses.push_back(workers_.back().grpc_address);
     }
-    coordinator_ = Start({Bin("tessera-coordinator"), "--model-repository", (*dir_ / "models").string(), "--workers",
-                          absl::StrJoin(addresses, ","), "--health-interval-ms", "200"});
+    std::vector<std::string> argv = {Bin("tessera-coordinator"), "--model-repository", (*dir_ / "models").string(),
+                                     "--workers", absl::StrJoin(addresses, ","), "--health-interval-ms", "200"};
+    argv.insert(argv.end(), coordinator_flags.begin(), coordinator_flags.end());
+    coordinator_ = Start(std::move(argv));
     ASSERT_FALSE(coordinator_.grpc_address.empty());
     TlsOptions tls;
     tls.files = TlsFiles::InDirectory((*dir_ / "certs").string(), NodeRole::kClient);
@@ -168,6 +173,19 @@ class ForwardingTest : public ::testing::Test {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     return stub_->ModelInfer(&context, request, response);
+  }
+
+  // What the coordinator receives from workers for `requests` answers of
+  // `model` to `input`, each checked bit for bit against `expected`.
+  double ReceivedFor(const std::string& model, const Tensor& input, const Tensor& expected, int requests) {
+    const double before = ReceivedFromWorkers();
+    for (int i = 0; i < requests; ++i) {
+      inference::ModelInferResponse response;
+      grpc::Status st = Infer(model, input, &response);
+      EXPECT_TRUE(st.ok()) << model << ": " << st.error_message();
+      if (st.ok()) ExpectMatches(response, expected, /*bit_identical=*/true);
+    }
+    return ReceivedFromWorkers() - before;
   }
 
   // The coordinator's tessera_received_from_workers_bytes_total{rpc="execute"}.
@@ -232,17 +250,8 @@ TEST_F(ForwardingTest, RelayAndDirectMatchTheWholeModelAndDirectSkipsTheCoordina
     ExpectMatches(response, expected, /*bit_identical=*/true);
   }
   constexpr int kRequests = 3;
-  double received[2] = {0, 0};
-  for (int mode = 0; mode < 2; ++mode) {
-    const std::string model = mode == 0 ? "cnn_relay" : "cnn_direct";
-    const double before = ReceivedFromWorkers();
-    for (int i = 0; i < kRequests; ++i) {
-      grpc::Status st = Infer(model, input, &response);
-      ASSERT_TRUE(st.ok()) << model << ": " << st.error_message();
-      ExpectMatches(response, expected, /*bit_identical=*/true);
-    }
-    received[mode] = ReceivedFromWorkers() - before;
-  }
+  const double received[2] = {ReceivedFor("cnn_relay", input, expected, kRequests),
+                              ReceivedFor("cnn_direct", input, expected, kRequests)};
   // DIRECT: the final outputs (plus message framing and timings) only.
   const double outputs = static_cast<double>(kRequests * expected.byte_size());
   EXPECT_GE(received[1], outputs);
@@ -254,6 +263,36 @@ TEST_F(ForwardingTest, RelayAndDirectMatchTheWholeModelAndDirectSkipsTheCoordina
   grpc::Status st = Infer("cnn_direct_micro", input, &response);
   ASSERT_TRUE(st.ok()) << st.error_message();
   ExpectMatches(response, expected, /*bit_identical=*/false);
+}
+
+TEST_F(ForwardingTest, StageForwardingFlagSetsTheDefault) {
+  const Tensor input = RandomInput({4, 3, 32, 32}, 5);
+  const Tensor expected = Reference(*cnn_, input);
+  const double output_bytes = static_cast<double>(expected.byte_size());
+  // Default: relay (intermediate activations come back to the coordinator).
+  StartCluster();
+  ReceivedFor("cnn_default", input, expected, 1);  // warm-up: partition pushes
+  EXPECT_GT(ReceivedFor("cnn_default", input, expected, 2), 2 * output_bytes + 2 * 4096);
+  TearDown();
+  workers_.clear();
+  // --stage-forwarding direct: only the final outputs; a config's RELAY wins.
+  StartCluster({"--stage-forwarding", "direct"});
+  ReceivedFor("cnn_default", input, expected, 1);
+  EXPECT_LT(ReceivedFor("cnn_default", input, expected, 2), 2 * output_bytes + 2 * 1024);
+  ReceivedFor("cnn_relay", input, expected, 1);
+  EXPECT_GT(ReceivedFor("cnn_relay", input, expected, 2), 2 * output_bytes + 2 * 4096);
+}
+
+TEST_F(ForwardingTest, BadStageForwardingFlagStopsTheCoordinator) {
+  auto process = Process::Spawn({.argv = {Bin("tessera-coordinator"), "--model-repository",
+                                          (*dir_ / "models").string(), "--workers", "127.0.0.1:1", "--listen",
+                                          "127.0.0.1:0", "--certs", (*dir_ / "certs").string(),
+                                          "--stage-forwarding", "sideways"}});
+  ASSERT_TRUE(process.ok()) << process.status();
+  absl::StatusOr<client::ExitStatus> exit = (*process)->Wait(absl::Seconds(20));
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_TRUE(exit->exited && exit->code != 0) << exit->ToString();
+  EXPECT_TRUE(absl::StrContains((*process)->StderrTail(), "sideways")) << (*process)->StderrTail();
 }
 
 TEST_F(ForwardingTest, KillingTheMiddleWorkerMidRunStillAnswersByReplay) {
