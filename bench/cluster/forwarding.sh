@@ -13,8 +13,11 @@
 # `tessera bench` (closed loop over the concurrency range, mutual TLS) on
 # each and prints, per stage count and concurrency, throughput and p50
 # latency of both modes and their ratio DIRECT / RELAY (throughput > 1 and
-# p50 < 1 favour DIRECT). The CSVs stay in $OUT (default: a temporary
-# directory, removed) when --keep DIR is given.
+# p50 < 1 favour DIRECT), and the server's transfer time per request (the
+# stages' round-trip shares beyond worker queue and compute, summed), which
+# is what forwarding changes; throughput and latency also carry the compute
+# of every stage, so on a loaded machine they are noisy. With --keep DIR the
+# bench CSVs and the cluster's log are copied to DIR.
 #
 # The default model comes from bench/engine/run.sh (bench/engine/models/).
 set -euo pipefail
@@ -81,18 +84,22 @@ run_bench() {  # model csv
   "$bin/tessera" bench --server "$address" --certs "$work/certs" --model "$1" --batch "$batch" \
     --concurrency-range "$concurrency" --duration "$duration" --csv "$2" >&2
 }
-# Prints "concurrency inferences/s p50_us errors" per row of a bench CSV.
+# Prints "concurrency inferences/s p50_us errors transfer_us" per row of a
+# bench CSV; transfer_us: the server's per-stage transfer times (round trip
+# share minus worker queue and compute), summed over the stages.
 columns() {
-  awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) col[$i] = i; next }
-           { print $col["Concurrency"], $col["Inferences/Second"], $col["p50 latency"], $col["Errors"] }' "$1"
+  awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) { col[$i] = i; if ($i ~ /^Stage [0-9]+ Transfer$/) tr[i] = 1 } next }
+           { t = 0; for (i in tr) t += $i
+             print $col["Concurrency"], $col["Inferences/Second"], $col["p50 latency"], $col["Errors"], t }' "$1"
 }
 
 echo "# $base, batch $batch, $workers workers x 1 engine thread, micro_batch_size $micro, ${duration}s per step"
-echo "| stages | concurrency | RELAY infer/s | DIRECT infer/s | throughput DIRECT/RELAY | RELAY p50 ms | DIRECT p50 ms | p50 DIRECT/RELAY | errors R/D |"
-echo "|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+echo "| stages | concurrency | RELAY infer/s | DIRECT infer/s | throughput DIRECT/RELAY | RELAY p50 ms | DIRECT p50 ms | p50 DIRECT/RELAY | transfer ms R/D | errors R/D |"
+echo "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
 for k in "${stage_list[@]}"; do
   for mode in relay direct; do run_bench "${base}_s${k}_$mode" "$work/s${k}_$mode.csv"; done
   join <(columns "$work/s${k}_relay.csv") <(columns "$work/s${k}_direct.csv") |
-    awk -v k="$k" '{ printf "| %d | %d | %.1f | %.1f | %.3f | %.2f | %.2f | %.3f | %d/%d |\n",
-                      k, $1, $2, $5, ($2 > 0 ? $5 / $2 : 0), $3 / 1000, $6 / 1000, ($3 > 0 ? $6 / $3 : 0), $4, $7 }'
+    awk -v k="$k" '{ printf "| %d | %d | %.1f | %.1f | %.3f | %.2f | %.2f | %.3f | %.2f/%.2f | %d/%d |\n",
+                      k, $1, $2, $6, ($2 > 0 ? $6 / $2 : 0), $3 / 1000, $7 / 1000, ($3 > 0 ? $7 / $3 : 0),
+                      $5 / 1000, $9 / 1000, $4, $8 }'
 done
