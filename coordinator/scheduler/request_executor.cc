@@ -194,28 +194,19 @@ class RequestState : public std::enable_shared_from_this<RequestState> {
     const int stages = static_cast<int>(d.stages.size());
     if (!response.ok()) {
       const absl::Status& s = response.status();
-      if (s.code() != absl::StatusCode::kInvalidArgument && absl::Now() < deadline_) {
-        // Replay the whole piece from stage 0, through the coordinator: the
-        // relay path retries, pushes and avoids failed workers per stage.
-        auto values = std::make_shared<TensorMap>();
-        for (const auto* list : {&request.inputs(), &request.carried()}) {
-          for (const worker::Tensor& wire : *list) {
-            absl::StatusOr<Tensor> tensor = TensorFromWire(wire);
-            if (!tensor.ok()) return Fail(tensor.status());
-            (*values)[wire.name()] = *std::move(tensor);
-          }
-        }
-        return RunStage(piece, 0, -1, std::move(values));
-      }
+      if (s.code() != absl::StatusCode::kInvalidArgument && absl::Now() < deadline_) return Replay(piece, request);
       return Fail(absl::Status(s.code(), absl::StrCat("stages 1-", stages, " (direct): ", s.message())));
     }
+    // A worker that does not know chained Executes (an older version) ran
+    // stage 0 alone and reported no hops: relay instead.
+    if (response->hops_size() != stages) return Replay(piece, request);
     if (response->outputs_size() != static_cast<int>(d.model_outputs.size())) {
       return Fail(absl::InternalError(absl::StrCat("a chained piece returned ", response->outputs_size(),
                                                    " tensors for ", d.model_outputs.size(), " model outputs")));
     }
     // Per-stage figures: stage s's own share of the round trip is its
     // caller's round trip minus its own downstream call.
-    if (response->hops_size() == stages) {
+    {
       uint64_t upstream_us = static_cast<uint64_t>(std::max<int64_t>(absl::ToInt64Microseconds(dispatch), 0));
       for (int s = 0; s < stages; ++s) {
         const worker::HopTiming& hop = response->hops(s);
@@ -249,6 +240,21 @@ class RequestState : public std::enable_shared_from_this<RequestState> {
       outputs.push_back(*std::move(tensor));
     }
     PieceDone(piece, std::move(outputs));
+  }
+
+  // Runs a failed chained piece again from stage 0, through the
+  // coordinator (RELAY): the relay path retries, pushes partitions and
+  // avoids failed workers stage by stage.
+  void Replay(int piece, const worker::ExecuteRequest& request) {
+    auto values = std::make_shared<TensorMap>();
+    for (const auto* list : {&request.inputs(), &request.carried()}) {
+      for (const worker::Tensor& wire : *list) {
+        absl::StatusOr<Tensor> tensor = TensorFromWire(wire);
+        if (!tensor.ok()) return Fail(tensor.status());
+        (*values)[wire.name()] = *std::move(tensor);
+      }
+    }
+    RunStage(piece, 0, -1, std::move(values));
   }
 
   void PieceDone(int piece, std::vector<Tensor> outputs) {

@@ -15,7 +15,8 @@
 // request carries the route of the other stages, which tensors each needs
 // and which are the model outputs; the workers pass the tensors on among
 // themselves and the last one's answer comes back along the chain. A chain
-// that fails (other than INVALID_ARGUMENT, or past the deadline) is
+// that fails (other than INVALID_ARGUMENT, or past the deadline), or whose
+// answer lacks a timing per stage (a worker that does not forward), is
 // replayed from stage 0 by RELAY. Per-stage metrics and statistics come
 // from the chain's per-hop timings.
 //

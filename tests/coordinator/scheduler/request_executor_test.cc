@@ -240,6 +240,11 @@ class ChainingPieceRunner : public LocalPieceRunner {
       --fail_chains;
       return done(chain_failure);
     }
+    if (ignore_route) {  // an older worker: stage 0's outputs, no hops
+      worker::ExecuteResponse response;
+      TensorToWire("h", Tensor::FromVector<float>({1, 3}, {0, 0, 0}), response.add_outputs());
+      return done(std::move(response));
+    }
     std::vector<const engine::Engine*> engines;
     for (const StagePartition& stage : deployment.stages) {
       if (!engines_.contains(stage.id)) {
@@ -296,6 +301,7 @@ class ChainingPieceRunner : public LocalPieceRunner {
   absl::Mutex chain_mu;
   std::vector<ChainCall> chain_calls ABSL_GUARDED_BY(chain_mu);
   int fail_chains ABSL_GUARDED_BY(chain_mu) = 0;
+  bool ignore_route = false;
   absl::Status chain_failure = absl::UnavailableError("forwarding to stage 1 at w1:1: connection refused");
 
  private:
@@ -409,6 +415,18 @@ TEST(RequestExecutorTest, FailedChainIsReplayedByRelayFromTheFirstStage) {
   ASSERT_EQ(runner.calls.size(), 2u);  // both stages, relayed
   EXPECT_EQ(runner.calls[0].stage, 0);
   EXPECT_EQ(runner.calls[1].stage, 1);
+}
+
+TEST(RequestExecutorTest, WorkerThatIgnoresTheRouteIsRelayedInstead) {
+  ChainingPieceRunner runner;
+  runner.ignore_route = true;
+  RequestExecutor executor(TwoStagePipeline(Forwarding::kDirect, 0), &runner);
+  const Tensor x = Input(3);
+  auto result = InferAndWait(executor, x);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(Values(result), Expected(x));
+  absl::MutexLock lock(&runner.mu);
+  EXPECT_EQ(runner.calls.size(), 2u);
 }
 
 TEST(RequestExecutorTest, ChainRequestErrorIsReturnedNotReplayed) {
