@@ -7,6 +7,7 @@ namespace tessera {
 namespace {
 
 constexpr char kWorkerMethods[] = "/tessera.worker.Worker/*";
+constexpr char kWorkerExecute[] = "/tessera.worker.Worker/Execute";
 constexpr char kInferenceMethods[] = "/inference.GRPCInferenceService/*";
 constexpr char kClusterStatusMethods[] = "/tessera.status.ClusterStatus/*";
 constexpr char kRepositoryLoad[] = "/inference.GRPCInferenceService/RepositoryModelLoad";
@@ -59,6 +60,9 @@ AuthorizationPolicy WorkerAuthorizationPolicy() {
           .allow_rules = {{.name = "coordinator_calls_worker",
                            .principals = {RoleIdentity(NodeRole::kCoordinator)},
                            .paths = {kWorkerMethods}},
+                          {.name = "worker_forwards_to_worker",
+                           .principals = {RoleIdentity(NodeRole::kWorker)},
+                           .paths = {kWorkerExecute}},
                           HealthAndReflectionRule()}};
 }
 

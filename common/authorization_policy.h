@@ -15,10 +15,15 @@
 // Worker server ("tessera_worker"):
 //   allow coordinator_calls_worker: spiffe://tessera/coordinator ->
 //         /tessera.worker.Worker/*
+//   allow worker_forwards_to_worker: spiffe://tessera/worker ->
+//         /tessera.worker.Worker/Execute only (DIRECT stage forwarding: a
+//         worker hands a micro-batch to the next stage's worker; loading,
+//         unloading and Status stay the coordinator's)
 //   allow health_and_reflection:    any authenticated peer ->
 //         /grpc.health.v1.Health/*, /grpc.reflection.v1alpha.ServerReflection/*,
 //         /grpc.reflection.v1.ServerReflection/*
-//   everything else is denied: clients and workers may not drive workers.
+//   everything else is denied: clients may not drive workers, and workers
+//   may not load, unload or inspect each other.
 //
 // Coordinator server ("tessera_coordinator"):
 //   deny  repository_changes_by_operators_only: spiffe://tessera/coordinator ->

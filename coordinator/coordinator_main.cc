@@ -49,6 +49,9 @@ ABSL_FLAG(int64_t, default_timeout_ms, 60000, "deadline of requests whose client
 ABSL_FLAG(int64_t, max_message_mb, 1024, "largest gRPC message accepted or sent, in MiB");
 ABSL_FLAG(int, stage_in_flight, 4,
           "pieces of one pipeline stage sent to each of its workers at once; the rest wait in the coordinator");
+ABSL_FLAG(std::string, stage_forwarding, "relay",
+          "how pipeline micro-batches travel between stages for models whose parallelism.forwarding is not set: "
+          "relay (through the coordinator) or direct (worker to worker)");
 ABSL_FLAG(int, max_attempts, 3, "attempts per piece of a request before it fails (other workers are tried)");
 ABSL_FLAG(std::string, ops_listen, "",
           "HTTP address for /healthz, /readyz and /metrics (HOST:PORT, numeric host; port 0 picks a free port); "
@@ -117,6 +120,9 @@ int Main() {
   }
   CoordinatorOptions options;
   options.deployment.engine_threads = absl::GetFlag(FLAGS_threads);
+  absl::StatusOr<Forwarding> forwarding = ParseForwarding(absl::GetFlag(FLAGS_stage_forwarding));
+  if (!forwarding.ok()) return Fail("--stage-forwarding", forwarding.status());
+  options.deployment.default_forwarding = *forwarding;
   options.default_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_default_timeout_ms));
   options.tensors.max_request_bytes = max_message;
   options.metrics = &metrics;

@@ -4,9 +4,11 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "common/wire_tensor.h"
@@ -20,6 +22,8 @@ std::string RandomBootId() {
   absl::BitGen gen;
   return absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(gen), absl::Uniform<uint64_t>(gen));
 }
+
+constexpr char kForwardFailurePrefix[] = "forwarding to stage ";
 
 uint64_t Micros(absl::Duration d) { return static_cast<uint64_t>(absl::ToInt64Microseconds(d)); }
 
@@ -77,13 +81,19 @@ void WorkerCore::FinishLoad(PartitionUpload upload, LoadPartitionResponse* respo
 }
 
 void WorkerCore::Execute(ExecuteRequest* request, ExecuteResponse* response, std::function<bool()> cancelled,
-                         std::function<void(absl::Status)> done) {
+                         absl::Time deadline, std::function<void(absl::Status)> done) {
   metrics_->executes_in_flight().Increment();
   done = [metrics = metrics_, done = std::move(done)](absl::Status status) {
     metrics->executes_in_flight().Decrement();
     metrics->RecordExecute(status);
     done(std::move(status));
   };
+  response->set_boot_id(boot_id_);
+  const bool chained = request->forward_size() > 0 || request->return_names_size() > 0;
+  if (chained && request->forward_size() > 0 && options_.peers == nullptr) {
+    done(absl::FailedPreconditionError("this worker cannot forward to other workers (no peer client)"));
+    return;
+  }
   std::shared_ptr<const LoadedPartition> partition = cache_.Find(request->partition_id());
   if (partition == nullptr) {
     done(absl::NotFoundError(absl::StrCat("partition ", request->partition_id(), " is not loaded on this worker")));
@@ -94,22 +104,34 @@ void WorkerCore::Execute(ExecuteRequest* request, ExecuteResponse* response, std
     absl::MutexLock lock(&mu_);
     ++executes_queued_;
   }
-  auto task = [this, partition, request, response, cancelled = std::move(cancelled), queued,
-               done = [this, done](absl::Status status) {
-                 {
-                   absl::MutexLock lock(&mu_);
-                   --executes_running_;
-                 }
-                 done(std::move(status));
-               }] {
+  auto task = [this, partition, request, response, cancelled = std::move(cancelled), queued, chained, deadline,
+               done]() mutable {
     const absl::Time start = absl::Now();
     {
       absl::MutexLock lock(&mu_);
       --executes_queued_;
       ++executes_running_;
     }
+    auto release_slot = [this] {
+      absl::MutexLock lock(&mu_);
+      --executes_running_;
+    };
     if (cancelled && cancelled()) {
+      release_slot();
       return done(absl::CancelledError("the request was cancelled or passed its deadline while queued"));
+    }
+    // A chained request: inputs a later hop or the answer also needs are
+    // copied before the engine takes the request's bytes.
+    std::vector<Tensor> kept;
+    uint64_t bytes_received = 0;
+    if (chained) {
+      absl::flat_hash_set<std::string> later(request->return_names().begin(), request->return_names().end());
+      for (const ForwardHop& hop : request->forward()) later.insert(hop.input_names().begin(), hop.input_names().end());
+      for (const Tensor& input : request->inputs()) {
+        bytes_received += input.content().size();
+        if (later.contains(input.name())) kept.push_back(input);
+      }
+      for (const Tensor& carried : request->carried()) bytes_received += carried.content().size();
     }
     absl::Status status = RunPiece(*partition, request, response);
     const absl::Time end = absl::Now();
@@ -122,7 +144,9 @@ void WorkerCore::Execute(ExecuteRequest* request, ExecuteResponse* response, std
     partition->RecordExecute(end, end - start);
     metrics_->RecordExecuteTimes(absl::ToDoubleSeconds(start - queued), absl::ToDoubleSeconds(end - start));
     RecordThroughput(end, samples, end - start, status.ok());
-    done(std::move(status));
+    release_slot();
+    if (!status.ok() || !chained) return done(std::move(status));
+    ContinueChain(request, response, std::move(kept), bytes_received, deadline, std::move(done));
   };
   if (absl::Status submitted = pool_.Submit(std::move(task)); !submitted.ok()) {
     {
@@ -131,6 +155,97 @@ void WorkerCore::Execute(ExecuteRequest* request, ExecuteResponse* response, std
     }
     done(submitted);
   }
+}
+
+void WorkerCore::ContinueChain(ExecuteRequest* request, ExecuteResponse* response, std::vector<Tensor> kept,
+                               uint64_t bytes_received, absl::Time deadline, std::function<void(absl::Status)> done) {
+  // Everything this hop holds, by name: kept inputs, carried, outputs.
+  absl::flat_hash_map<std::string, Tensor> held;
+  for (Tensor& t : kept) held[t.name()] = std::move(t);
+  for (Tensor& t : *request->mutable_carried()) held[t.name()] = std::move(t);
+  for (Tensor& t : *response->mutable_outputs()) held[t.name()] = std::move(t);
+  response->clear_outputs();
+  HopTiming own;
+  own.set_queue_time_us(response->queue_time_us());
+  own.set_compute_time_us(response->compute_time_us());
+  own.set_boot_id(boot_id_);
+  own.set_bytes_received(bytes_received);
+
+  if (request->forward_size() == 0) {  // the last hop: answer with return_names
+    uint64_t returned = 0;
+    for (const std::string& name : request->return_names()) {
+      auto it = held.find(name);
+      if (it == held.end()) {
+        return done(absl::InvalidArgumentError(
+            absl::StrCat("chained piece: '", name, "' is to be returned but no hop produced or carried it")));
+      }
+      returned += it->second.content().size();
+      *response->add_outputs() = it->second;  // may be named twice: copied
+    }
+    own.set_bytes_returned(returned);
+    *response->add_hops() = std::move(own);
+    return done(absl::OkStatus());
+  }
+
+  const ForwardHop& hop = request->forward(0);
+  auto next = std::make_shared<ExecuteRequest>();
+  next->set_partition_id(hop.partition_id());
+  next->set_request_id(request->request_id());
+  next->set_piece_id(hop.piece_id());
+  next->mutable_output_names()->CopyFrom(hop.output_names());
+  next->mutable_forward()->CopyFrom(
+      google::protobuf::RepeatedPtrField<ForwardHop>(request->forward().begin() + 1, request->forward().end()));
+  next->mutable_return_names()->CopyFrom(request->return_names());
+  // Names needed after the next hop: carried unless the next hop consumes them.
+  std::vector<std::string> later;
+  absl::flat_hash_set<std::string> later_set;
+  for (int h = 1; h < request->forward_size(); ++h) {
+    for (const std::string& name : request->forward(h).input_names()) {
+      if (later_set.insert(name).second) later.push_back(name);
+    }
+  }
+  for (const std::string& name : request->return_names()) {
+    if (later_set.insert(name).second) later.push_back(name);
+  }
+  for (const std::string& name : hop.input_names()) {
+    auto it = held.find(name);
+    if (it == held.end()) {
+      return done(absl::InvalidArgumentError(absl::StrCat("chained piece: stage ", hop.stage(), " needs tensor '",
+                                                          name, "', which this worker neither received nor produced")));
+    }
+    if (later_set.contains(name)) {
+      *next->add_inputs() = it->second;
+    } else {
+      *next->add_inputs() = std::move(it->second);
+      held.erase(it);
+    }
+  }
+  for (const std::string& name : later) {
+    auto it = held.find(name);
+    if (it == held.end()) continue;  // a later hop makes it
+    *next->add_carried() = std::move(it->second);
+    held.erase(it);
+  }
+  held.clear();
+  const std::string address = hop.address();
+  const uint32_t stage = hop.stage();
+  const absl::Time sent = absl::Now();
+  options_.peers->Execute(
+      address, hop.tls_server_name(), std::move(next), deadline,
+      [response, own = std::move(own), address, stage, sent,
+       done = std::move(done)](absl::StatusOr<ExecuteResponse> answer) mutable {
+        if (!answer.ok()) {
+          const absl::Status& s = answer.status();
+          if (absl::StartsWith(s.message(), kForwardFailurePrefix)) return done(s);
+          return done(absl::Status(
+              s.code(), absl::StrCat(kForwardFailurePrefix, stage, " at ", address, ": ", s.message())));
+        }
+        own.set_downstream_time_us(Micros(absl::Now() - sent));
+        *response->mutable_outputs() = std::move(*answer->mutable_outputs());
+        *response->add_hops() = std::move(own);
+        for (HopTiming& h : *answer->mutable_hops()) *response->add_hops() = std::move(h);
+        done(absl::OkStatus());
+      });
 }
 
 absl::Status WorkerCore::RunPiece(const LoadedPartition& partition, ExecuteRequest* request,

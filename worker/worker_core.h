@@ -29,6 +29,7 @@
 #include "common/execution_pool.h"
 #include "worker/partition_cache.h"
 #include "worker/partition_upload.h"
+#include "worker/peer_client.h"
 #include "worker/worker_metrics.h"
 
 namespace tessera::worker {
@@ -43,6 +44,9 @@ class WorkerCore {
     std::string version = "dev";
     // Borrowed; must outlive the core. Null: metrics nothing exposes.
     WorkerMetrics* metrics = nullptr;
+    // Borrowed; must outlive the core. How chained Executes reach the next
+    // stage's worker. Null: chained Executes fail with FAILED_PRECONDITION.
+    PeerClient* peers = nullptr;
   };
 
   explicit WorkerCore(const Options& options);
@@ -63,8 +67,19 @@ class WorkerCore {
   // is polled before the work starts (client gone or past its deadline).
   // The input tensors' contents are moved out of `request` into the engine
   // (no copy); the rest of it stays as it was.
+  //
+  // A chained request (forward or return_names set, see worker.proto) is
+  // then forwarded to the next hop through Options::peers with `deadline`
+  // (the caller's), and answered with the final hop's outputs and every
+  // hop's timings; the execution slot is free while the next hop runs. A
+  // downstream failure keeps its code, its message names the hop.
   void Execute(ExecuteRequest* request, ExecuteResponse* response, std::function<bool()> cancelled,
-               std::function<void(absl::Status)> done);
+               absl::Time deadline, std::function<void(absl::Status)> done);
+  // The same without a deadline for the next hops (none).
+  void Execute(ExecuteRequest* request, ExecuteResponse* response, std::function<bool()> cancelled,
+               std::function<void(absl::Status)> done) {
+    Execute(request, response, std::move(cancelled), absl::InfiniteFuture(), std::move(done));
+  }
 
   // executes_in_flight and executes_queued count Executes only: partition
   // loads share the pool but are not counted.
@@ -73,6 +88,12 @@ class WorkerCore {
 
  private:
   absl::Status RunPiece(const LoadedPartition& partition, ExecuteRequest* request, ExecuteResponse* response) const;
+  // After this worker's stage of a chained request: the tensors a later hop
+  // or the answer needs (copied out of `request` before RunPiece) joined with
+  // the carried ones and the outputs; then the call to the next hop, or the
+  // answer when this is the last.
+  void ContinueChain(ExecuteRequest* request, ExecuteResponse* response, std::vector<Tensor> kept,
+                     uint64_t bytes_received, absl::Time deadline, std::function<void(absl::Status)> done);
   void RecordThroughput(absl::Time end, int64_t samples, absl::Duration compute, bool ok);
 
   const Options options_;

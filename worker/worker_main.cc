@@ -1,5 +1,6 @@
 // tessera-worker: a stateless worker. Serves tessera.worker.Worker over
-// mutual TLS (only coordinators may call it), plus grpc.health.v1 and server
+// mutual TLS (coordinators may call it; other workers only Execute, for DIRECT
+// stage forwarding, which this worker also does through worker/peer_client.h), plus grpc.health.v1 and server
 // reflection. Prints "tessera-worker: listening on HOST:PORT" once serving
 // (with the real port when --listen asks for port 0) and shuts down cleanly
 // on SIGINT or SIGTERM. With --ops-listen, also serves /healthz, /readyz
@@ -18,6 +19,7 @@
 #include "prometheus/registry.h"
 #include "worker/worker_core.h"
 #include "worker/worker_metrics.h"
+#include "worker/peer_client.h"
 #include "worker/worker_service.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:8001", "address to serve on (HOST:PORT; port 0 picks a free port)");
@@ -48,6 +50,16 @@ int Main() {
   options.intra_op_threads = absl::GetFlag(FLAGS_threads);
   options.max_concurrent_executes = absl::GetFlag(FLAGS_max_concurrent);
   options.queue_limit = absl::GetFlag(FLAGS_queue_limit);
+  // Chained Executes (DIRECT stage forwarding) call the next stage's worker
+  // with this worker's own certificate.
+  const int max_message_bytes =
+      static_cast<int>(std::min<int64_t>(absl::GetFlag(FLAGS_max_message_mb) << 20, INT32_MAX));
+  absl::StatusOr<std::unique_ptr<GrpcPeerClient>> peers = GrpcPeerClient::Create(*tls, max_message_bytes);
+  if (!peers.ok()) {
+    TESSERA_LOG(kError, "cannot start", {{"what", "peer client"}, {"error", peers.status()}});
+    return 2;
+  }
+  options.peers = peers->get();
   WorkerCore core(options);
   WorkerService service(&core);
 
@@ -68,8 +80,7 @@ int Main() {
                            .listen = absl::GetFlag(FLAGS_listen),
                            .role = NodeRole::kWorker,
                            .tls = *tls,
-                           .max_message_bytes = static_cast<int>(
-                               std::min<int64_t>(absl::GetFlag(FLAGS_max_message_mb) << 20, INT32_MAX)),
+                           .max_message_bytes = max_message_bytes,
                            .on_drain = [&ops] { if (ops) ops->SetDraining(true); }},
                           {&service});
 }

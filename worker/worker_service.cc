@@ -10,6 +10,13 @@
 namespace tessera::worker {
 namespace {
 
+// The caller's deadline (forwarded to the next hop of a chained Execute).
+absl::Time CallDeadline(const grpc::CallbackServerContext& context) {
+  const std::chrono::system_clock::time_point deadline = context.deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
+  return absl::FromChrono(deadline);
+}
+
 // Reads one LoadPartition stream: the header, then chunks into a
 // PartitionUpload; at the end of the stream the core checks and loads it.
 // gRPC owns the reactor's lifetime contract: OnDone is the last call, and
@@ -84,7 +91,7 @@ grpc::ServerUnaryReactor* WorkerService::Execute(grpc::CallbackServerContext* co
   // its tensor contents may be moved into the engine instead of copied.
   core_->Execute(
       const_cast<ExecuteRequest*>(request), response, [context] { return context->IsCancelled(); },
-      [reactor, response, &metrics](absl::Status status) {
+      CallDeadline(*context), [reactor, response, &metrics](absl::Status status) {
         if (status.ok()) metrics.execute_bytes_sent().Increment(static_cast<double>(response->ByteSizeLong()));
         reactor->Finish(ToGrpcStatus(status));
       });

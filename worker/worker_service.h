@@ -3,8 +3,9 @@
 // request, hands the work to the core (which runs it off the gRPC threads)
 // and converts the status; nothing blocks a gRPC thread.
 //
-// Access control is not here: the server's authorization policy admits only
-// coordinators (common/authorization_policy.h).
+// Access control is not here: the server's authorization policy admits
+// coordinators to every method and other workers to Execute only (DIRECT
+// stage forwarding; common/authorization_policy.h).
 #pragma once
 
 #include "proto/worker.grpc.pb.h"

@@ -1,5 +1,6 @@
 #include "bench/cluster/echo_chain.h"
 
+#include <algorithm>
 #include <functional>
 
 #include "absl/container/flat_hash_set.h"
@@ -202,6 +203,11 @@ grpc::ServerUnaryReactor* RelayInferenceService::ModelInfer(grpc::CallbackServer
 AuthorizationPolicy EchoServerAuthorizationPolicy() {
   AuthorizationPolicy policy = WorkerAuthorizationPolicy();
   policy.name = "tessera_echo_server";
+  // Workers may Execute on workers (stage forwarding); nothing of that here.
+  std::erase_if(policy.allow_rules, [](const AuthorizationRule& rule) {
+    return std::find(rule.principals.begin(), rule.principals.end(), RoleIdentity(NodeRole::kWorker)) !=
+           rule.principals.end();
+  });
   for (AuthorizationRule& rule : policy.allow_rules) {
     for (std::string& path : rule.paths) {
       if (absl::StartsWith(path, "/tessera.worker.Worker/")) path = kInferenceServicePaths;

@@ -299,6 +299,11 @@ absl::Status ValidateModelConfig(absl::string_view directory_name, inference::Mo
       return absl::InvalidArgumentError(absl::StrCat("model '", model, "': parallelism stages ", par.stages(),
                                                      " / replicas ", par.replicas(), " exceed ", kMaxParallelism));
     }
+    if (!inference::ModelParallelism::Forwarding_IsValid(par.forwarding())) {
+      return absl::InvalidArgumentError(absl::StrCat("model '", model, "': parallelism.forwarding ",
+                                                     static_cast<int>(par.forwarding()),
+                                                     " is not FORWARDING_DEFAULT, RELAY or DIRECT"));
+    }
     if (par.micro_batch_size() > 0) {
       if (mbs == 0) {
         return absl::InvalidArgumentError(absl::StrCat(

@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 
 namespace tessera::coordinator {
@@ -157,6 +161,128 @@ void ClusterPieceRunner::Try(std::shared_ptr<Attempt> attempt) {
           attempt->done(absl::Status(status.code(), absl::StrCat(status.message(), " (worker ", worker->address(), ")")));
         });
   });
+}
+
+namespace {
+
+constexpr char kForwardFailurePrefix[] = "forwarding to stage ";
+
+// The stage and address a forwarded failure names ("forwarding to stage S at
+// ADDRESS: ..."); false when the message is not one.
+bool ParseForwardFailure(absl::string_view message, int* stage, std::string* address) {
+  if (!absl::ConsumePrefix(&message, kForwardFailurePrefix)) return false;
+  const size_t at = message.find(" at ");
+  if (at == absl::string_view::npos || !absl::SimpleAtoi(message.substr(0, at), stage)) return false;
+  message.remove_prefix(at + 4);
+  const size_t colon = message.find(": ");
+  if (colon == absl::string_view::npos) return false;
+  *address = std::string(message.substr(0, colon));
+  return true;
+}
+
+}  // namespace
+
+void ClusterPieceRunner::RunChain(const Deployment& deployment, std::shared_ptr<worker::ExecuteRequest> request,
+                                  absl::Time deadline, Done done) {
+  const int stages = static_cast<int>(deployment.stages.size());
+  if (request->forward_size() != stages - 1) {
+    return done(absl::InternalError(absl::StrCat("a chained piece of ", deployment.model_name, " has ",
+                                                 request->forward_size(), " hops for ", stages, " stages")));
+  }
+  // Where each stage runs: the least loaded of its candidates.
+  std::vector<WorkerPool::WorkerPtr> chosen;
+  for (int s = 0; s < stages; ++s) {
+    WorkerPool::WorkerPtr worker;
+    for (const WorkerPool::WorkerPtr& c : Candidates(deployment, s)) {
+      if (worker == nullptr || c->in_flight() < worker->in_flight()) worker = c;
+    }
+    if (worker == nullptr) {
+      return done(absl::UnavailableError(absl::StrCat("no healthy worker can run stage ", s + 1, " of ",
+                                                      deployment.model_name)));
+    }
+    chosen.push_back(worker);
+    if (s > 0) {
+      worker::ForwardHop* hop = request->mutable_forward(s - 1);
+      hop->set_address(worker->address());
+      hop->set_tls_server_name(worker->tls_server_name());
+    }
+  }
+  // Every hop's partition in place, then the chain goes to stage 0.
+  struct Join {
+    absl::Mutex mu;
+    int pending;
+    absl::Status failure;
+    std::vector<InFlightTicket> tickets;
+    Done done;
+  };
+  auto join = std::make_shared<Join>();
+  join->pending = stages;
+  join->done = std::move(done);
+  for (const WorkerPool::WorkerPtr& worker : chosen) join->tickets.push_back(worker->StartPiece());
+  auto dispatch = [this, &deployment, request, deadline, chosen, join]() {
+    chosen[0]->client().Execute(
+        request, deadline,
+        [this, &deployment, request, chosen, join](absl::StatusOr<worker::ExecuteResponse> response) {
+          for (InFlightTicket& ticket : join->tickets) ticket.Release();
+          Done done = std::move(join->done);
+          if (response.ok()) {
+            int64_t samples = 1;
+            if (!request->inputs().empty() && request->inputs(0).shape_size() > 0) samples = request->inputs(0).shape(0);
+            for (int s = 0; s < response->hops_size() && s < static_cast<int>(chosen.size()); ++s) {
+              pool_->RecordExecute(chosen[s], deployment.stages[s].id, samples, response->hops(s).compute_time_us());
+            }
+            return done(std::move(response));
+          }
+          const absl::Status& status = response.status();
+          // The executor replays every failed chain by RELAY but for
+          // request errors: counted as one retry here.
+          if (status.code() != absl::StatusCode::kInvalidArgument && options_.retries != nullptr) {
+            options_.retries->Increment();
+          }
+          int stage = 0;
+          std::string address;
+          if (ParseForwardFailure(status.message(), &stage, &address)) {
+            if (status.code() == absl::StatusCode::kNotFound && stage > 0 && stage < static_cast<int>(chosen.size()) &&
+                chosen[stage]->address() == address) {
+              loader_->MarkNotLoaded(*chosen[stage], deployment.stages[stage].id);
+            }
+            return done(status);
+          }
+          // Stage 0's worker itself.
+          if (status.code() == absl::StatusCode::kNotFound) {
+            loader_->MarkNotLoaded(*chosen[0], deployment.stages[0].id);
+          } else if (WorkerPool::IsWorkerFailure(status)) {
+            pool_->ReportFailure(chosen[0], status);
+          }
+          done(absl::Status(status.code(), absl::StrCat(status.message(), " (worker ", chosen[0]->address(), ")")));
+        });
+  };
+  for (int s = 0; s < stages; ++s) {
+    const StagePartition& partition = deployment.stages[s];
+    const WorkerPool::WorkerPtr& worker = chosen[s];
+    loader_->EnsureLoaded(
+        worker, LoadablePartition{partition.header, partition.onnx_bytes}, deadline,
+        [this, join, worker, s, dispatch](absl::Status loaded) {
+          bool last = false;
+          absl::Status failure;
+          {
+            absl::MutexLock lock(&join->mu);
+            if (!loaded.ok() && join->failure.ok()) {
+              join->failure = absl::Status(loaded.code(), absl::StrCat("loading stage ", s + 1, " on ",
+                                                                       worker->address(), ": ", loaded.message()));
+            }
+            last = --join->pending == 0;
+            failure = join->failure;
+          }
+          if (!loaded.ok() && WorkerPool::IsWorkerFailure(loaded)) pool_->ReportFailure(worker, loaded);
+          if (!last) return;
+          if (!failure.ok()) {
+            for (InFlightTicket& ticket : join->tickets) ticket.Release();
+            return join->done(failure);
+          }
+          dispatch();
+        });
+  }
 }
 
 }  // namespace tessera::coordinator

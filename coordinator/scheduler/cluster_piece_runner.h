@@ -16,6 +16,9 @@
 // errors (INVALID_ARGUMENT, ...) are returned at once. Execute timings feed
 // the pool's capacity estimates. Every replay counts on Options::retries.
 //
+// DIRECT forwarding (RunChain): one chained Execute per micro-batch, sent to
+// stage 0's worker, which forwards to the others.
+//
 // Thread-safe. Borrowed: the pool and loader must outlive it.
 #pragma once
 
@@ -46,6 +49,16 @@ class ClusterPieceRunner : public PieceRunner {
   void Prepare(const Deployment& deployment) override;
   void Run(const Deployment& deployment, int stage, int replica, std::shared_ptr<const worker::ExecuteRequest> request,
            absl::Time deadline, Done done) override;
+  // Each stage's worker is the least loaded of Candidates(stage); every
+  // hop's partition is pushed (EnsureLoaded) before the chain is sent. A
+  // failure of stage 0's worker itself is reported to the pool as in Run;
+  // failures further down (named in the message, see worker.proto) are not
+  // (the RELAY replay finds them), except that a downstream NOT_FOUND marks
+  // that hop's partition as not loaded so the replay pushes it again. A
+  // failed chain (but for INVALID_ARGUMENT, which the executor does not
+  // replay) counts one on Options::retries.
+  void RunChain(const Deployment& deployment, std::shared_ptr<worker::ExecuteRequest> request, absl::Time deadline,
+                Done done) override;
 
  private:
   struct Attempt;

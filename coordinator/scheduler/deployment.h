@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "proto/worker.pb.h"
 
 namespace tessera::coordinator {
@@ -16,6 +18,15 @@ namespace tessera::coordinator {
 enum class Strategy { kData, kPipeline, kHybrid };
 
 const char* StrategyName(Strategy strategy);
+
+// How a pipeline micro-batch travels between stages (proto/model_config.proto,
+// ModelParallelism.forwarding): kRelay through the coordinator, kDirect
+// worker to worker in one chained Execute (request_executor.h).
+enum class Forwarding { kRelay, kDirect };
+
+const char* ForwardingName(Forwarding forwarding);
+// "relay" / "direct" (any case); InvalidArgument naming the text otherwise.
+absl::StatusOr<Forwarding> ParseForwarding(absl::string_view text);
 
 // One partition of the model: a standalone ONNX model and its interface.
 struct StagePartition {
@@ -37,6 +48,8 @@ struct Deployment {
   int replicas = 1;
   // Rows per micro-batch in a pipeline; 0: the whole request at once.
   int64_t micro_batch_size = 0;
+  // Between pipeline stages (more than one stage only).
+  Forwarding forwarding = Forwarding::kRelay;
   // Whether every model input and output has the batch on axis 0, so
   // requests may be cut into shards or micro-batches.
   bool has_batch_axis = false;

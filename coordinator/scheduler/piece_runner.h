@@ -38,6 +38,24 @@ class PieceRunner {
   // replica < 0: the best one.
   virtual void Run(const Deployment& deployment, int stage, int replica,
                    std::shared_ptr<const worker::ExecuteRequest> request, absl::Time deadline, Done done) = 0;
+
+  // DIRECT forwarding: every stage of one micro-batch as one chained Execute
+  // (proto/worker.proto, ExecuteRequest.forward). `request` is stage 0's
+  // request with one ForwardHop per later stage, complete but for where the
+  // hops run: the runner picks each stage's worker (as Run would), makes sure
+  // each has its partition, fills ForwardHop.address/tls_server_name and
+  // sends the request to stage 0's worker; it may do so more than once. The
+  // answer's outputs are request.return_names; its hops the per-stage
+  // timings. Failures are returned, not retried (the executor replays the
+  // piece by RELAY); a downstream NOT_FOUND marks that hop's partition as
+  // not loaded first. Default: UNIMPLEMENTED (the executor relays).
+  virtual void RunChain(const Deployment& deployment, std::shared_ptr<worker::ExecuteRequest> request,
+                        absl::Time deadline, Done done) {
+    (void)deployment;
+    (void)request;
+    (void)deadline;
+    done(absl::UnimplementedError("this piece runner cannot chain stages"));
+  }
 };
 
 }  // namespace tessera::coordinator

@@ -1,9 +1,11 @@
 #include "coordinator/scheduler/request_executor.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -40,7 +42,7 @@ class RequestState : public std::enable_shared_from_this<RequestState> {
     auto request = std::make_shared<worker::ExecuteRequest>();
     request->set_partition_id(partition.id);
     request->set_request_id(request_id_);
-    request->set_piece_id((static_cast<uint64_t>(piece) << 16) | static_cast<uint64_t>(stage));
+    request->set_piece_id(PieceId(piece, stage));
     uint64_t bytes_sent = 0;
     for (const std::string& name : partition.inputs) {
       auto it = values->find(name);
@@ -66,6 +68,55 @@ class RequestState : public std::enable_shared_from_this<RequestState> {
                   bytes_sent](absl::StatusOr<worker::ExecuteResponse> response) {
                    self->StageDone(piece, stage, values, absl::Now() - dispatched, bytes_sent, std::move(response));
                  });
+  }
+
+  // DIRECT: every stage of piece `piece` as one chained Execute (worker to
+  // worker); replayed by RELAY (RunStage from stage 0) when it fails.
+  void RunChain(int piece, std::shared_ptr<TensorMap> values) {
+    const Deployment& d = *deployment_;
+    const StagePartition& first = d.stages[0];
+    auto request = std::make_shared<worker::ExecuteRequest>();
+    request->set_partition_id(first.id);
+    request->set_request_id(request_id_);
+    request->set_piece_id(PieceId(piece, 0));
+    for (const std::string& name : first.inputs) {
+      auto it = values->find(name);
+      if (it == values->end()) {
+        return Fail(absl::InternalError(absl::StrCat("stage 0 of ", d.model_name, " needs tensor '", name,
+                                                     "', which is not a model input")));
+      }
+      // The worker keeps what later stages also need.
+      TensorToWire(name, std::move(it->second), request->add_inputs());
+      values->erase(it);
+    }
+    for (const std::string& name : first.outputs) request->add_output_names(name);
+    for (size_t s = 1; s < d.stages.size(); ++s) {
+      const StagePartition& stage = d.stages[s];
+      worker::ForwardHop* hop = request->add_forward();
+      hop->set_partition_id(stage.id);
+      hop->set_piece_id(PieceId(piece, static_cast<int>(s)));
+      hop->set_stage(static_cast<uint32_t>(s));
+      for (const std::string& name : stage.inputs) hop->add_input_names(name);
+      for (const std::string& name : stage.outputs) hop->add_output_names(name);
+    }
+    for (const std::string& name : d.model_outputs) request->add_return_names(name);
+    // Model inputs stage 0 does not read but a later stage (or the answer) does.
+    for (const std::string& name : d.model_inputs) {
+      auto it = values->find(name);
+      if (it == values->end() || !NeededAfter(0, name)) continue;
+      TensorToWire(name, std::move(it->second), request->add_carried());
+      values->erase(it);
+    }
+    const absl::Time dispatched = absl::Now();
+    runner_->RunChain(d, request, deadline_,
+                      [self = shared_from_this(), piece, request,
+                       dispatched](absl::StatusOr<worker::ExecuteResponse> response) {
+                        self->ChainDone(piece, *request, absl::Now() - dispatched, std::move(response));
+                      });
+  }
+
+  static uint64_t PieceId(int piece, int stage) {
+    return (static_cast<uint64_t>(piece) << 16) | static_cast<uint64_t>(stage);
   }
 
   // Whether a stage after `stage`, or the model's outputs, read `name`.
@@ -122,7 +173,7 @@ class RequestState : public std::enable_shared_from_this<RequestState> {
     }
     if (stage_stats_ != nullptr) {
       stage_stats_->RecordPiece(stage, dispatch, response->queue_time_us(), response->compute_time_us(), bytes_sent,
-                                bytes_received);
+                                bytes_received, response->boot_id());
     }
     if (stage + 1 < static_cast<int>(d.stages.size())) return RunStage(piece, stage + 1, -1, values);
     std::vector<Tensor> outputs;
@@ -135,6 +186,75 @@ class RequestState : public std::enable_shared_from_this<RequestState> {
       outputs.push_back(std::move(it->second));  // the piece is done with its values
     }
     PieceDone(piece, std::move(outputs));
+  }
+
+  void ChainDone(int piece, const worker::ExecuteRequest& request, absl::Duration dispatch,
+                 absl::StatusOr<worker::ExecuteResponse> response) {
+    const Deployment& d = *deployment_;
+    const int stages = static_cast<int>(d.stages.size());
+    if (!response.ok()) {
+      const absl::Status& s = response.status();
+      if (s.code() != absl::StatusCode::kInvalidArgument && absl::Now() < deadline_) return Replay(piece, request);
+      return Fail(absl::Status(s.code(), absl::StrCat("stages 1-", stages, " (direct): ", s.message())));
+    }
+    // A worker that does not know chained Executes (an older version) ran
+    // stage 0 alone and reported no hops: relay instead.
+    if (response->hops_size() != stages) return Replay(piece, request);
+    if (response->outputs_size() != static_cast<int>(d.model_outputs.size())) {
+      return Fail(absl::InternalError(absl::StrCat("a chained piece returned ", response->outputs_size(),
+                                                   " tensors for ", d.model_outputs.size(), " model outputs")));
+    }
+    // Per-stage figures: stage s's own share of the round trip is its
+    // caller's round trip minus its own downstream call.
+    {
+      uint64_t upstream_us = static_cast<uint64_t>(std::max<int64_t>(absl::ToInt64Microseconds(dispatch), 0));
+      for (int s = 0; s < stages; ++s) {
+        const worker::HopTiming& hop = response->hops(s);
+        if (metrics_ != nullptr && s < static_cast<int>(metrics_->stages.size())) {
+          const StageMetrics& m = metrics_->stages[s];
+          if (m.compute_seconds != nullptr) m.compute_seconds->Observe(hop.compute_time_us() * 1e-6);
+          if (m.queue_seconds != nullptr) m.queue_seconds->Observe(hop.queue_time_us() * 1e-6);
+        }
+        const uint64_t own_us = upstream_us > hop.downstream_time_us() ? upstream_us - hop.downstream_time_us() : 0;
+        if (stage_stats_ != nullptr) {
+          stage_stats_->RecordPiece(s, absl::Microseconds(static_cast<int64_t>(own_us)), hop.queue_time_us(),
+                                    hop.compute_time_us(), hop.bytes_received(), hop.bytes_returned(),
+                                    hop.boot_id());
+        }
+        upstream_us = hop.downstream_time_us();
+      }
+    }
+    std::vector<Tensor> outputs;
+    outputs.reserve(d.model_outputs.size());
+    for (int o = 0; o < response->outputs_size(); ++o) {
+      worker::Tensor& wire = *response->mutable_outputs(o);
+      if (wire.name() != d.model_outputs[o]) {
+        return Fail(absl::InternalError(absl::StrCat("a chained piece returned '", wire.name(), "' where '",
+                                                     d.model_outputs[o], "' was expected")));
+      }
+      absl::StatusOr<Tensor> tensor = TensorFromWire(&wire);  // moves the bytes
+      if (!tensor.ok()) {
+        return Fail(absl::InternalError(absl::StrCat("a worker returned a malformed tensor: ",
+                                                     tensor.status().message())));
+      }
+      outputs.push_back(*std::move(tensor));
+    }
+    PieceDone(piece, std::move(outputs));
+  }
+
+  // Runs a failed chained piece again from stage 0, through the
+  // coordinator (RELAY): the relay path retries, pushes partitions and
+  // avoids failed workers stage by stage.
+  void Replay(int piece, const worker::ExecuteRequest& request) {
+    auto values = std::make_shared<TensorMap>();
+    for (const auto* list : {&request.inputs(), &request.carried()}) {
+      for (const worker::Tensor& wire : *list) {
+        absl::StatusOr<Tensor> tensor = TensorFromWire(wire);
+        if (!tensor.ok()) return Fail(tensor.status());
+        (*values)[wire.name()] = *std::move(tensor);
+      }
+    }
+    RunStage(piece, 0, -1, std::move(values));
   }
 
   void PieceDone(int piece, std::vector<Tensor> outputs) {
@@ -225,6 +345,7 @@ void RequestExecutor::Infer(std::vector<NamedTensor> inputs, absl::Time deadline
 
   auto state = std::make_shared<RequestState>(deployment_, runner_, metrics_, stage_stats_, deadline, request_id,
                                               std::move(done), static_cast<int>(sizes.size()));
+  const bool direct = d.forwarding == Forwarding::kDirect && d.strategy != Strategy::kData && d.stages.size() > 1;
   int64_t begin = 0;
   for (size_t p = 0; p < sizes.size(); ++p) {
     auto values = std::make_shared<TensorMap>();
@@ -238,8 +359,22 @@ void RequestExecutor::Infer(std::vector<NamedTensor> inputs, absl::Time deadline
       (*values)[input.name] = *std::move(slice);
     }
     begin += std::max<int64_t>(sizes[p], 0);
-    state->RunStage(static_cast<int>(p), 0, replicas[p], std::move(values));
+    if (direct) {
+      state->RunChain(static_cast<int>(p), std::move(values));
+    } else {
+      state->RunStage(static_cast<int>(p), 0, replicas[p], std::move(values));
+    }
   }
+}
+
+const char* ForwardingName(Forwarding forwarding) {
+  return forwarding == Forwarding::kDirect ? "DIRECT" : "RELAY";
+}
+
+absl::StatusOr<Forwarding> ParseForwarding(absl::string_view text) {
+  if (absl::EqualsIgnoreCase(text, "relay")) return Forwarding::kRelay;
+  if (absl::EqualsIgnoreCase(text, "direct")) return Forwarding::kDirect;
+  return absl::InvalidArgumentError(absl::StrCat("stage forwarding '", text, "' is neither relay nor direct"));
 }
 
 const char* StrategyName(Strategy strategy) {

@@ -8,6 +8,18 @@
 // stay with the request between stages: each stage receives exactly the
 // tensors its partition consumes, from the request or any earlier stage.
 //
+// Forwarding between stages (Deployment::forwarding, pipelines of two or
+// more stages): RELAY runs each stage as its own piece through the runner,
+// the coordinator holding the tensors between stages. DIRECT sends each
+// micro-batch as one chained piece (PieceRunner::RunChain): stage 0's
+// request carries the route of the other stages, which tensors each needs
+// and which are the model outputs; the workers pass the tensors on among
+// themselves and the last one's answer comes back along the chain. A chain
+// that fails (other than INVALID_ARGUMENT, or past the deadline), or whose
+// answer lacks a timing per stage (a worker that does not forward), is
+// replayed from stage 0 by RELAY. Per-stage metrics and statistics come
+// from the chain's per-hop timings.
+//
 // Metrics (optional): each stage's worker-reported compute and queue times
 // (scheduler_metrics.h). Statistics (optional): every answered piece's round
 // trip, worker queue and compute times and tensor bytes, per stage

@@ -27,6 +27,19 @@ void StageAdmission::Run(const Deployment& deployment, int stage_index, int repl
   if (deployment.stages.size() <= 1) {
     return inner_->Run(deployment, stage_index, replica, std::move(request), deadline, std::move(done));
   }
+  Enqueue(Piece{&deployment, stage_index, replica, std::move(request), deadline, std::move(done), absl::Now()});
+}
+
+void StageAdmission::RunChain(const Deployment& deployment, std::shared_ptr<worker::ExecuteRequest> request,
+                              absl::Time deadline, Done done) {
+  Piece piece{&deployment, 0, -1, nullptr, deadline, std::move(done), absl::Now()};
+  piece.chain = std::move(request);
+  Enqueue(std::move(piece));
+}
+
+void StageAdmission::Enqueue(Piece piece) {
+  const Deployment& deployment = *piece.deployment;
+  const int stage_index = piece.stage;
   const int limit = std::max(options_.in_flight_per_replica, 1) * std::max(deployment.replicas, 1);
   Stage* stage = nullptr;
   bool full = false;
@@ -38,8 +51,7 @@ void StageAdmission::Run(const Deployment& deployment, int stage_index, int repl
     stage = slot.get();
     full = static_cast<int>(stage->waiting.size()) >= options_.max_waiting_per_stage;
     if (!full) {
-      stage->waiting.push_back(
-          Piece{&deployment, stage_index, replica, std::move(request), deadline, std::move(done), absl::Now()});
+      stage->waiting.push_back(std::move(piece));
       // When a caller is already admitting for this stage, it sends the
       // piece as soon as there is room.
       admit = !stage->admitting;
@@ -47,9 +59,9 @@ void StageAdmission::Run(const Deployment& deployment, int stage_index, int repl
     }
   }
   if (full) {
-    return done(absl::ResourceExhaustedError(absl::StrCat("stage ", stage_index + 1, " of ", deployment.model_name,
-                                                          " already has ", options_.max_waiting_per_stage,
-                                                          " pieces waiting for its workers; try again later")));
+    return piece.done(absl::ResourceExhaustedError(absl::StrCat(
+        "stage ", stage_index + 1, " of ", deployment.model_name, " already has ", options_.max_waiting_per_stage,
+        " pieces waiting for its workers; try again later")));
   }
   if (admit) Admit(stage, limit);
 }
@@ -75,18 +87,27 @@ void StageAdmission::Admit(Stage* stage, int limit) {
       --stage->in_flight;
       continue;
     }
-    const absl::Duration waited = absl::Now() - piece.arrived;
-    inner_->Run(*piece.deployment, piece.stage, piece.replica, std::move(piece.request), piece.deadline,
-                [this, stage, limit, waited,
-                 done = std::move(piece.done)](absl::StatusOr<worker::ExecuteResponse> response) {
-                  Finished(stage, limit);
-                  // The piece's queue time covers its wait here too.
-                  if (response.ok()) {
-                    response->set_queue_time_us(response->queue_time_us() +
-                                                static_cast<uint64_t>(absl::ToInt64Microseconds(waited)));
-                  }
-                  done(std::move(response));
-                });
+    const uint64_t waited_us = static_cast<uint64_t>(absl::ToInt64Microseconds(absl::Now() - piece.arrived));
+    Done finished = [this, stage, limit, waited_us,
+                     done = std::move(piece.done)](absl::StatusOr<worker::ExecuteResponse> response) {
+      Finished(stage, limit);
+      // The piece's queue time covers its wait here too.
+      if (response.ok()) {
+        if (response->hops_size() > 0) {
+          worker::HopTiming* first = response->mutable_hops(0);
+          first->set_queue_time_us(first->queue_time_us() + waited_us);
+        } else {
+          response->set_queue_time_us(response->queue_time_us() + waited_us);
+        }
+      }
+      done(std::move(response));
+    };
+    if (piece.chain != nullptr) {
+      inner_->RunChain(*piece.deployment, std::move(piece.chain), piece.deadline, std::move(finished));
+    } else {
+      inner_->Run(*piece.deployment, piece.stage, piece.replica, std::move(piece.request), piece.deadline,
+                  std::move(finished));
+    }
   }
 }
 

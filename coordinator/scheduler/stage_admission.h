@@ -53,6 +53,10 @@ class StageAdmission : public PieceRunner {
   void Prepare(const Deployment& deployment) override { inner_->Prepare(deployment); }
   void Run(const Deployment& deployment, int stage, int replica,
            std::shared_ptr<const worker::ExecuteRequest> request, absl::Time deadline, Done done) override;
+  // A chain occupies every stage at once: it is admitted under stage 1's
+  // bound, and its wait here is added to its first hop's queue time.
+  void RunChain(const Deployment& deployment, std::shared_ptr<worker::ExecuteRequest> request, absl::Time deadline,
+                Done done) override;
 
   // Pieces of the stage whose partition is `partition_id` waiting here, and
   // in flight (for tests and status).
@@ -68,7 +72,12 @@ class StageAdmission : public PieceRunner {
     absl::Time deadline;
     Done done;
     absl::Time arrived;
+    std::shared_ptr<worker::ExecuteRequest> chain;  // set: a DIRECT chain (RunChain) instead of `request`
   };
+
+  // Queues `piece` for its stage (or refuses it when the stage is full) and
+  // admits what fits.
+  void Enqueue(Piece piece);
   struct Stage {
     int in_flight = 0;
     bool admitting = false;  // a caller is in Admit for this stage

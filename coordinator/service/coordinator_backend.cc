@@ -237,7 +237,7 @@ absl::StatusOr<inference::ModelStatisticsResponse> CoordinatorBackend::ModelStat
         const StageStatisticsRecorder::Stage& stage = stages[i];
         inference::StageStatistics* out = s->add_stage_stats();
         out->set_stage(static_cast<uint32_t>(i + 1));
-        out->set_workers(0);  // worker identity is not visible to the executor
+        out->set_workers(stage.workers);
         const std::pair<inference::StatisticDuration*, uint64_t> durations[] = {
             {out->mutable_dispatch(), stage.dispatch_ns},
             {out->mutable_queue(), stage.queue_ns},

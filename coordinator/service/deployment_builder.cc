@@ -88,6 +88,11 @@ absl::StatusOr<std::shared_ptr<const Deployment>> BuildDeployment(const LoadedMo
   deployment->strategy = choice->strategy;
   deployment->replicas = choice->replicas;
   deployment->micro_batch_size = choice->micro_batch_size;
+  switch (model.config.parallelism().forwarding()) {
+    case inference::ModelParallelism::RELAY: deployment->forwarding = Forwarding::kRelay; break;
+    case inference::ModelParallelism::DIRECT: deployment->forwarding = Forwarding::kDirect; break;
+    default: deployment->forwarding = options.default_forwarding;
+  }
   deployment->has_batch_axis = model.signature.max_batch_size > 0;
   for (const TensorSpec& input : model.signature.inputs) deployment->model_inputs.push_back(input.name);
   for (const TensorSpec& output : model.signature.outputs) deployment->model_outputs.push_back(output.name);

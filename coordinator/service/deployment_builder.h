@@ -47,6 +47,9 @@ absl::StatusOr<StrategyChoice> ChooseStrategy(const inference::ModelParallelism&
 
 struct DeploymentOptions {
   int engine_threads = 0;  // threads the workers' engines use (bit-identity of folded constants)
+  // For configs whose parallelism.forwarding is FORWARDING_DEFAULT (the
+  // coordinator's --stage-forwarding).
+  Forwarding default_forwarding = Forwarding::kRelay;
 };
 
 // Steps 1 and 2: the Deployment of `model` on a cluster of that shape.

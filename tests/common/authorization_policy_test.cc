@@ -23,6 +23,8 @@ using testing::TestServer;
 
 constexpr char kWorkerStatus[] = "/tessera.worker.Worker/Status";
 constexpr char kWorkerExecute[] = "/tessera.worker.Worker/Execute";
+constexpr char kWorkerLoadPartition[] = "/tessera.worker.Worker/LoadPartition";
+constexpr char kWorkerUnload[] = "/tessera.worker.Worker/Unload";
 constexpr char kModelInfer[] = "/inference.GRPCInferenceService/ModelInfer";
 constexpr char kServerLive[] = "/inference.GRPCInferenceService/ServerLive";
 constexpr char kRepositoryLoad[] = "/inference.GRPCInferenceService/RepositoryModelLoad";
@@ -43,7 +45,10 @@ TEST(AuthorizationPolicyRulesTest, JsonIsWellFormedAndNamesTheRoles) {
   EXPECT_THAT(worker, HasSubstr("\"principals\": [\"spiffe://tessera/coordinator\"]"));
   EXPECT_THAT(worker, HasSubstr("\"/tessera.worker.Worker/*\""));
   EXPECT_FALSE(absl::StrContains(worker, "spiffe://tessera/client"));
-  EXPECT_FALSE(absl::StrContains(worker, "spiffe://tessera/worker"));
+  // Workers appear once: allowed Execute alone (DIRECT stage forwarding).
+  EXPECT_THAT(worker, HasSubstr("\"source\": {\"principals\": [\"spiffe://tessera/worker\"]}, "
+                                "\"request\": {\"paths\": [\"/tessera.worker.Worker/Execute\"]}"));
+  EXPECT_EQ(worker.find("spiffe://tessera/worker"), worker.rfind("spiffe://tessera/worker"));
   const std::string coordinator = CoordinatorAuthorizationPolicy().ToJson();
   EXPECT_THAT(coordinator, HasSubstr("\"deny_rules\""));
   EXPECT_THAT(coordinator, HasSubstr("spiffe://tessera/client"));
@@ -111,11 +116,22 @@ TEST_F(AuthorizationPolicyTest, OnlyTheCoordinatorDrivesWorkers) {
   StartServer(NodeRole::kWorker);
   ExpectAllowed(NodeRole::kCoordinator, kWorkerStatus);
   ExpectAllowed(NodeRole::kCoordinator, kWorkerExecute);
+  ExpectAllowed(NodeRole::kCoordinator, kWorkerLoadPartition);
   ExpectDenied(NodeRole::kClient, kWorkerStatus);
   ExpectDenied(NodeRole::kClient, kWorkerExecute);
-  ExpectDenied(NodeRole::kWorker, kWorkerExecute);
+  ExpectDenied(NodeRole::kClient, kWorkerLoadPartition);
   // Nothing outside the worker service, not even for the coordinator.
   ExpectDenied(NodeRole::kCoordinator, kModelInfer);
+}
+
+TEST_F(AuthorizationPolicyTest, WorkersMayOnlyExecuteOnOtherWorkers) {
+  StartServer(NodeRole::kWorker);
+  // DIRECT stage forwarding: a worker hands a micro-batch to the next stage.
+  ExpectAllowed(NodeRole::kWorker, kWorkerExecute);
+  // Everything else stays the coordinator's.
+  ExpectDenied(NodeRole::kWorker, kWorkerLoadPartition);
+  ExpectDenied(NodeRole::kWorker, kWorkerUnload);
+  ExpectDenied(NodeRole::kWorker, kWorkerStatus);
 }
 
 TEST_F(AuthorizationPolicyTest, HealthAndReflectionAreOpenToEveryRole) {

@@ -64,9 +64,10 @@ TEST(ParseModelConfigTest, ParsesTritonExample) {
     output [ { name: "y" data_type: TYPE_FP32 dims: [ 3 ] } ]
     dynamic_batching { preferred_batch_size: [ 4, 8 ] max_queue_delay_microseconds: 100 }
     instance_group [ { count: 2 kind: KIND_CPU } ]
-    parallelism { strategy: PIPELINE stages: 2 micro_batch_size: 2 }
+    parallelism { strategy: PIPELINE stages: 2 micro_batch_size: 2 forwarding: DIRECT }
   )pb");
   EXPECT_EQ(c.max_batch_size(), 8);
+  EXPECT_EQ(c.parallelism().forwarding(), inference::ModelParallelism::DIRECT);
   EXPECT_THAT(c.input(0).dims(), ElementsAre(3, -1));
   EXPECT_TRUE(Validate(c.DebugString()).ok()) << Validate(c.DebugString());
 }
@@ -119,6 +120,8 @@ TEST(ValidateModelConfigTest, RejectsBadConfigsWithClearErrors) {
        "micro_batch_size needs max_batch_size > 0"},
       {"platform: \"onnx\" parallelism { stages: 4294967295 }", absl::StatusCode::kInvalidArgument,
        "stages 4294967295"},
+      {"platform: \"onnx\" parallelism { forwarding: 7 }", absl::StatusCode::kInvalidArgument,
+       "parallelism.forwarding 7 is not FORWARDING_DEFAULT, RELAY or DIRECT"},
       {"platform: \"onnx\" version_policy { latest { num_versions: 0 } }", absl::StatusCode::kInvalidArgument,
        "num_versions must be >= 1"},
       {"platform: \"onnx\" version_policy { specific { } }", absl::StatusCode::kInvalidArgument,

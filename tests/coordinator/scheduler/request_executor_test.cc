@@ -2,13 +2,18 @@
 // local engine: DATA shards sized by replica weights, pipeline micro-batches
 // with a skip connection from the request to the last stage, results equal
 // to the whole model, and failures reported once with the stage named.
+// DIRECT forwarding: one chained piece per micro-batch with the route of the
+// later stages, the same answers as RELAY, statistics from every hop, a
+// failed chain replayed by RELAY (a request error returned as is).
 #include "coordinator/scheduler/request_executor.h"
 
 #include <map>
 #include <memory>
+#include <set>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "common/sha256.h"
@@ -212,6 +217,255 @@ TEST(RequestExecutorTest, FailureNamesTheStageAndIsReportedOnce) {
   EXPECT_EQ(callbacks.load(), 1);
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
   EXPECT_NE(status.message().find("stage 2 of 2"), std::string::npos) << status;
+}
+
+// LocalPieceRunner plus RunChain, which plays the workers of a DIRECT chain
+// in-process: stage 0 runs on the request's inputs, each hop on the tensors
+// its ForwardHop names (from the inputs, carried tensors and earlier
+// outputs), the answer is return_names; one HopTiming per stage with boot id
+// "w<stage>" and compute time 10 * (stage + 1) us. The first `fail_chains`
+// chains fail with `chain_failure` instead.
+class ChainingPieceRunner : public LocalPieceRunner {
+ public:
+  struct ChainCall {
+    worker::ExecuteRequest request;
+    absl::Time deadline;
+  };
+
+  void RunChain(const Deployment& deployment, std::shared_ptr<worker::ExecuteRequest> request, absl::Time deadline,
+                Done done) override {
+    absl::MutexLock lock(&chain_mu);
+    chain_calls.push_back({*request, deadline});
+    if (fail_chains > 0) {
+      --fail_chains;
+      return done(chain_failure);
+    }
+    if (ignore_route) {  // an older worker: stage 0's outputs, no hops
+      worker::ExecuteResponse response;
+      TensorToWire("h", Tensor::FromVector<float>({1, 3}, {0, 0, 0}), response.add_outputs());
+      return done(std::move(response));
+    }
+    std::vector<const engine::Engine*> engines;
+    for (const StagePartition& stage : deployment.stages) {
+      if (!engines_.contains(stage.id)) {
+        auto engine = engine::Engine::LoadFromBytes(*stage.onnx_bytes);
+        if (!engine.ok()) return done(engine.status());
+        engines_[stage.id] = *std::move(engine);
+      }
+      engines.push_back(engines_[stage.id].get());
+    }
+    threads_.emplace_back([engines, request, done] {
+      std::map<std::string, Tensor> held;
+      for (const auto* list : {&request->inputs(), &request->carried()}) {
+        for (const worker::Tensor& wire : *list) held[wire.name()] = *TensorFromWire(wire);
+      }
+      worker::ExecuteResponse response;
+      uint64_t downstream = 1000 * engines.size();
+      for (size_t s = 0; s < engines.size(); ++s) {
+        // Stage 0 gets exactly the request's inputs, later ones what their hop names.
+        std::vector<engine::NamedTensor> inputs;
+        if (s == 0) {
+          for (const worker::Tensor& wire : request->inputs()) inputs.push_back({wire.name(), held[wire.name()]});
+        } else {
+          for (const std::string& name : request->forward(s - 1).input_names()) {
+            if (!held.contains(name)) return done(absl::InvalidArgumentError("hop input missing: " + name));
+            inputs.push_back({name, held[name]});
+          }
+        }
+        absl::StatusOr<std::vector<Tensor>> out = engines[s]->Run(inputs);
+        if (!out.ok()) return done(out.status());
+        for (size_t i = 0; i < out->size(); ++i) held[engines[s]->outputs()[i].name] = (*out)[i];
+        worker::HopTiming* hop = response.add_hops();
+        hop->set_boot_id(absl::StrCat("w", s));
+        hop->set_compute_time_us(10 * (s + 1));
+        downstream -= 1000;
+        hop->set_downstream_time_us(downstream);
+      }
+      for (const std::string& name : request->return_names()) TensorToWire(name, held[name], response.add_outputs());
+      done(std::move(response));
+    });
+  }
+
+  ~ChainingPieceRunner() override {
+    for (size_t joined = 0;; ++joined) {
+      std::thread t;
+      {
+        absl::MutexLock lock(&chain_mu);
+        if (joined == threads_.size()) return;
+        t = std::move(threads_[joined]);
+      }
+      t.join();
+    }
+  }
+
+  absl::Mutex chain_mu;
+  std::vector<ChainCall> chain_calls ABSL_GUARDED_BY(chain_mu);
+  int fail_chains ABSL_GUARDED_BY(chain_mu) = 0;
+  bool ignore_route = false;
+  absl::Status chain_failure = absl::UnavailableError("forwarding to stage 1 at w1:1: connection refused");
+
+ private:
+  std::map<std::string, std::unique_ptr<engine::Engine>> engines_ ABSL_GUARDED_BY(chain_mu);
+  std::vector<std::thread> threads_ ABSL_GUARDED_BY(chain_mu);
+};
+
+std::shared_ptr<Deployment> TwoStagePipeline(Forwarding forwarding, int64_t micro_batch_size) {
+  auto d = std::make_shared<Deployment>();
+  d->model_name = "m";
+  d->strategy = Strategy::kPipeline;
+  d->stages = {Stage(Stage1(), {"x"}, {"h"}), Stage(Stage2(), {"h", "x"}, {"y"})};
+  d->micro_batch_size = micro_batch_size;
+  d->has_batch_axis = true;
+  d->model_inputs = {"x"};
+  d->model_outputs = {"y"};
+  d->forwarding = forwarding;
+  return d;
+}
+
+std::vector<float> Values(const absl::StatusOr<std::vector<NamedTensor>>& result) {
+  if (!result.ok() || result->empty()) return {};
+  const auto v = (*result)[0].tensor.values<float>();
+  return std::vector<float>(v.begin(), v.end());
+}
+
+TEST(RequestExecutorTest, DirectSendsOneChainedPiecePerMicroBatchAndAnswersAsRelay) {
+  const Tensor x = Input(5);
+  ChainingPieceRunner relay_runner;
+  RequestExecutor relay(TwoStagePipeline(Forwarding::kRelay, 2), &relay_runner);
+  auto relayed = InferAndWait(relay, x);
+  ASSERT_TRUE(relayed.ok()) << relayed.status();
+  {
+    absl::MutexLock lock(&relay_runner.chain_mu);
+    EXPECT_TRUE(relay_runner.chain_calls.empty());
+  }
+
+  ChainingPieceRunner runner;
+  RequestExecutor direct(TwoStagePipeline(Forwarding::kDirect, 2), &runner);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  absl::Notification done;
+  absl::StatusOr<std::vector<NamedTensor>> result;
+  direct.Infer({{"x", x}}, deadline, "req", [&](auto r) {
+    result = std::move(r);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ((*result)[0].tensor.shape(), (Shape{5, 3}));
+  EXPECT_EQ(Values(result), Values(relayed));
+  EXPECT_EQ(Values(result), Expected(x));
+  {
+    absl::MutexLock lock(&runner.mu);
+    EXPECT_TRUE(runner.calls.empty());  // nothing relayed
+  }
+  absl::MutexLock lock(&runner.chain_mu);
+  // 3 micro-batches (2, 2, 1 rows), one chained piece each.
+  ASSERT_EQ(runner.chain_calls.size(), 3u);
+  std::set<uint64_t> piece_ids;
+  for (const auto& call : runner.chain_calls) {
+    const worker::ExecuteRequest& r = call.request;
+    EXPECT_EQ(call.deadline, deadline);
+    EXPECT_EQ(r.request_id(), "req");
+    EXPECT_EQ(r.partition_id(), Sha256Hex(Stage1()));
+    piece_ids.insert(r.piece_id());
+    ASSERT_EQ(r.inputs_size(), 1);
+    EXPECT_EQ(r.inputs(0).name(), "x");  // the worker keeps it for stage 2 (skip connection)
+    EXPECT_EQ(r.carried_size(), 0);
+    ASSERT_EQ(r.output_names_size(), 1);
+    EXPECT_EQ(r.output_names(0), "h");
+    ASSERT_EQ(r.forward_size(), 1);
+    EXPECT_EQ(r.forward(0).partition_id(), Sha256Hex(Stage2()));
+    EXPECT_EQ(r.forward(0).stage(), 1u);
+    EXPECT_EQ(r.forward(0).piece_id(), r.piece_id() | 1);
+    EXPECT_EQ(std::vector<std::string>(r.forward(0).input_names().begin(), r.forward(0).input_names().end()),
+              (std::vector<std::string>{"h", "x"}));
+    ASSERT_EQ(r.return_names_size(), 1);
+    EXPECT_EQ(r.return_names(0), "y");
+  }
+  EXPECT_EQ(piece_ids.size(), 3u);
+}
+
+TEST(RequestExecutorTest, DirectStatisticsComeFromEveryHop) {
+  ChainingPieceRunner runner;
+  auto stats = std::make_shared<StageStatisticsRecorder>(2);
+  RequestExecutor executor(TwoStagePipeline(Forwarding::kDirect, 2), &runner, nullptr, stats);
+  ASSERT_TRUE(InferAndWait(executor, Input(7)).ok());
+  const std::vector<StageStatisticsRecorder::Stage> stages = stats->Snapshot();
+  ASSERT_EQ(stages.size(), 2u);
+  for (size_t s = 0; s < 2; ++s) {
+    EXPECT_EQ(stages[s].pieces, 4u) << s;
+    EXPECT_EQ(stages[s].compute_ns, 4 * 10 * (s + 1) * 1000) << s;
+    EXPECT_EQ(stages[s].workers, 1u) << s;  // one boot id per stage
+  }
+  // Stage 2's share of the round trip is its caller's downstream time (1 ms).
+  EXPECT_EQ(stages[1].dispatch_ns, 4 * 1000 * 1000u);
+}
+
+TEST(RequestExecutorTest, FailedChainIsReplayedByRelayFromTheFirstStage) {
+  ChainingPieceRunner runner;
+  {
+    absl::MutexLock lock(&runner.chain_mu);
+    runner.fail_chains = 1;
+  }
+  RequestExecutor executor(TwoStagePipeline(Forwarding::kDirect, 0), &runner);
+  const Tensor x = Input(4);
+  auto result = InferAndWait(executor, x);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(Values(result), Expected(x));
+  absl::MutexLock lock(&runner.mu);
+  ASSERT_EQ(runner.calls.size(), 2u);  // both stages, relayed
+  EXPECT_EQ(runner.calls[0].stage, 0);
+  EXPECT_EQ(runner.calls[1].stage, 1);
+}
+
+TEST(RequestExecutorTest, WorkerThatIgnoresTheRouteIsRelayedInstead) {
+  ChainingPieceRunner runner;
+  runner.ignore_route = true;
+  RequestExecutor executor(TwoStagePipeline(Forwarding::kDirect, 0), &runner);
+  const Tensor x = Input(3);
+  auto result = InferAndWait(executor, x);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(Values(result), Expected(x));
+  absl::MutexLock lock(&runner.mu);
+  EXPECT_EQ(runner.calls.size(), 2u);
+}
+
+TEST(RequestExecutorTest, ChainRequestErrorIsReturnedNotReplayed) {
+  ChainingPieceRunner runner;
+  {
+    absl::MutexLock lock(&runner.chain_mu);
+    runner.fail_chains = 1;
+  }
+  runner.chain_failure = absl::InvalidArgumentError("forwarding to stage 1 at w1:1: bad tensor");
+  RequestExecutor executor(TwoStagePipeline(Forwarding::kDirect, 0), &runner);
+  auto result = InferAndWait(executor, Input(4));
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(result.status().message().find("forwarding to stage 1 at w1:1"), std::string::npos) << result.status();
+  absl::MutexLock lock(&runner.mu);
+  EXPECT_TRUE(runner.calls.empty());
+}
+
+TEST(RequestExecutorTest, DirectDoesNotApplyToOneStage) {
+  ChainingPieceRunner runner;
+  auto d = std::make_shared<Deployment>();
+  d->model_name = "m";
+  d->strategy = Strategy::kPipeline;
+  d->stages = {Stage(Whole(), {"x"}, {"y"})};
+  d->has_batch_axis = true;
+  d->model_inputs = {"x"};
+  d->model_outputs = {"y"};
+  d->forwarding = Forwarding::kDirect;
+  RequestExecutor executor(d, &runner);
+  ASSERT_TRUE(InferAndWait(executor, Input(3)).ok());
+  absl::MutexLock lock(&runner.chain_mu);
+  EXPECT_TRUE(runner.chain_calls.empty());
+}
+
+TEST(RequestExecutorTest, ForwardingNamesParse) {
+  EXPECT_EQ(*ParseForwarding("relay"), Forwarding::kRelay);
+  EXPECT_EQ(*ParseForwarding("DIRECT"), Forwarding::kDirect);
+  EXPECT_EQ(ParseForwarding("sideways").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(ParseForwarding("sideways").status().message().find("'sideways'"), std::string::npos);
+  EXPECT_STREQ(ForwardingName(Forwarding::kDirect), "DIRECT");
 }
 
 TEST(RequestExecutorTest, NoReplicaIsUnavailable) {

@@ -29,6 +29,19 @@ class HoldingRunner : public PieceRunner {
     ++runs_;
   }
 
+  void RunChain(const Deployment& d, std::shared_ptr<worker::ExecuteRequest> request, absl::Time deadline,
+                Done done) override {
+    {
+      absl::MutexLock lock(&mu_);
+      ++chains_;
+    }
+    Run(d, 0, -1, std::move(request), deadline, std::move(done));
+  }
+  int chains() {
+    absl::MutexLock lock(&mu_);
+    return chains_;
+  }
+
   // Finishes the oldest held piece (of `stage`, or any when -1): OK with
   // its piece id echoed, or `status`.
   bool FinishOldest(int stage = -1, absl::Status status = absl::OkStatus()) {
@@ -74,6 +87,7 @@ class HoldingRunner : public PieceRunner {
   std::vector<Held> held_ ABSL_GUARDED_BY(mu_);
   std::vector<int> max_held_ ABSL_GUARDED_BY(mu_);
   int runs_ ABSL_GUARDED_BY(mu_) = 0;
+  int chains_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // Holds the first piece until Release(); answers every later one at once,
@@ -174,6 +188,26 @@ TEST(StageAdmissionTest, TheWaitHereCountsAsQueueTime) {
   ASSERT_EQ(queue_us.size(), 2u);
   EXPECT_LT(queue_us[0], 20000u);
   EXPECT_GE(queue_us[1], 20000u);  // waited for piece 0
+}
+
+TEST(StageAdmissionTest, ChainsAreAdmittedUnderTheFirstStagesBound) {
+  HoldingRunner inner;
+  StageAdmission admission(&inner, {.in_flight_per_replica = 2});
+  const Deployment d = Pipeline(3, 1);
+  Outcome outcome;
+  for (uint64_t i = 0; i < 5; ++i) {
+    auto chain = std::make_shared<worker::ExecuteRequest>();
+    chain->set_piece_id(i);
+    chain->add_forward();
+    admission.RunChain(d, chain, absl::InfiniteFuture(), outcome.Callback());
+  }
+  EXPECT_EQ(inner.chains(), 2);
+  EXPECT_EQ(admission.waiting("partition-0"), 3);
+  while (inner.FinishOldest()) {
+  }
+  EXPECT_EQ(inner.chains(), 5);
+  absl::MutexLock lock(&outcome.mu);
+  EXPECT_EQ(outcome.ok_order.size(), 5u);
 }
 
 TEST(StageAdmissionTest, SingleStageDeploymentsPassStraightThrough) {

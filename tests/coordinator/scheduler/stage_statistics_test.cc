@@ -49,6 +49,20 @@ TEST(StageStatisticsRecorderTest, ConcurrentPiecesAreAllCounted) {
   EXPECT_EQ(stage.bytes_received, 12000u);
 }
 
+TEST(StageStatisticsRecorderTest, CountsDistinctWorkersPerStage) {
+  StageStatisticsRecorder recorder(2);
+  recorder.RecordPiece(0, absl::Microseconds(1), 0, 0, 0, 0, "boot-a");
+  recorder.RecordPiece(0, absl::Microseconds(1), 0, 0, 0, 0, "boot-b");
+  recorder.RecordPiece(0, absl::Microseconds(1), 0, 0, 0, 0, "boot-a");
+  recorder.RecordPiece(1, absl::Microseconds(1), 0, 0, 0, 0, "boot-a");
+  recorder.RecordPiece(1, absl::Microseconds(1), 0, 0, 0, 0);  // unknown worker: not counted
+  const std::vector<StageStatisticsRecorder::Stage> stages = recorder.Snapshot();
+  EXPECT_EQ(stages[0].workers, 2u);
+  EXPECT_EQ(stages[0].pieces, 3u);
+  EXPECT_EQ(stages[1].workers, 1u);
+  EXPECT_EQ(stages[1].pieces, 2u);
+}
+
 TEST(StageStatisticsRecorderTest, NoStages) {
   StageStatisticsRecorder recorder(0);
   recorder.RecordPiece(0, absl::Microseconds(1), 0, 0, 0, 0);
