@@ -66,6 +66,17 @@ class WorkerCore {
   void Execute(ExecuteRequest* request, ExecuteResponse* response, std::function<bool()> cancelled,
                std::function<void(absl::Status)> done);
 
+  // Times every node of a loaded partition (Engine::Trace, `runs` runs,
+  // each node's fastest) on random sample inputs shaped by `request` (see
+  // ProfileRequest in worker.proto). Runs on the pool like Execute, so it
+  // queues behind (and never overlaps more than the slots allow with)
+  // serving work; it is not counted as an Execute. NOT_FOUND when the
+  // partition is not cached; INVALID_ARGUMENT for runs outside 1..kMaxProfileRuns,
+  // an unknown input name, a shape of the wrong rank, a static dimension
+  // that differs, a negative dimension or a sample over 1 GiB.
+  static constexpr uint32_t kMaxProfileRuns = 20;
+  void Profile(const ProfileRequest& request, ProfileResponse* response, std::function<void(absl::Status)> done);
+
   // executes_in_flight and executes_queued count Executes only: partition
   // loads share the pool but are not counted.
   StatusResponse Status() const;
@@ -73,6 +84,8 @@ class WorkerCore {
 
  private:
   absl::Status RunPiece(const LoadedPartition& partition, ExecuteRequest* request, ExecuteResponse* response) const;
+  static absl::Status RunProfile(const LoadedPartition& partition, const ProfileRequest& request,
+                                 ProfileResponse* response);
   void RecordThroughput(absl::Time end, int64_t samples, absl::Duration compute, bool ok);
 
   const Options options_;
