@@ -8,6 +8,7 @@
 // shuts down cleanly on SIGINT or SIGTERM. With --ops-listen, also serves
 // /healthz, /readyz and /metrics over HTTP (common/ops_server.h), announced
 // first as "tessera-coordinator: ops listening on HOST:PORT".
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -23,6 +24,7 @@
 #include "coordinator/pool/grpc_worker_client.h"
 #include "coordinator/pool/host_resolver.h"
 #include "coordinator/pool/partition_loader.h"
+#include "coordinator/pool/partition_profiler.h"
 #include "coordinator/pool/worker_discovery.h"
 #include "coordinator/pool/worker_pool.h"
 #include "coordinator/pool/worker_target.h"
@@ -45,6 +47,8 @@ ABSL_FLAG(int, threads, 0, "engine threads the workers use per Execute (0: all c
 ABSL_FLAG(int64_t, health_interval_ms, 500, "how often every worker's Status is polled");
 ABSL_FLAG(int64_t, default_timeout_ms, 60000, "deadline of requests whose client sets none");
 ABSL_FLAG(int64_t, max_message_mb, 1024, "largest gRPC message accepted or sent, in MiB");
+ABSL_FLAG(bool, measure_plans, true,
+          "after deploying a pipeline, profile its stages on their workers and re-cut it on the measured costs");
 ABSL_FLAG(int, max_attempts, 3, "attempts per piece of a request before it fails (other workers are tried)");
 ABSL_FLAG(std::string, ops_listen, "",
           "HTTP address for /healthz, /readyz and /metrics (HOST:PORT, numeric host; port 0 picks a free port); "
@@ -114,6 +118,21 @@ int Main() {
   options.default_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_default_timeout_ms));
   options.tensors.max_request_bytes = max_message;
   options.metrics = &metrics;
+  PartitionProfiler profiler(pool->get(), &loader);
+  if (absl::GetFlag(FLAGS_measure_plans)) {
+    // Stage s's first replica runs on position s * replicas of the healthy
+    // workers (ClusterPieceRunner's placement): measure it there.
+    options.stage_profiler = [&profiler](const Deployment& deployment, int stage,
+                                         const worker::ProfileRequest& request,
+                                         absl::Time deadline) -> absl::StatusOr<StageMeasurement> {
+      const StagePartition& partition = deployment.stages[stage];
+      absl::StatusOr<PartitionProfile> profile =
+          profiler.ProfileBlocking(LoadablePartition{partition.header, partition.onnx_bytes},
+                                   stage * std::max(deployment.replicas, 1), request, deadline);
+      if (!profile.ok()) return profile.status();
+      return StageMeasurement{profile->worker, std::move(profile->profile), profile->link_bytes_per_ms};
+    };
+  }
   auto cluster_shape = [p = pool->get()] {
     ClusterShape shape;
     for (const auto& worker : p->Healthy()) {
