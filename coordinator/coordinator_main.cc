@@ -123,12 +123,12 @@ int Main() {
     // Stage s's first replica runs on position s * replicas of the healthy
     // workers (ClusterPieceRunner's placement): measure it there.
     options.stage_profiler = [&profiler](const Deployment& deployment, int stage,
-                                         const worker::ProfileRequest& request,
-                                         absl::Time deadline) -> absl::StatusOr<StageMeasurement> {
+                                         const worker::ProfileRequest& request, absl::Time deadline,
+                                         const std::function<bool()>& cancelled) -> absl::StatusOr<StageMeasurement> {
       const StagePartition& partition = deployment.stages[stage];
       absl::StatusOr<PartitionProfile> profile =
           profiler.ProfileBlocking(LoadablePartition{partition.header, partition.onnx_bytes},
-                                   stage * std::max(deployment.replicas, 1), request, deadline);
+                                   stage * std::max(deployment.replicas, 1), request, deadline, cancelled);
       if (!profile.ok()) return profile.status();
       return StageMeasurement{profile->worker, std::move(profile->profile), profile->link_bytes_per_ms};
     };

@@ -1,5 +1,6 @@
 #include "coordinator/pool/partition_profiler.h"
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -19,17 +20,22 @@ struct Slot {
 };
 
 // Waits for `slot` until `deadline` (plus a grace second for the RPC's own
-// deadline to fire first).
+// deadline to fire first) or until `cancelled`. False when it gave up.
 template <typename T>
-bool Wait(Slot<T>& slot, absl::Time deadline) {
-  return slot.done.WaitForNotificationWithDeadline(deadline + absl::Seconds(1));
+bool Wait(Slot<T>& slot, absl::Time deadline, const std::function<bool()>& cancelled) {
+  const absl::Time end = deadline + absl::Seconds(1);
+  while (!slot.done.WaitForNotificationWithDeadline(std::min(end, absl::Now() + absl::Milliseconds(50)))) {
+    if (absl::Now() >= end || (cancelled && cancelled())) return false;
+  }
+  return true;
 }
 
 }  // namespace
 
 absl::StatusOr<PartitionProfile> PartitionProfiler::ProfileBlocking(const LoadablePartition& partition, int position,
                                                                    worker::ProfileRequest request,
-                                                                   absl::Time deadline) {
+                                                                   absl::Time deadline,
+                                                                   const std::function<bool()>& cancelled) {
   const std::vector<WorkerPool::WorkerPtr> healthy = pool_->Healthy();
   if (healthy.empty()) return absl::UnavailableError("no healthy worker to profile on");
   const WorkerPool::WorkerPtr worker =
@@ -40,7 +46,8 @@ absl::StatusOr<PartitionProfile> PartitionProfiler::ProfileBlocking(const Loadab
     loaded->result = std::move(status);
     loaded->done.Notify();
   });
-  if (!Wait(*loaded, deadline)) {
+  if (!Wait(*loaded, deadline, cancelled)) {
+    if (cancelled && cancelled()) return absl::CancelledError("profiling was cancelled");
     return absl::DeadlineExceededError(absl::StrCat("pushing partition ", partition.id(), " to ", worker->address(),
                                                     " did not finish before the profiling deadline"));
   }
@@ -56,7 +63,8 @@ absl::StatusOr<PartitionProfile> PartitionProfiler::ProfileBlocking(const Loadab
     profiled->result = std::move(response);
     profiled->done.Notify();
   });
-  if (!Wait(*profiled, deadline)) {
+  if (!Wait(*profiled, deadline, cancelled)) {
+    if (cancelled && cancelled()) return absl::CancelledError("profiling was cancelled");
     return absl::DeadlineExceededError(
         absl::StrCat("profiling partition ", partition.id(), " on ", worker->address(), " timed out"));
   }

@@ -8,12 +8,15 @@
 // healthy workers in address order, the rule ClusterPieceRunner uses to
 // place pipeline stages (stage s, replica 0 -> position s * replicas).
 //
-// ProfileBlocking waits for the answer (bounded by the deadline): callers
-// run it on a background thread, never on a request or gRPC thread.
+// ProfileBlocking waits for the answer (bounded by the deadline, and given
+// up early, CANCELLED, when `cancelled` turns true; it is polled every
+// 50 ms): callers run it on a background thread, never on a request or
+// gRPC thread.
 //
 // Thread-safe. Borrowed: the pool and loader must outlive it.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -41,7 +44,8 @@ class PartitionProfiler {
   // failure otherwise (DEADLINE_EXCEEDED when `deadline` passes first).
   // `request.partition_id` is set from `partition`.
   absl::StatusOr<PartitionProfile> ProfileBlocking(const LoadablePartition& partition, int position,
-                                                   worker::ProfileRequest request, absl::Time deadline);
+                                                   worker::ProfileRequest request, absl::Time deadline,
+                                                   const std::function<bool()>& cancelled = nullptr);
 
  private:
   WorkerPool* const pool_;

@@ -149,14 +149,10 @@ void CoordinatorBackend::Replan(const Key& key, const std::shared_ptr<const Depl
     if (it == served_.end() || it->second.deployment != current) return;  // replaced meanwhile
     model = it->second.model;
   }
-  // Between stages, give up when the backend is going away.
-  StageProfiler profiler = [this](const Deployment& deployment, int stage, const worker::ProfileRequest& request,
-                                  absl::Time deadline) -> absl::StatusOr<StageMeasurement> {
-    if (stopping_.load()) return absl::CancelledError("the coordinator is stopping");
-    return options_.stage_profiler(deployment, stage, request, deadline);
-  };
-  absl::StatusOr<ReplanResult> result =
-      ReplanDeployment(*model, *current, options_.deployment, profiler, options_.replan);
+  // Given up soon when the backend is going away.
+  absl::StatusOr<ReplanResult> result = ReplanDeployment(*model, *current, options_.deployment,
+                                                         options_.stage_profiler, options_.replan,
+                                                         [this] { return stopping_.load(); });
   if (!result.ok()) {
     TESSERA_LOG(kWarning, "re-planning on measured costs failed: keeping the estimated plan",
                 {{"model", key.first}, {"version", key.second}, {"error", result.status()}});

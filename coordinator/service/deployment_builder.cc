@@ -141,7 +141,8 @@ double Mean(const std::vector<double>& v) {
 
 absl::StatusOr<ReplanResult> ReplanDeployment(const LoadedModelVersion& model, const Deployment& current,
                                               const DeploymentOptions& options, const StageProfiler& profiler,
-                                              const ReplanOptions& replan) {
+                                              const ReplanOptions& replan,
+                                              const std::function<bool()>& cancelled) {
   const int stages = static_cast<int>(current.stages.size());
   if (current.strategy == Strategy::kData || stages < 2) {
     return absl::FailedPreconditionError("only pipelines of two or more stages are re-planned");
@@ -171,7 +172,8 @@ absl::StatusOr<ReplanResult> ReplanDeployment(const LoadedModelVersion& model, c
       shape->set_name(input);
       for (int64_t d : it->second.shape) shape->add_shape(d);
     }
-    absl::StatusOr<StageMeasurement> measured = profiler(current, s, request, deadline);
+    if (cancelled && cancelled()) return absl::CancelledError("re-planning was cancelled");
+    absl::StatusOr<StageMeasurement> measured = profiler(current, s, request, deadline, cancelled);
     if (!measured.ok()) {
       return absl::Status(measured.status().code(),
                           absl::StrCat("stage ", s, ": ", measured.status().message()));

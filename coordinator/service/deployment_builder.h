@@ -83,9 +83,12 @@ struct StageMeasurement {
 
 // Profiles stage `stage` of `deployment` on the worker that runs its first
 // replica, pushing the partition there if needed. Blocking, bounded by
-// `deadline`. The coordinator's is a PartitionProfiler (pool/); tests fake it.
+// `deadline`, and given up (CANCELLED) soon after `cancelled()` turns true
+// (`cancelled` may be null). The coordinator's is a PartitionProfiler
+// (pool/); tests fake it.
 using StageProfiler = std::function<absl::StatusOr<StageMeasurement>(
-    const Deployment& deployment, int stage, const worker::ProfileRequest& request, absl::Time deadline)>;
+    const Deployment& deployment, int stage, const worker::ProfileRequest& request, absl::Time deadline,
+    const std::function<bool()>& cancelled)>;
 
 struct ReplanOptions {
   // The new cut must lower the largest stage cost by more than this
@@ -117,6 +120,7 @@ struct ReplanResult {
 // graph. On any error the caller keeps the current plan.
 absl::StatusOr<ReplanResult> ReplanDeployment(const LoadedModelVersion& model, const Deployment& current,
                                               const DeploymentOptions& options, const StageProfiler& profiler,
-                                              const ReplanOptions& replan);
+                                              const ReplanOptions& replan,
+                                              const std::function<bool()>& cancelled = nullptr);
 
 }  // namespace tessera::coordinator

@@ -4,7 +4,9 @@
 // per-node times are the engine's.
 #include "coordinator/pool/partition_profiler.h"
 
+#include <atomic>
 #include <memory>
+#include <thread>
 #include <string>
 
 #include "coordinator/pool/fake_worker_fleet.h"
@@ -103,6 +105,18 @@ TEST_F(PartitionProfilerTest, FailuresNameTheWorkerAndNotFoundForgetsThePush) {
   auto hung = profiler_->ProfileBlocking(partition_, 0, Request(), absl::Now() + absl::Milliseconds(200));
   EXPECT_EQ(hung.status().code(), absl::StatusCode::kDeadlineExceeded) << hung.status();
   EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+
+  std::atomic<bool> cancel{false};
+  std::thread canceller([&] {
+    absl::SleepFor(absl::Milliseconds(150));
+    cancel = true;
+  });
+  const absl::Time cancel_start = absl::Now();
+  auto cancelled = profiler_->ProfileBlocking(partition_, 0, Request(), absl::Now() + absl::Seconds(20),
+                                              [&] { return cancel.load(); });
+  canceller.join();
+  EXPECT_EQ(cancelled.status().code(), absl::StatusCode::kCancelled) << cancelled.status();
+  EXPECT_LT(absl::Now() - cancel_start, absl::Seconds(2));
   w1->SetHung(false);
 }
 

@@ -102,11 +102,13 @@ class MeasuredReplanTest : public ::testing::Test {
     options.replan.runs = 1;
     options.replan.timeout = absl::Seconds(15);
     options.stage_profiler = [this](const Deployment& deployment, int stage, const worker::ProfileRequest& request,
-                                    absl::Time deadline) -> absl::StatusOr<StageMeasurement> {
+                                    absl::Time deadline,
+                                    const std::function<bool()>& cancelled) -> absl::StatusOr<StageMeasurement> {
       ++profiles_;
       const StagePartition& partition = deployment.stages[stage];
       absl::StatusOr<PartitionProfile> profile = profiler_->ProfileBlocking(
-          LoadablePartition{partition.header, partition.onnx_bytes}, stage * deployment.replicas, request, deadline);
+          LoadablePartition{partition.header, partition.onnx_bytes}, stage * deployment.replicas, request, deadline,
+          cancelled);
       if (!profile.ok()) return profile.status();
       return StageMeasurement{profile->worker, std::move(profile->profile), profile->link_bytes_per_ms};
     };
@@ -217,6 +219,18 @@ TEST_F(MeasuredReplanTest, MeasurementsThatAgreeKeepTheCut) {
   const std::shared_ptr<const Deployment> first = Current();
   EXPECT_EQ(SettledPlanSource(), kPlanMeasuredKept);
   EXPECT_EQ(Current(), first);
+}
+
+// A re-plan stuck on a worker that never answers does not hold up the
+// backend's destruction: it is cancelled.
+TEST_F(MeasuredReplanTest, DestroyingTheBackendCancelsAStuckReplan) {
+  fleet_->fake("w2:1")->SetHung(true);
+  StartBackend();
+  absl::SleepFor(absl::Milliseconds(300));  // the re-plan waits on w2
+  const absl::Time start = absl::Now();
+  backend_.reset();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  fleet_->fake("w2:1")->SetHung(false);
 }
 
 }  // namespace
