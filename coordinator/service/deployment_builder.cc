@@ -228,8 +228,9 @@ absl::StatusOr<ReplanResult> ReplanDeployment(const LoadedModelVersion& model, c
   result.current_mean_ms = Mean(before->stage_cost);
   result.new_max_ms = Max(after->stage_cost);
   result.new_mean_ms = Mean(after->stage_cost);
-  const bool better =
-      new_bounds != bounds && result.new_max_ms < result.current_max_ms * (1 - replan.min_improvement);
+  const bool better = new_bounds != bounds &&
+                      result.new_max_ms < result.current_max_ms * (1 - replan.min_improvement) &&
+                      result.current_max_ms - result.new_max_ms > replan.min_improvement_ms;
   result.summary = absl::StrFormat(
       "%s version %d: measured on %s; link %.0f bytes/ms (%s); current cut max %.3f ms mean %.3f ms, "
       "re-planned cut max %.3f ms mean %.3f ms: %s",
@@ -237,8 +238,8 @@ absl::StatusOr<ReplanResult> ReplanDeployment(const LoadedModelVersion& model, c
       result.link_measured ? "median of measured links" : "not measured, planner default", result.current_max_ms,
       result.current_mean_ms, result.new_max_ms, result.new_mean_ms,
       better ? "redeploying with the new cut"
-             : absl::StrFormat("keeping the current cut (needs more than %.0f%% lower max)",
-                               replan.min_improvement * 100));
+             : absl::StrFormat("keeping the current cut (needs a max more than %.0f%% and %.2f ms lower)",
+                               replan.min_improvement * 100, replan.min_improvement_ms));
   if (better) {
     result.deployment = MakeDeployment(model, current.strategy, current.replicas, current.micro_batch_size,
                                        *std::move(plan), options);

@@ -26,7 +26,8 @@
 // one noisy or unmeasured worker does not swing it, where the slowest would
 // charge every cut for the worst link), and the model is cut again. The new
 // cut is taken only when its largest stage cost is lower than the current
-// cut's, under the same measured costs, by more than min_improvement.
+// cut's, under the same measured costs, by more than min_improvement (and
+// min_improvement_ms).
 //
 // Thread-safe (pure functions of their arguments; the profiler is called
 // on the caller's thread).
@@ -92,8 +93,10 @@ using StageProfiler = std::function<absl::StatusOr<StageMeasurement>(
 
 struct ReplanOptions {
   // The new cut must lower the largest stage cost by more than this
-  // fraction of the current one.
+  // fraction of the current one, and by more than min_improvement_ms (a
+  // redeploy for microseconds is churn, and such figures are noise).
   double min_improvement = 0.05;
+  double min_improvement_ms = 0.1;
   // Traced runs per stage on the worker (1..20).
   int runs = 3;
   // For the whole re-plan (every stage's push and profile).
