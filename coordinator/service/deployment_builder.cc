@@ -114,7 +114,7 @@ absl::StatusOr<std::shared_ptr<const Deployment>> BuildDeployment(const LoadedMo
   planner::PlannerOptions planner_options;
   planner_options.stages = choice->stages;
   planner_options.threads = options.engine_threads;
-  planner_options.measure_runs = choice->stages > 1 ? 2 : 0;
+  planner_options.measure_runs = choice->stages > 1 ? options.planning_runs : 0;
   absl::StatusOr<planner::PipelinePlan> plan = planner::PlanPipeline(model.model_bytes, planner_options);
   if (!plan.ok()) {
     return absl::Status(plan.status().code(), absl::StrCat(model.name, " version ", model.version,

@@ -67,6 +67,10 @@ absl::StatusOr<StrategyChoice> ChooseStrategy(const inference::ModelParallelism&
 
 struct DeploymentOptions {
   int engine_threads = 0;  // threads the workers' engines use (bit-identity of folded constants)
+  // Traced runs on the coordinator that refine the first plan's estimate
+  // (PlannerOptions::measure_runs; 0: the FLOP/byte estimate alone,
+  // deterministic).
+  int planning_runs = 2;
 };
 
 // Steps 1 and 2: the Deployment of `model` on a cluster of that shape.

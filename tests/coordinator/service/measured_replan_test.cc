@@ -99,6 +99,7 @@ class MeasuredReplanTest : public ::testing::Test {
   // The backend, with the stage profiler tessera-coordinator uses.
   void StartBackend() {
     CoordinatorOptions options;
+    options.deployment.planning_runs = 0;  // the first cut on the estimate alone: deterministic
     options.replan.runs = 1;
     options.replan.timeout = absl::Seconds(15);
     options.stage_profiler = [this](const Deployment& deployment, int stage, const worker::ProfileRequest& request,
