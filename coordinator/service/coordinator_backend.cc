@@ -82,7 +82,7 @@ absl::Status CoordinatorBackend::Deploy(const std::string& name) {
                                           deployment.ok() ? static_cast<int>((*deployment)->stages.size()) : 0);
     if (deployment.ok()) {
       runner_->Prepare(**deployment);
-      Attach(key, *deployment, &served);
+      Attach(key, *deployment, &served);  // a new Served: a new batcher
       if (Replannable(**deployment)) replans.emplace_back(key, *deployment);
     } else {
       served.unavailable_reason = std::string(deployment.status().message());
@@ -120,14 +120,21 @@ void CoordinatorBackend::Attach(const Key& key, std::shared_ptr<const Deployment
   served->stage_stats = std::make_shared<StageStatisticsRecorder>(static_cast<int>(deployment->stages.size()));
   served->executor =
       std::make_shared<const RequestExecutor>(deployment, runner_, served->metrics->stages, served->stage_stats);
-  served->batcher = nullptr;
+  if (served->batcher != nullptr) {
+    // A re-plan: the batcher (and what it has queued) stays; its next
+    // batches run on the new executor.
+    served->batch_executor->Set(served->executor);
+    return;
+  }
   if (model->config.has_dynamic_batching() && model->signature.max_batch_size > 0) {
+    served->batch_executor = std::make_shared<ExecutorSlot>();
+    served->batch_executor->Set(served->executor);
     served->batcher = std::make_shared<DynamicBatcher>(
         DynamicBatcherOptions::FromConfig(model->name, model->version_string(), model->signature.max_batch_size,
                                           model->config.dynamic_batching()),
-        [executor = served->executor](std::vector<NamedTensor> inputs, absl::Time deadline,
-                                      const std::string& request_id, RequestExecutor::Done done) {
-          executor->Infer(std::move(inputs), deadline, request_id, std::move(done));
+        [slot = served->batch_executor](std::vector<NamedTensor> inputs, absl::Time deadline,
+                                        const std::string& request_id, RequestExecutor::Done done) {
+          slot->Get()->Infer(std::move(inputs), deadline, request_id, std::move(done));
         },
         [this, key](const DynamicBatcher::Execution& execution) {
           if (execution.status.ok()) RecordExecution(key, execution.rows, execution.infer);
@@ -191,8 +198,8 @@ void CoordinatorBackend::Replan(const Key& key, const std::shared_ptr<const Depl
     old = std::move(it->second);
     it->second = std::move(replanned);
   }
-  // `old` (its batcher and executor) goes here, outside the locks; requests
-  // already running on it finish on the old partitions.
+  // `old` (its executor) goes here, outside the locks; requests already
+  // running on it finish on the old partitions.
 }
 
 absl::StatusOr<std::shared_ptr<const Deployment>> CoordinatorBackend::DeploymentOf(const std::string& name,

@@ -149,12 +149,29 @@ class CoordinatorBackend : public InferenceBackend {
                              Done<inference::RepositoryModelUnloadResponse> done) override;
 
  private:
+  // The executor a batcher runs its batches on, replaced by a re-plan.
+  class ExecutorSlot {
+   public:
+    std::shared_ptr<const RequestExecutor> Get() const {
+      absl::MutexLock lock(&mu_);
+      return executor_;
+    }
+    void Set(std::shared_ptr<const RequestExecutor> executor) {
+      absl::MutexLock lock(&mu_);
+      executor_ = std::move(executor);
+    }
+
+   private:
+    mutable absl::Mutex mu_;
+    std::shared_ptr<const RequestExecutor> executor_ ABSL_GUARDED_BY(mu_);
+  };
   struct Served {
     std::shared_ptr<const LoadedModelVersion> model;
     std::shared_ptr<const Deployment> deployment;  // null when it could not be deployed
     std::shared_ptr<const RequestExecutor> executor;
     // Set when the config has dynamic_batching; built with the deployment.
     std::shared_ptr<DynamicBatcher> batcher;
+    std::shared_ptr<ExecutorSlot> batch_executor;  // with `batcher`
     std::shared_ptr<StageStatisticsRecorder> stage_stats;
     std::string unavailable_reason;
     std::shared_ptr<CoordinatorMetrics::Version> metrics;
@@ -186,7 +203,8 @@ class CoordinatorBackend : public InferenceBackend {
   // One successful execution of `rows` rows of `key` took `infer`.
   void RecordExecution(const Key& key, int64_t rows, absl::Duration infer);
   // Fills `served` (model and metrics set) for `deployment`: executor,
-  // statistics, batcher.
+  // statistics, and a batcher when the config asks for one; a `served` that
+  // has a batcher (a re-plan) keeps it and points it at the new executor.
   void Attach(const Key& key, std::shared_ptr<const Deployment> deployment, Served* served);
   bool Replannable(const Deployment& deployment) const;
   // The background re-plan of `current` (see the header comment).

@@ -68,12 +68,16 @@ int DelaysIn(const StagePartition& stage) {
 
 class MeasuredReplanTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { Setup(""); }
+
+  // The repository holds "chain" with `extra_config` appended to its config.
+  void Setup(const std::string& extra_config) {
     root_ = fs::temp_directory_path() / ("tessera_replan_test_" + std::to_string(::getpid()));
     fs::remove_all(root_);
     fs::create_directories(root_ / "chain" / "1");
     std::ofstream(root_ / "chain" / "config.pbtxt")
-        << "platform: \"onnx\"\nmax_batch_size: 8 parallelism { strategy: PIPELINE stages: 2 }\n";
+        << "platform: \"onnx\"\nmax_batch_size: 8 parallelism { strategy: PIPELINE stages: 2 }\n"
+        << extra_config << "\n";
     std::ofstream(root_ / "chain" / "1" / "model.onnx", std::ios::binary) << DelayChain();
     auto repository = ModelRepository::Create({.root = root_.string()});
     ASSERT_TRUE(repository.ok()) << repository.status();
@@ -90,6 +94,15 @@ class MeasuredReplanTest : public ::testing::Test {
     pool_->PollNow();
     runner_ = std::make_unique<ClusterPieceRunner>(pool_.get(), &loader_, ClusterPieceRunner::Options{});
     profiler_ = std::make_unique<PartitionProfiler>(pool_.get(), &loader_);
+  }
+
+  // The partition of w1's latest Execute.
+  std::string LastExecuted(const std::string& address) {
+    std::string id;
+    for (const auto& call : fleet_->fake(address)->calls()) {
+      if (call.method == FakeWorkerClient::Method::kExecute) id = call.partition_id;
+    }
+    return id;
   }
   void TearDown() override {
     backend_.reset();
@@ -138,23 +151,37 @@ class MeasuredReplanTest : public ::testing::Test {
   }
 
   // y = x + 3 through the backend.
-  void ExpectAnswers() {
+  void ExpectAnswers() { ExpectAnswer(StartInfer()); }
+
+  // The request must live until its answer, as gRPC's does.
+  struct PendingInfer {
     inference::ModelInferRequest request;
+    Tensor x;
+    absl::Notification done;
+    absl::StatusOr<inference::ModelInferResponse> response;
+  };
+  std::shared_ptr<PendingInfer> StartInfer() {
+    auto pending = std::make_shared<PendingInfer>();
+    inference::ModelInferRequest& request = pending->request;
     request.set_model_name("chain");
     auto* in = request.add_inputs();
     in->set_name("x");
     in->set_datatype("FP32");
     in->add_shape(2);
     in->add_shape(16);
-    const Tensor x = engine::testing::RandomTensor({2, 16}, 3);
+    pending->x = engine::testing::RandomTensor({2, 16}, 3);
+    const Tensor& x = pending->x;
     request.add_raw_input_contents(static_cast<const char*>(x.raw_data()), x.byte_size());
-    absl::Notification done;
-    absl::StatusOr<inference::ModelInferResponse> response;
-    backend_->ModelInfer(&request, absl::Now() + absl::Seconds(20), [&](auto r) {
-      response = std::move(r);
-      done.Notify();
+    backend_->ModelInfer(&pending->request, absl::Now() + absl::Seconds(20), [pending](auto r) {
+      pending->response = std::move(r);
+      pending->done.Notify();
     });
-    ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+    return pending;
+  }
+  void ExpectAnswer(const std::shared_ptr<PendingInfer>& pending) {
+    const Tensor& x = pending->x;
+    ASSERT_TRUE(pending->done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+    const absl::StatusOr<inference::ModelInferResponse>& response = pending->response;
     ASSERT_TRUE(response.ok()) << response.status();
     ASSERT_EQ(response->raw_output_contents_size(), 1);
     const std::string& raw = response->raw_output_contents(0);
@@ -220,6 +247,48 @@ TEST_F(MeasuredReplanTest, MeasurementsThatAgreeKeepTheCut) {
   const std::shared_ptr<const Deployment> first = Current();
   EXPECT_EQ(SettledPlanSource(), kPlanMeasuredKept);
   EXPECT_EQ(Current(), first);
+}
+
+// A model with dynamic batching keeps its batcher across the re-plan; the
+// batches then run on the new stages.
+TEST_F(MeasuredReplanTest, BatchedModelRunsOnTheNewCut) {
+  backend_.reset();
+  pool_.reset();
+  runner_.reset();
+  profiler_.reset();
+  Setup("dynamic_batching { max_queue_delay_microseconds: 1000 }");
+  fleet_->fake("w2:1")->SetProfileTimes({{"delay2", 20.0}, {"delay3", 20.0}}, 0.01);
+  StartBackend();
+  const std::shared_ptr<const Deployment> first = Current();
+  ExpectAnswers();
+  EXPECT_EQ(LastExecuted("w1:1"), first->stages[0].id);
+  EXPECT_EQ(SettledPlanSource(), kPlanMeasured);
+  const std::shared_ptr<const Deployment> replanned = Current();
+  ASSERT_NE(replanned, first);
+  ExpectAnswers();
+  EXPECT_EQ(LastExecuted("w1:1"), replanned->stages[0].id);
+  EXPECT_EQ(LastExecuted("w2:1"), replanned->stages[1].id);
+}
+
+// A request waiting in the batcher while the re-plan swaps the deployment
+// is not lost: it runs, on the new cut, when its batch is due.
+TEST_F(MeasuredReplanTest, RequestQueuedInTheBatcherSurvivesTheReplan) {
+  backend_.reset();
+  pool_.reset();
+  runner_.reset();
+  profiler_.reset();
+  Setup("dynamic_batching { max_queue_delay_microseconds: 3000000 }");
+  fleet_->fake("w2:1")->SetProfileTimes({{"delay2", 20.0}, {"delay3", 20.0}}, 0.01);
+  fleet_->fake("w2:1")->SetDelay(absl::Milliseconds(200));  // the re-plan takes a while
+  StartBackend();
+  const std::shared_ptr<const Deployment> first = Current();
+  std::shared_ptr<PendingInfer> queued = StartInfer();  // 2 rows of 8: waits 3 s for more
+  EXPECT_EQ(SettledPlanSource(), kPlanMeasured);
+  EXPECT_FALSE(queued->done.HasBeenNotified());
+  ExpectAnswer(queued);
+  const std::shared_ptr<const Deployment> replanned = Current();
+  ASSERT_NE(replanned, first);
+  EXPECT_EQ(LastExecuted("w1:1"), replanned->stages[0].id);
 }
 
 // A re-plan stuck on a worker that never answers does not hold up the
