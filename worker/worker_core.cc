@@ -179,7 +179,8 @@ void WorkerCore::Profile(const ProfileRequest& request, ProfileResponse* respons
   }
   std::shared_ptr<const LoadedPartition> partition = cache_.Find(request.partition_id());
   if (partition == nullptr) {
-    return done(absl::NotFoundError(absl::StrCat("partition ", request.partition_id(), " is not loaded on this worker")));
+    return done(
+        absl::NotFoundError(absl::StrCat("partition ", request.partition_id(), " is not loaded on this worker")));
   }
   auto task = [partition, request, response, done] {
     const absl::Time start = absl::Now();

@@ -33,8 +33,10 @@
 // the background thread: every stage is profiled on its worker and the
 // model is cut again on the measured costs (ReplanDeployment in
 // deployment_builder.h), and a better cut replaces the deployment (once;
-// requests already running finish on the old one). Failures keep the
-// current plan and are logged; ServedVersion::plan_source says which it is.
+// requests already running finish on the old one, requests queued in the
+// dynamic batcher run on the new one; the old partitions stay in the
+// workers' caches until evicted). Failures keep the current plan and are
+// logged; ServedVersion::plan_source says which it is.
 //
 // Metrics (coordinator_metrics.h): every ModelInfer is counted by model,
 // version and outcome, with its latency, batch size and in-flight count;

@@ -27,7 +27,10 @@
 // charge every cut for the worst link), and the model is cut again. The new
 // cut is taken only when its largest stage cost is lower than the current
 // cut's, under the same measured costs, by more than min_improvement (and
-// min_improvement_ms).
+// min_improvement_ms). Approximation: a node is costed at the speed of the
+// worker that measured it (the one running its current stage), also when
+// the new cut moves it to another stage's worker; on workers of different
+// speeds the new cut is better than the old one, not necessarily optimal.
 //
 // Thread-safe (pure functions of their arguments; the profiler is called
 // on the caller's thread).
