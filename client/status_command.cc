@@ -150,6 +150,9 @@ std::string FormatStatusText(const status::GetStatusResponse& snapshot) {
     if (!model.ready()) {
       absl::StrAppend(&placement, "    not ready: ", model.reason().empty() ? "not deployed" : model.reason(), "\n");
     }
+    if (planned && !plan.plan_source().empty()) {
+      absl::StrAppend(&placement, "    plan costs: ", plan.plan_source(), "\n");
+    }
     std::vector<std::vector<std::string>> stages;
     for (const status::StagePlacement& stage : plan.stage_placements()) {
       stages.push_back({absl::StrCat("stage ", stage.stage_index()),

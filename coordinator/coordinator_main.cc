@@ -24,6 +24,7 @@
 #include "coordinator/pool/grpc_worker_client.h"
 #include "coordinator/pool/host_resolver.h"
 #include "coordinator/pool/partition_loader.h"
+#include "coordinator/pool/partition_profiler.h"
 #include "coordinator/pool/worker_discovery.h"
 #include "coordinator/pool/worker_pool.h"
 #include "coordinator/pool/worker_target.h"
@@ -52,6 +53,8 @@ ABSL_FLAG(int, stage_in_flight, 4,
 ABSL_FLAG(std::string, stage_forwarding, "relay",
           "how pipeline micro-batches travel between stages for models whose parallelism.forwarding is not set: "
           "relay (through the coordinator) or direct (worker to worker)");
+ABSL_FLAG(bool, measure_plans, true,
+          "after deploying a pipeline, profile its stages on their workers and re-cut it on the measured costs");
 ABSL_FLAG(int, max_attempts, 3, "attempts per piece of a request before it fails (other workers are tried)");
 ABSL_FLAG(std::string, ops_listen, "",
           "HTTP address for /healthz, /readyz and /metrics (HOST:PORT, numeric host; port 0 picks a free port); "
@@ -126,6 +129,21 @@ int Main() {
   options.default_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_default_timeout_ms));
   options.tensors.max_request_bytes = max_message;
   options.metrics = &metrics;
+  PartitionProfiler profiler(pool->get(), &loader);
+  if (absl::GetFlag(FLAGS_measure_plans)) {
+    // Stage s's first replica runs on position s * replicas of the healthy
+    // workers (ClusterPieceRunner's placement): measure it there.
+    options.stage_profiler = [&profiler](const Deployment& deployment, int stage,
+                                         const worker::ProfileRequest& request, absl::Time deadline,
+                                         const std::function<bool()>& cancelled) -> absl::StatusOr<StageMeasurement> {
+      const StagePartition& partition = deployment.stages[stage];
+      absl::StatusOr<PartitionProfile> profile =
+          profiler.ProfileBlocking(LoadablePartition{partition.header, partition.onnx_bytes},
+                                   stage * std::max(deployment.replicas, 1), request, deadline, cancelled);
+      if (!profile.ok()) return profile.status();
+      return StageMeasurement{profile->worker, std::move(profile->profile), profile->link_bytes_per_ms};
+    };
+  }
   auto cluster_shape = [p = pool->get()] {
     ClusterShape shape;
     for (const auto& worker : p->Healthy()) {

@@ -1,5 +1,6 @@
 #include "worker/worker_core.h"
 
+#include <random>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -281,6 +282,104 @@ absl::Status WorkerCore::RunPiece(const LoadedPartition& partition, ExecuteReque
     }
     TensorToWire(name, (*outputs)[i], response->add_outputs());  // may be asked for twice: copied
   }
+  return absl::OkStatus();
+}
+
+void WorkerCore::Profile(const ProfileRequest& request, ProfileResponse* response,
+                         std::function<void(absl::Status)> done) {
+  if (request.runs() < 1 || request.runs() > kMaxProfileRuns) {
+    return done(absl::InvalidArgumentError(
+        absl::StrCat("profile runs must be in 1..", kMaxProfileRuns, ", got ", request.runs())));
+  }
+  std::shared_ptr<const LoadedPartition> partition = cache_.Find(request.partition_id());
+  if (partition == nullptr) {
+    return done(
+        absl::NotFoundError(absl::StrCat("partition ", request.partition_id(), " is not loaded on this worker")));
+  }
+  auto task = [partition, request, response, done] {
+    const absl::Time start = absl::Now();
+    absl::Status status = RunProfile(*partition, request, response);
+    response->set_profile_time_us(Micros(absl::Now() - start));
+    done(std::move(status));
+  };
+  if (absl::Status submitted = pool_.Submit(std::move(task)); !submitted.ok()) done(submitted);
+}
+
+absl::Status WorkerCore::RunProfile(const LoadedPartition& partition, const ProfileRequest& request,
+                                    ProfileResponse* response) {
+  constexpr int64_t kMaxSampleBytes = int64_t{1} << 30;
+  const int64_t batch = request.batch() > 0 ? request.batch() : 1;
+  const int64_t other_dim = request.other_dim() > 0 ? request.other_dim() : 16;
+  if (request.batch() < 0 || request.other_dim() < 0) {
+    return absl::InvalidArgumentError("profile batch and other_dim must not be negative");
+  }
+  const engine::Engine& engine = partition.engine();
+  absl::flat_hash_map<std::string, const ProfileInputShape*> given;
+  for (const ProfileInputShape& shape : request.inputs()) {
+    if (!given.emplace(shape.name(), &shape).second) {
+      return absl::InvalidArgumentError(absl::StrCat("profile shape of input '", shape.name(), "' is given twice"));
+    }
+  }
+  std::mt19937_64 rng(1);
+  std::vector<engine::NamedTensor> inputs;
+  int64_t total_bytes = 0;
+  for (const engine::TensorInfo& info : engine.inputs()) {
+    tessera::Shape shape;
+    auto it = given.find(info.name);
+    if (it != given.end()) {
+      const ProfileInputShape& wanted = *it->second;
+      if (wanted.shape_size() != static_cast<int>(info.shape.size())) {
+        return absl::InvalidArgumentError(absl::StrCat("profile shape of input '", info.name, "' has rank ",
+                                                       wanted.shape_size(), "; the partition declares rank ",
+                                                       info.shape.size()));
+      }
+      for (int d = 0; d < wanted.shape_size(); ++d) {
+        const int64_t dim = wanted.shape(d);
+        if (dim < 0 || (info.shape[d] >= 0 && info.shape[d] != dim)) {
+          return absl::InvalidArgumentError(absl::StrCat("profile shape of input '", info.name, "': dimension ", d,
+                                                         " is ", dim, ", the partition declares ", info.shape[d]));
+        }
+        shape.push_back(dim);
+      }
+      given.erase(it);
+    } else {
+      for (size_t d = 0; d < info.shape.size(); ++d) {
+        shape.push_back(info.shape[d] >= 0 ? info.shape[d] : (d == 0 ? batch : other_dim));
+      }
+    }
+    if (absl::Status valid = ValidateShape(shape, info.dtype, kMaxSampleBytes); !valid.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("profile input '", info.name, "': ", valid.message()));
+    }
+    tessera::Tensor t = tessera::Tensor::Zeros(info.dtype, shape);
+    total_bytes += static_cast<int64_t>(t.byte_size());
+    if (total_bytes > kMaxSampleBytes) {
+      return absl::InvalidArgumentError("profile sample inputs exceed 1 GiB together");
+    }
+    if (info.dtype == DataType::kFloat32) {
+      std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+      for (float& v : absl::Span<float>(t.data<float>(), static_cast<size_t>(t.num_elements()))) v = dist(rng);
+    } else if (info.dtype == DataType::kFloat64) {
+      std::uniform_real_distribution<double> dist(-1.0, 1.0);
+      for (double& v : absl::Span<double>(t.data<double>(), static_cast<size_t>(t.num_elements()))) v = dist(rng);
+    }
+    inputs.push_back({info.name, std::move(t)});
+  }
+  if (!given.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("partition ", partition.id(), " has no input '", given.begin()->first, "'"));
+  }
+  absl::StatusOr<std::vector<engine::NodeTrace>> trace = engine.Trace(inputs, static_cast<int>(request.runs()));
+  if (!trace.ok()) return trace.status();
+  response->set_partition_id(partition.id());
+  double total = 0;
+  for (const engine::NodeTrace& node : *trace) {
+    NodeTime* time = response->add_nodes();
+    time->set_name(node.name);
+    time->set_op_type(node.op_type);
+    time->set_ms(node.ms);
+    total += node.ms;
+  }
+  response->set_total_ms(total);
   return absl::OkStatus();
 }
 

@@ -81,6 +81,17 @@ class WorkerCore {
     Execute(request, response, std::move(cancelled), absl::InfiniteFuture(), std::move(done));
   }
 
+  // Times every node of a loaded partition (Engine::Trace, `runs` runs,
+  // each node's fastest) on random sample inputs shaped by `request` (see
+  // ProfileRequest in worker.proto). Runs on the pool like Execute, so it
+  // queues behind (and never overlaps more than the slots allow with)
+  // serving work; it is not counted as an Execute. NOT_FOUND when the
+  // partition is not cached; INVALID_ARGUMENT for runs outside 1..kMaxProfileRuns,
+  // an unknown input name, a shape of the wrong rank, a static dimension
+  // that differs, a negative dimension or a sample over 1 GiB.
+  static constexpr uint32_t kMaxProfileRuns = 20;
+  void Profile(const ProfileRequest& request, ProfileResponse* response, std::function<void(absl::Status)> done);
+
   // executes_in_flight and executes_queued count Executes only: partition
   // loads share the pool but are not counted.
   StatusResponse Status() const;
@@ -94,6 +105,8 @@ class WorkerCore {
   // answer when this is the last.
   void ContinueChain(ExecuteRequest* request, ExecuteResponse* response, std::vector<Tensor> kept,
                      uint64_t bytes_received, absl::Time deadline, std::function<void(absl::Status)> done);
+  static absl::Status RunProfile(const LoadedPartition& partition, const ProfileRequest& request,
+                                 ProfileResponse* response);
   void RecordThroughput(absl::Time end, int64_t samples, absl::Duration compute, bool ok);
 
   const Options options_;

@@ -114,4 +114,11 @@ grpc::ServerUnaryReactor* WorkerService::Unload(grpc::CallbackServerContext* con
   return reactor;
 }
 
+grpc::ServerUnaryReactor* WorkerService::Profile(grpc::CallbackServerContext* context, const ProfileRequest* request,
+                                                 ProfileResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  core_->Profile(*request, response, [reactor](absl::Status status) { reactor->Finish(ToGrpcStatus(status)); });
+  return reactor;
+}
+
 }  // namespace tessera::worker

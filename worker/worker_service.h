@@ -26,6 +26,8 @@ class WorkerService final : public Worker::CallbackService {
                                    StatusResponse* response) override;
   grpc::ServerUnaryReactor* Unload(grpc::CallbackServerContext* context, const UnloadRequest* request,
                                    UnloadResponse* response) override;
+  grpc::ServerUnaryReactor* Profile(grpc::CallbackServerContext* context, const ProfileRequest* request,
+                                    ProfileResponse* response) override;
 
  private:
   WorkerCore* const core_;

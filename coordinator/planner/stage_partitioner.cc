@@ -64,6 +64,42 @@ void ForEachRange(const PartitionProblem& problem, const std::vector<std::vector
   }
 }
 
+// Per-stage figures of a valid partition with these bounds.
+Partition Figures(const PartitionProblem& problem, std::vector<int> bounds, const PartitionOptions& options) {
+  const int n = static_cast<int>(problem.node_cost.size());
+  const int k_max = static_cast<int>(bounds.size()) - 1;
+  std::vector<double> prefix(n + 1, 0);
+  for (int i = 0; i < n; ++i) prefix[i + 1] = prefix[i] + problem.node_cost[i];
+  auto stage_cost = [&](double compute, int64_t bytes_in) {
+    return compute + (options.link_bytes_per_ms > 0 ? static_cast<double>(bytes_in) / options.link_bytes_per_ms : 0);
+  };
+  Partition p;
+  p.bounds = std::move(bounds);
+  std::vector<int> stage_of(n);
+  for (int s = 0; s < k_max; ++s) {
+    for (int i = p.bounds[s]; i < p.bounds[s + 1]; ++i) stage_of[i] = s;
+  }
+  p.compute_cost.assign(k_max, 0);
+  p.bytes_in.assign(k_max, 0);
+  p.cut_bytes.assign(k_max - 1, 0);
+  for (int s = 0; s < k_max; ++s) p.compute_cost[s] = prefix[p.bounds[s + 1]] - prefix[p.bounds[s]];
+  for (const auto& tensor : problem.tensors) {
+    const int from = stage_of[tensor.producer];
+    int last = from;
+    std::vector<int> readers;
+    for (int c : tensor.consumers) {
+      const int s = stage_of[c];
+      last = std::max(last, s);
+      if (s != from && std::find(readers.begin(), readers.end(), s) == readers.end()) readers.push_back(s);
+    }
+    for (int s : readers) p.bytes_in[s] += tensor.bytes;
+    for (int c = from; c < last; ++c) p.cut_bytes[c] += tensor.bytes;
+  }
+  p.stage_cost.resize(k_max);
+  for (int s = 0; s < k_max; ++s) p.stage_cost[s] = stage_cost(p.compute_cost[s], p.bytes_in[s]);
+  return p;
+}
+
 }  // namespace
 
 absl::StatusOr<Partition> PartitionStages(const PartitionProblem& problem, const PartitionOptions& options) {
@@ -122,37 +158,28 @@ absl::StatusOr<Partition> PartitionStages(const PartitionProblem& problem, const
   });
   if (best_bytes[k_max][n] == kNone) return absl::InternalError("stage partitioning found no feasible partition");
 
-  Partition p;
-  p.bounds.assign(k_max + 1, 0);
-  p.bounds[k_max] = n;
+  std::vector<int> bounds(k_max + 1, 0);
+  bounds[k_max] = n;
   for (int k = k_max, j = n; k > 0; --k) {
     j = parent[k][j];
-    p.bounds[k - 1] = j;
+    bounds[k - 1] = j;
   }
-  // Per-stage figures.
-  std::vector<int> stage_of(n);
-  for (int s = 0; s < k_max; ++s) {
-    for (int i = p.bounds[s]; i < p.bounds[s + 1]; ++i) stage_of[i] = s;
+  return Figures(problem, std::move(bounds), options);
+}
+
+absl::StatusOr<Partition> EvaluatePartition(const PartitionProblem& problem, const std::vector<int>& bounds,
+                                            const PartitionOptions& options) {
+  const int n = static_cast<int>(problem.node_cost.size());
+  if (bounds.size() < 2 || bounds.front() != 0 || bounds.back() != n) {
+    return absl::InvalidArgumentError(absl::StrCat("stage bounds must run from 0 to ", n));
   }
-  p.compute_cost.assign(k_max, 0);
-  p.bytes_in.assign(k_max, 0);
-  p.cut_bytes.assign(k_max - 1, 0);
-  for (int s = 0; s < k_max; ++s) p.compute_cost[s] = prefix[p.bounds[s + 1]] - prefix[p.bounds[s]];
-  for (const auto& tensor : problem.tensors) {
-    const int from = stage_of[tensor.producer];
-    int last = from;
-    std::vector<int> readers;
-    for (int c : tensor.consumers) {
-      const int s = stage_of[c];
-      last = std::max(last, s);
-      if (s != from && std::find(readers.begin(), readers.end(), s) == readers.end()) readers.push_back(s);
-    }
-    for (int s : readers) p.bytes_in[s] += tensor.bytes;
-    for (int c = from; c < last; ++c) p.cut_bytes[c] += tensor.bytes;
+  for (size_t s = 1; s < bounds.size(); ++s) {
+    if (bounds[s] <= bounds[s - 1]) return absl::InvalidArgumentError("stage bounds must be strictly increasing");
   }
-  p.stage_cost.resize(k_max);
-  for (int s = 0; s < k_max; ++s) p.stage_cost[s] = stage_cost(p.compute_cost[s], p.bytes_in[s]);
-  return p;
+  PartitionOptions checked = options;
+  checked.stages = static_cast<int>(bounds.size()) - 1;
+  if (absl::Status st = Validate(problem, checked); !st.ok()) return st;
+  return Figures(problem, bounds, options);
 }
 
 }  // namespace tessera::planner

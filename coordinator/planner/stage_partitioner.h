@@ -58,4 +58,12 @@ struct Partition {
 // size, or a tensor whose consumer does not come after its producer.
 absl::StatusOr<Partition> PartitionStages(const PartitionProblem& problem, const PartitionOptions& options);
 
+// The figures PartitionStages reports (compute, receive bytes, stage cost
+// with the transfer term, cut bytes) for given `bounds`, so that two cuts
+// can be compared under the same costs. options.stages is ignored.
+// InvalidArgument for bounds that do not run from 0 to the node count in
+// strictly increasing steps, and for what PartitionStages refuses.
+absl::StatusOr<Partition> EvaluatePartition(const PartitionProblem& problem, const std::vector<int>& bounds,
+                                            const PartitionOptions& options);
+
 }  // namespace tessera::planner

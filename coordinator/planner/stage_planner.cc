@@ -1,5 +1,6 @@
 #include "coordinator/planner/stage_planner.h"
 
+#include <cmath>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -62,7 +63,27 @@ absl::StatusOr<std::vector<engine::NamedTensor>> SampleInputs(const onnx::ModelP
   return inputs;
 }
 
+// Sets the named nodes' measured and planned cost.
+absl::Status ApplyCosts(PreparedModel* model, const absl::flat_hash_map<std::string, double>& node_ms) {
+  for (NodeCost& c : model->costs) {
+    auto it = node_ms.find(c.name);
+    if (it == node_ms.end()) continue;
+    if (!(it->second >= 0) || !std::isfinite(it->second)) {
+      return absl::InvalidArgumentError(absl::StrCat("measured cost of node '", c.name, "' must be >= 0"));
+    }
+    c.measured_ms = it->second;
+    c.cost_ms = it->second;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+absl::Status ApplyMeasuredCosts(PreparedModel* model, const absl::flat_hash_map<std::string, double>& node_ms) {
+  TESSERA_RETURN_IF_ERROR(ApplyCosts(model, node_ms));
+  model->measured = true;
+  return absl::OkStatus();
+}
 
 absl::StatusOr<PreparedModel> PrepareModel(absl::string_view model_bytes, const PlannerOptions& options) {
   if (options.batch < 1 || options.other_dim < 1) {
@@ -82,15 +103,7 @@ absl::StatusOr<PreparedModel> PrepareModel(absl::string_view model_bytes, const 
                            engine->Trace(prepared.sample, prepared.measured ? options.measure_runs : 1));
   TESSERA_ASSIGN_OR_RETURN(prepared.costs,
                            EstimateNodeCosts(prepared.optimized, trace, prepared.measured, options.cost));
-  for (NodeCost& c : prepared.costs) {
-    auto it = options.measured_node_ms.find(c.name);
-    if (it == options.measured_node_ms.end()) continue;
-    if (!(it->second >= 0)) {
-      return absl::InvalidArgumentError(absl::StrCat("measured cost of node '", c.name, "' must be >= 0"));
-    }
-    c.measured_ms = it->second;
-    c.cost_ms = it->second;
-  }
+  if (absl::Status applied = ApplyCosts(&prepared, options.measured_node_ms); !applied.ok()) return applied;
   for (const auto& s : prepared.sample) {
     prepared.tensors[s.name] = engine::TensorInfo{
         s.name, s.tensor.dtype(), std::vector<int64_t>(s.tensor.shape().begin(), s.tensor.shape().end())};
@@ -208,6 +221,13 @@ absl::StatusOr<PipelinePlan> PlanPipeline(absl::string_view model_bytes, const P
     return absl::InvalidArgumentError(absl::StrCat("the number of stages must be at least 1, got ", options.stages));
   }
   TESSERA_ASSIGN_OR_RETURN(PreparedModel model, PrepareModel(model_bytes, options));
+  return PlanPrepared(model, options);
+}
+
+absl::StatusOr<PipelinePlan> PlanPrepared(const PreparedModel& model, const PlannerOptions& options) {
+  if (options.stages < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("the number of stages must be at least 1, got ", options.stages));
+  }
   const int n = model.optimized.graph().node_size();
   if (options.stages > n) {
     return absl::InvalidArgumentError(absl::StrCat("cannot cut the optimized graph's ", n, " nodes into ",
@@ -218,6 +238,22 @@ absl::StatusOr<PipelinePlan> PlanPipeline(absl::string_view model_bytes, const P
                                                                 .link_bytes_per_ms = options.link_bytes_per_ms,
                                                                 .balance_slack = options.balance_slack}));
   return Assemble(model, partition);
+}
+
+absl::StatusOr<Partition> EvaluateBounds(const PreparedModel& model, const std::vector<int>& bounds,
+                                         const PlannerOptions& options) {
+  return EvaluatePartition(MakeProblem(model), bounds,
+                           {.stages = static_cast<int>(bounds.size()) - 1,
+                            .link_bytes_per_ms = options.link_bytes_per_ms,
+                            .balance_slack = options.balance_slack});
+}
+
+std::vector<int> PlanBounds(const PipelinePlan& plan) {
+  std::vector<int> bounds = {0};
+  for (const PlannedStage& stage : plan.stages) {
+    bounds.push_back(bounds.back() + static_cast<int>(stage.node_names.size()));
+  }
+  return bounds;
 }
 
 }  // namespace tessera::planner

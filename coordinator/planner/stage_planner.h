@@ -23,6 +23,7 @@
 #include "absl/strings/string_view.h"
 #include "coordinator/planner/node_cost.h"
 #include "coordinator/planner/pipeline_plan.h"
+#include "coordinator/planner/stage_partitioner.h"
 #include "onnx/onnx_pb.h"
 #include "worker/engine/engine.h"
 
@@ -68,6 +69,24 @@ struct PreparedModel {
 
 // Steps 1-2 and the node costs. Ignores options.stages.
 absl::StatusOr<PreparedModel> PrepareModel(absl::string_view model_bytes, const PlannerOptions& options);
+
+// Replaces the cost of every node named in `node_ms` by that time (it
+// becomes the node's measured_ms and cost_ms; model->measured turns true).
+// InvalidArgument for a negative or non-finite time.
+absl::Status ApplyMeasuredCosts(PreparedModel* model, const absl::flat_hash_map<std::string, double>& node_ms);
+
+// Steps 3-4 on a prepared model: the cut into options.stages stages at
+// options.link_bytes_per_ms and balance_slack. PlanPipeline is
+// PrepareModel then PlanPrepared.
+absl::StatusOr<PipelinePlan> PlanPrepared(const PreparedModel& model, const PlannerOptions& options);
+
+// The partitioner's figures of given stage bounds on `model`'s current
+// costs, the transfer term at options.link_bytes_per_ms: how good a cut is.
+absl::StatusOr<Partition> EvaluateBounds(const PreparedModel& model, const std::vector<int>& bounds,
+                                         const PlannerOptions& options);
+
+// The stage bounds of a plan (cumulative node counts, from 0).
+std::vector<int> PlanBounds(const PipelinePlan& plan);
 
 // Step 4 for given stage bounds (as in Partition::bounds); stage cost_ms is
 // the stages' compute cost (no transfer term) and cut_bytes are recomputed.

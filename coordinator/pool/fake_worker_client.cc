@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/sha256.h"
+#include "onnx/onnx_pb.h"
 #include "worker/partition_upload.h"
 
 namespace tessera::coordinator {
@@ -220,7 +221,77 @@ absl::StatusOr<worker::LoadPartitionResponse> FakeWorkerClient::ScriptedLoad(con
   }
   loaded_.insert(header.partition_id());
   response.set_memory_bytes(bytes.size());
+  response.set_load_time_us(static_cast<uint64_t>(absl::ToInt64Microseconds(load_time_)));
+  if (!partition_nodes_.contains(header.partition_id())) {
+    std::vector<std::pair<std::string, std::string>>& nodes = partition_nodes_[header.partition_id()];
+    onnx::ModelProto model;
+    if (model.ParseFromString(bytes)) {
+      for (const onnx::NodeProto& node : model.graph().node()) {
+        nodes.emplace_back(node.name(), node.domain().empty() || node.domain() == "ai.onnx"
+                                            ? node.op_type()
+                                            : absl::StrCat(node.domain(), ".", node.op_type()));
+      }
+    }
+  }
   return response;
+}
+
+absl::StatusOr<worker::ProfileResponse> FakeWorkerClient::ScriptedProfile(const worker::ProfileRequest& request) {
+  if (request.runs() < 1 || request.runs() > worker::WorkerCore::kMaxProfileRuns) {
+    return absl::InvalidArgumentError(absl::StrCat("profile runs must be in 1..", worker::WorkerCore::kMaxProfileRuns,
+                                                   ", got ", request.runs()));
+  }
+  if (!loaded_.contains(request.partition_id())) {
+    return absl::NotFoundError(
+        absl::StrCat("partition ", request.partition_id(), " is not loaded on ", options_.address));
+  }
+  worker::ProfileResponse response;
+  response.set_partition_id(request.partition_id());
+  for (const auto& [name, op_type] : partition_nodes_[request.partition_id()]) {
+    worker::NodeTime* node = response.add_nodes();
+    node->set_name(name);
+    node->set_op_type(op_type);
+    node->set_ms(profile_default_ms_);
+  }
+  ApplyProfileTimes(&response);
+  return response;
+}
+
+void FakeWorkerClient::ApplyProfileTimes(worker::ProfileResponse* response) {
+  double total = 0;
+  for (worker::NodeTime& node : *response->mutable_nodes()) {
+    auto it = profile_node_ms_.find(node.name());
+    if (it != profile_node_ms_.end()) node.set_ms(it->second);
+    total += node.ms();
+  }
+  response->set_total_ms(total);
+}
+
+void FakeWorkerClient::Profile(const worker::ProfileRequest& request, absl::Time deadline,
+                               Callback<worker::ProfileResponse> done) {
+  Dispatch<worker::ProfileResponse>(
+      Method::kProfile, request.partition_id(), deadline, std::move(done),
+      [this, request](Callback<worker::ProfileResponse> done) {
+        std::shared_ptr<worker::WorkerCore> core;
+        absl::StatusOr<worker::ProfileResponse> result;
+        {
+          absl::MutexLock lock(&mu_);
+          core = core_;
+          if (core == nullptr) result = ScriptedProfile(request);
+        }
+        if (core == nullptr) return done(std::move(result));
+        auto response = std::make_shared<worker::ProfileResponse>();
+        core->Profile(request, response.get(), [this, response, done = std::move(done)](absl::Status status) {
+          if (status.ok()) {
+            absl::MutexLock lock(&mu_);
+            ApplyProfileTimes(response.get());
+          }
+          Schedule(absl::Now(), [response, done, status](bool) {
+            if (!status.ok()) return done(status);
+            done(std::move(*response));
+          });
+        });
+      });
 }
 
 absl::StatusOr<worker::ExecuteResponse> FakeWorkerClient::ScriptedExecute(const worker::ExecuteRequest& request) {
@@ -292,6 +363,17 @@ void FakeWorkerClient::SetUnavailable(bool unavailable) {
 void FakeWorkerClient::FailNext(Method method, absl::Status status, int count) {
   absl::MutexLock lock(&mu_);
   for (int i = 0; i < count; ++i) failures_[method].push_back(status);
+}
+
+void FakeWorkerClient::SetLoadTime(absl::Duration load_time) {
+  absl::MutexLock lock(&mu_);
+  load_time_ = load_time;
+}
+
+void FakeWorkerClient::SetProfileTimes(absl::flat_hash_map<std::string, double> node_ms, double default_ms) {
+  absl::MutexLock lock(&mu_);
+  profile_node_ms_ = std::move(node_ms);
+  profile_default_ms_ = default_ms;
 }
 
 void FakeWorkerClient::SetDelay(absl::Duration delay) {

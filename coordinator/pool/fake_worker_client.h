@@ -23,6 +23,12 @@
 //   Restart             a new boot_id and an empty cache: Execute answers
 //                       NOT_FOUND until partitions are pushed again
 //   SetSamplesPerSecond the scripted speed (also reported by Status)
+//   SetLoadTime         the load_time_us scripted LoadPartitions report
+//   SetProfileTimes     Profile's per-node times: scripted mode answers one
+//                       entry per node of the partition (names read from
+//                       its ONNX bytes at load) with the given time, or the
+//                       default; engine mode runs the real core and then
+//                       replaces the times of the named nodes
 // Every call is recorded (calls(), CountCalls).
 //
 // Callbacks never run on the caller's thread: they run on the fake's own
@@ -56,7 +62,7 @@ namespace tessera::coordinator {
 
 class FakeWorkerClient final : public WorkerClient {
  public:
-  enum class Method { kLoadPartition, kExecute, kStatus, kUnload };
+  enum class Method { kLoadPartition, kExecute, kStatus, kUnload, kProfile };
 
   struct Options {
     std::string address = "fake:1";
@@ -71,7 +77,7 @@ class FakeWorkerClient final : public WorkerClient {
   // One recorded call.
   struct Call {
     Method method;
-    std::string partition_id;  // LoadPartition, Execute, Unload
+    std::string partition_id;  // LoadPartition, Execute, Unload, Profile
     absl::Time at;
   };
 
@@ -88,6 +94,8 @@ class FakeWorkerClient final : public WorkerClient {
                Callback<worker::ExecuteResponse> done) override;
   void Status(absl::Time deadline, Callback<worker::StatusResponse> done) override;
   void Unload(const std::string& partition_id, absl::Time deadline, Callback<worker::UnloadResponse> done) override;
+  void Profile(const worker::ProfileRequest& request, absl::Time deadline,
+               Callback<worker::ProfileResponse> done) override;
 
   // Programming.
   void SetUnavailable(bool unavailable);
@@ -95,6 +103,8 @@ class FakeWorkerClient final : public WorkerClient {
   void SetDelay(absl::Duration delay);
   void SetHung(bool hung);
   void SetSamplesPerSecond(double samples_per_second);
+  void SetLoadTime(absl::Duration load_time);
+  void SetProfileTimes(absl::flat_hash_map<std::string, double> node_ms, double default_ms = 0.01);
   // Simulates a process restart: new boot_id, empty cache.
   void Restart();
 
@@ -127,6 +137,10 @@ class FakeWorkerClient final : public WorkerClient {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<worker::ExecuteResponse> ScriptedExecute(const worker::ExecuteRequest& request)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<worker::ProfileResponse> ScriptedProfile(const worker::ProfileRequest& request)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Replaces the times of nodes named in profile_node_ms_ (and the total).
+  void ApplyProfileTimes(worker::ProfileResponse* response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
 
@@ -138,6 +152,11 @@ class FakeWorkerClient final : public WorkerClient {
   std::map<Method, std::vector<absl::Status>> failures_ ABSL_GUARDED_BY(mu_);
   std::string boot_id_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> loaded_ ABSL_GUARDED_BY(mu_);  // scripted mode
+  // Scripted mode: node names and op types of every partition pushed.
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> partition_nodes_ ABSL_GUARDED_BY(mu_);
+  absl::Duration load_time_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
+  absl::flat_hash_map<std::string, double> profile_node_ms_ ABSL_GUARDED_BY(mu_);
+  double profile_default_ms_ ABSL_GUARDED_BY(mu_) = 0.01;
   std::shared_ptr<worker::WorkerCore> core_ ABSL_GUARDED_BY(mu_);  // engine mode
   std::vector<std::shared_ptr<worker::WorkerCore>> retired_cores_ ABSL_GUARDED_BY(mu_);  // before Restarts
   std::vector<Call> calls_ ABSL_GUARDED_BY(mu_);

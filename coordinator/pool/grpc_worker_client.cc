@@ -176,6 +176,17 @@ void GrpcWorkerClient::Unload(const std::string& partition_id, absl::Time deadli
       std::move(request), deadline, std::move(done));
 }
 
+void GrpcWorkerClient::Profile(const worker::ProfileRequest& request, absl::Time deadline,
+                               Callback<worker::ProfileResponse> done) {
+  StartUnary<worker::ProfileRequest, worker::ProfileResponse>(
+      stub_,
+      [](worker::Worker::Stub* stub, grpc::ClientContext* context, const worker::ProfileRequest* request,
+         worker::ProfileResponse* response, std::function<void(grpc::Status)> callback) {
+        stub->async()->Profile(context, request, response, std::move(callback));
+      },
+      std::make_shared<worker::ProfileRequest>(request), deadline, std::move(done));
+}
+
 absl::StatusOr<GrpcWorkerClientFactory> MakeGrpcWorkerClientFactory(const TlsOptions& tls,
                                                                     const GrpcWorkerClient::Options& options) {
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials = MakeChannelCredentials(tls);

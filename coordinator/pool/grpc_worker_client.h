@@ -63,6 +63,8 @@ class GrpcWorkerClient final : public WorkerClient {
                Callback<worker::ExecuteResponse> done) override;
   void Status(absl::Time deadline, Callback<worker::StatusResponse> done) override;
   void Unload(const std::string& partition_id, absl::Time deadline, Callback<worker::UnloadResponse> done) override;
+  void Profile(const worker::ProfileRequest& request, absl::Time deadline,
+               Callback<worker::ProfileResponse> done) override;
 
  private:
   const std::string address_;

@@ -65,9 +65,15 @@ void PartitionLoader::EnsureLoaded(const std::shared_ptr<WorkerHandle>& worker, 
     done(absl::OkStatus());
     return;
   }
+  const absl::Time started = absl::Now();
+  const int64_t bytes = partition.bytes == nullptr ? 0 : static_cast<int64_t>(partition.bytes->size());
   worker->client().LoadPartition(
       partition.header, partition.bytes, deadline,
-      [state = state_, worker, id, generation](absl::StatusOr<worker::LoadPartitionResponse> response) {
+      [state = state_, worker, id, generation, started, bytes](absl::StatusOr<worker::LoadPartitionResponse> response) {
+        if (response.ok() && !response->already_loaded()) {
+          worker->RecordLinkTransfer(
+              bytes, absl::Now() - started - absl::Microseconds(static_cast<int64_t>(response->load_time_us())));
+        }
         std::vector<Done> waiters;
         {
           absl::MutexLock lock(&state->mu);

@@ -7,7 +7,10 @@
 //     the same partition, worker and generation wait for its result (they
 //     are bounded by the first caller's deadline, not their own);
 //   - an answer of already_loaded counts as success;
-//   - a failed push is remembered nowhere: the next call pushes again.
+//   - a failed push is remembered nowhere: the next call pushes again;
+//   - a completed push (not already loaded) is a link-speed sample for the
+//     worker: bytes pushed / (round trip - the worker's load_time_us),
+//     recorded with WorkerHandle::RecordLinkTransfer.
 // What was pushed is recorded per worker generation (WorkerHandle::generation,
 // bumped by the pool when the worker's boot_id changes), so after a restart
 // everything is pushed again. A NOT_FOUND from Execute, whether from an

@@ -1,4 +1,4 @@
-// One worker as the coordinator sees it: the four tessera.worker.Worker RPCs
+// One worker as the coordinator sees it: the tessera.worker.Worker RPCs
 // (proto/worker.proto), asynchronous, with deadlines. The seam between the
 // coordinator's logic and the network: GrpcWorkerClient talks to a real
 // worker over (m)TLS gRPC; tests use fakes.
@@ -16,6 +16,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "proto/worker.pb.h"
 
@@ -44,6 +45,16 @@ class WorkerClient {
 
   virtual void Unload(const std::string& partition_id, absl::Time deadline,
                       Callback<worker::UnloadResponse> done) = 0;
+
+  // Per-node traced times of a loaded partition on this worker (NOT_FOUND
+  // when it is not loaded). The default answers UNIMPLEMENTED on the
+  // caller's thread, for clients that do not profile.
+  virtual void Profile(const worker::ProfileRequest& request, absl::Time deadline,
+                       Callback<worker::ProfileResponse> done) {
+    (void)request;
+    (void)deadline;
+    done(absl::UnimplementedError(absl::StrCat("worker client for ", address(), " cannot profile")));
+  }
 };
 
 }  // namespace tessera::coordinator

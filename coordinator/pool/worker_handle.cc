@@ -131,4 +131,19 @@ std::vector<std::function<void()>> WorkerHandle::EndPoll() {
   return std::exchange(poll_waiters_, {});
 }
 
+std::optional<double> WorkerHandle::link_bytes_per_ms() const {
+  absl::MutexLock lock(&mu_);
+  return link_bytes_per_ms_;
+}
+
+bool WorkerHandle::RecordLinkTransfer(int64_t bytes, absl::Duration transfer) {
+  if (bytes < kMinLinkSampleBytes || transfer <= absl::ZeroDuration()) return false;
+  const double sample = static_cast<double>(bytes) / absl::ToDoubleMilliseconds(transfer);
+  absl::MutexLock lock(&mu_);
+  link_bytes_per_ms_ = link_bytes_per_ms_.has_value()
+                           ? kLinkSmoothing * sample + (1 - kLinkSmoothing) * *link_bytes_per_ms_
+                           : sample;
+  return true;
+}
+
 }  // namespace tessera::coordinator

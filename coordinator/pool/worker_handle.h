@@ -94,6 +94,19 @@ class WorkerHandle : public std::enable_shared_from_this<WorkerHandle> {
   // Execute of it was recorded.
   std::optional<double> MeasuredCapacity(const std::string& partition_id) const;
 
+  // Link speed from the coordinator to this worker, in bytes per
+  // millisecond: an exponentially weighted mean (weight kLinkSmoothing for
+  // each new sample) of the partition pushes recorded with
+  // RecordLinkTransfer; nullopt before the first. Pushes smaller than
+  // kMinLinkSampleBytes are ignored (their time is round-trip latency, not
+  // bandwidth), as are transfers of zero or negative duration.
+  static constexpr int64_t kMinLinkSampleBytes = 256 << 10;
+  static constexpr double kLinkSmoothing = 0.5;
+  std::optional<double> link_bytes_per_ms() const;
+  // `bytes` crossed the link in `transfer` (the push's round trip minus the
+  // worker's own load time). Returns whether the sample counted.
+  bool RecordLinkTransfer(int64_t bytes, absl::Duration transfer);
+
   // --- Updated by WorkerPool.
   // A successful Status poll that started at `poll_started`: re-admits the
   // worker unless a failure was reported after the poll started.
@@ -133,6 +146,7 @@ class WorkerHandle : public std::enable_shared_from_this<WorkerHandle> {
   absl::Time failed_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<std::string, double> samples_per_second_ ABSL_GUARDED_BY(mu_);  // EWMA per partition
+  std::optional<double> link_bytes_per_ms_ ABSL_GUARDED_BY(mu_);  // EWMA
 };
 
 }  // namespace tessera::coordinator

@@ -45,6 +45,11 @@ void MeteredWorkerClient::Unload(const std::string& partition_id, absl::Time dea
   client_->Unload(partition_id, deadline, std::move(done));
 }
 
+void MeteredWorkerClient::Profile(const worker::ProfileRequest& request, absl::Time deadline,
+                                  Callback<worker::ProfileResponse> done) {
+  client_->Profile(request, deadline, std::move(done));
+}
+
 WorkerClientFactory WrapWithMetrics(WorkerClientFactory factory, ClusterMetrics metrics) {
   return [factory = std::move(factory), metrics](const WorkerEndpoint& endpoint)
              -> absl::StatusOr<std::unique_ptr<WorkerClient>> {

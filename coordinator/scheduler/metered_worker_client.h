@@ -30,6 +30,8 @@ class MeteredWorkerClient final : public WorkerClient {
                Callback<worker::ExecuteResponse> done) override;
   void Status(absl::Time deadline, Callback<worker::StatusResponse> done) override;
   void Unload(const std::string& partition_id, absl::Time deadline, Callback<worker::UnloadResponse> done) override;
+  void Profile(const worker::ProfileRequest& request, absl::Time deadline,
+               Callback<worker::ProfileResponse> done) override;
 
  private:
   const std::unique_ptr<WorkerClient> client_;

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/logging.h"
 
 namespace tessera::coordinator {
 namespace {
@@ -26,6 +27,7 @@ CoordinatorBackend::CoordinatorBackend(CoordinatorOptions options, ModelReposito
       cluster_shape_(std::move(cluster_shape)) {}
 
 CoordinatorBackend::~CoordinatorBackend() {
+  stopping_.store(true);  // queued re-plans return at once
   std::map<Key, Served> served;
   {
     absl::MutexLock lock(&mu_);
@@ -60,6 +62,7 @@ absl::Status CoordinatorBackend::Deploy(const std::string& name) {
   // model object did not change keeps its deployment.
   std::map<Key, Served> built;
   std::vector<std::string> failures;
+  std::vector<std::pair<Key, std::shared_ptr<const Deployment>>> replans;  // new pipelines to measure
   const ClusterShape cluster = cluster_shape_();
   for (const auto& model : wanted) {
     const Key key{model->name, model->version};
@@ -79,22 +82,8 @@ absl::Status CoordinatorBackend::Deploy(const std::string& name) {
                                           deployment.ok() ? static_cast<int>((*deployment)->stages.size()) : 0);
     if (deployment.ok()) {
       runner_->Prepare(**deployment);
-      served.deployment = *deployment;
-      served.stage_stats = std::make_shared<StageStatisticsRecorder>(static_cast<int>((*deployment)->stages.size()));
-      served.executor = std::make_shared<const RequestExecutor>(*deployment, runner_, served.metrics->stages,
-                                                                served.stage_stats);
-      if (model->config.has_dynamic_batching() && model->signature.max_batch_size > 0) {
-        served.batcher = std::make_shared<DynamicBatcher>(
-            DynamicBatcherOptions::FromConfig(model->name, model->version_string(), model->signature.max_batch_size,
-                                              model->config.dynamic_batching()),
-            [executor = served.executor](std::vector<NamedTensor> inputs, absl::Time deadline,
-                                         const std::string& request_id, RequestExecutor::Done done) {
-              executor->Infer(std::move(inputs), deadline, request_id, std::move(done));
-            },
-            [this, key](const DynamicBatcher::Execution& execution) {
-              if (execution.status.ok()) RecordExecution(key, execution.rows, execution.infer);
-            });
-      }
+      Attach(key, *deployment, &served);  // a new Served: a new batcher
+      if (Replannable(**deployment)) replans.emplace_back(key, *deployment);
     } else {
       served.unavailable_reason = std::string(deployment.status().message());
       failures.push_back(served.unavailable_reason);
@@ -111,8 +100,106 @@ absl::Status CoordinatorBackend::Deploy(const std::string& name) {
     }
   }
   for (auto& [key, served] : built) served_[key] = std::move(served);
+  // Measured re-planning, in the background (after this Deploy when it runs
+  // there itself).
+  for (auto& [key, deployment] : replans) {
+    absl::Status queued = admin_.Submit([this, key = key, deployment = deployment] { Replan(key, deployment); });
+    if (!queued.ok()) {
+      TESSERA_LOG(kWarning, "re-planning not started: the plan stays estimated",
+                  {{"model", key.first}, {"version", key.second}, {"error", queued}});
+    }
+  }
   if (!failures.empty()) return absl::FailedPreconditionError(absl::StrJoin(failures, "; "));
   return absl::OkStatus();
+}
+
+void CoordinatorBackend::Attach(const Key& key, std::shared_ptr<const Deployment> deployment, Served* served) {
+  const std::shared_ptr<const LoadedModelVersion>& model = served->model;
+  served->deployment = deployment;
+  served->plan_source = Replannable(*deployment) ? kPlanEstimated : "";
+  served->stage_stats = std::make_shared<StageStatisticsRecorder>(static_cast<int>(deployment->stages.size()));
+  served->executor =
+      std::make_shared<const RequestExecutor>(deployment, runner_, served->metrics->stages, served->stage_stats);
+  if (served->batcher != nullptr) {
+    // A re-plan: the batcher (and what it has queued) stays; its next
+    // batches run on the new executor.
+    served->batch_executor->Set(served->executor);
+    return;
+  }
+  if (model->config.has_dynamic_batching() && model->signature.max_batch_size > 0) {
+    served->batch_executor = std::make_shared<ExecutorSlot>();
+    served->batch_executor->Set(served->executor);
+    served->batcher = std::make_shared<DynamicBatcher>(
+        DynamicBatcherOptions::FromConfig(model->name, model->version_string(), model->signature.max_batch_size,
+                                          model->config.dynamic_batching()),
+        [slot = served->batch_executor](std::vector<NamedTensor> inputs, absl::Time deadline,
+                                        const std::string& request_id, RequestExecutor::Done done) {
+          slot->Get()->Infer(std::move(inputs), deadline, request_id, std::move(done));
+        },
+        [this, key](const DynamicBatcher::Execution& execution) {
+          if (execution.status.ok()) RecordExecution(key, execution.rows, execution.infer);
+        });
+  }
+}
+
+bool CoordinatorBackend::Replannable(const Deployment& deployment) const {
+  return options_.stage_profiler != nullptr && deployment.strategy != Strategy::kData &&
+         deployment.stages.size() >= 2;
+}
+
+void CoordinatorBackend::Replan(const Key& key, const std::shared_ptr<const Deployment>& current) {
+  if (stopping_.load()) return;
+  std::shared_ptr<const LoadedModelVersion> model;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = served_.find(key);
+    if (it == served_.end() || it->second.deployment != current) return;  // replaced meanwhile
+    model = it->second.model;
+  }
+  // Given up soon when the backend is going away.
+  absl::StatusOr<ReplanResult> result = ReplanDeployment(*model, *current, options_.deployment,
+                                                         options_.stage_profiler, options_.replan,
+                                                         [this] { return stopping_.load(); });
+  if (!result.ok()) {
+    TESSERA_LOG(kWarning, "re-planning on measured costs failed: keeping the estimated plan",
+                {{"model", key.first}, {"version", key.second}, {"error", result.status()}});
+    absl::MutexLock lock(&mu_);
+    auto it = served_.find(key);
+    if (it != served_.end() && it->second.deployment == current) {
+      it->second.plan_source = absl::StrCat(kPlanEstimated, " (measuring failed)");
+    }
+    return;
+  }
+  TESSERA_LOG(kInfo, "re-planned on costs measured on the workers",
+              {{"model", key.first}, {"version", key.second}, {"result", result->summary}});
+  if (result->deployment == nullptr) {
+    absl::MutexLock lock(&mu_);
+    auto it = served_.find(key);
+    if (it != served_.end() && it->second.deployment == current) it->second.plan_source = kPlanMeasuredKept;
+    return;
+  }
+  if (stopping_.load()) return;
+  runner_->Prepare(*result->deployment);
+  absl::MutexLock deploy_lock(&deploy_mu_);
+  Served replanned;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = served_.find(key);
+    if (it == served_.end() || it->second.deployment != current) return;
+    replanned = it->second;
+  }
+  Attach(key, result->deployment, &replanned);
+  replanned.plan_source = kPlanMeasured;
+  Served old;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = served_.find(key);
+    if (it == served_.end() || it->second.deployment != current) return;
+    old = std::move(it->second);
+    it->second = std::move(replanned);
+  }
+  // `old` (its executor) goes here, outside the locks; requests already
+  // running on it finish on the old partitions.
 }
 
 absl::StatusOr<std::shared_ptr<const Deployment>> CoordinatorBackend::DeploymentOf(const std::string& name,
@@ -146,7 +233,8 @@ std::vector<CoordinatorBackend::ServedVersion> CoordinatorBackend::ServedVersion
     out.push_back({.name = key.first,
                    .version = key.second,
                    .deployment = served.deployment,
-                   .unavailable_reason = served.unavailable_reason});
+                   .unavailable_reason = served.unavailable_reason,
+                   .plan_source = served.plan_source});
   }
   return out;
 }

@@ -27,7 +27,16 @@
 //
 // Deployments are built when a model is loaded (at start, and by
 // RepositoryModelLoad, which runs on a background thread), from the
-// cluster's shape at that moment.
+// cluster's shape at that moment. A PIPELINE or HYBRID deployment of two or
+// more stages is planned on estimated costs first; when
+// CoordinatorOptions::stage_profiler is set, a re-plan is then queued on
+// the background thread: every stage is profiled on its worker and the
+// model is cut again on the measured costs (ReplanDeployment in
+// deployment_builder.h), and a better cut replaces the deployment (once;
+// requests already running finish on the old one, requests queued in the
+// dynamic batcher run on the new one; the old partitions stay in the
+// workers' caches until evicted). Failures keep the current plan and are
+// logged; ServedVersion::plan_source says which it is.
 //
 // Metrics (coordinator_metrics.h): every ModelInfer is counted by model,
 // version and outcome, with its latency, batch size and in-flight count;
@@ -37,6 +46,7 @@
 // Thread-safe. Borrowed: the repository and the piece runner must outlive it.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -68,7 +78,18 @@ struct CoordinatorOptions {
   std::string version = "dev";
   // Borrowed; must outlive the backend. Null: metrics nothing exposes.
   CoordinatorMetrics* metrics = nullptr;
+  // Measures pipeline stages on the workers; empty: plans stay estimated.
+  StageProfiler stage_profiler;
+  ReplanOptions replan;
 };
+
+// ServedVersion::plan_source of a pipeline: planned on estimated costs (also
+// while the re-plan is pending or when it failed, with the reason in
+// parentheses), re-cut on costs measured on the workers, or measured on the
+// workers with the estimated cut kept (the re-cut was not better enough).
+inline constexpr char kPlanEstimated[] = "estimated";
+inline constexpr char kPlanMeasured[] = "measured on workers";
+inline constexpr char kPlanMeasuredKept[] = "measured on workers (estimated cut kept)";
 
 class CoordinatorBackend : public InferenceBackend {
  public:
@@ -94,6 +115,9 @@ class CoordinatorBackend : public InferenceBackend {
     int64_t version = 0;
     std::shared_ptr<const Deployment> deployment;  // null when not deployed
     std::string unavailable_reason;
+    // Pipelines of two or more stages with a stage profiler: kPlanEstimated,
+    // kPlanMeasured, ...; empty otherwise.
+    std::string plan_source;
   };
   // Snapshot of every served version, by name then version.
   std::vector<ServedVersion> ServedVersions() const;
@@ -127,15 +151,33 @@ class CoordinatorBackend : public InferenceBackend {
                              Done<inference::RepositoryModelUnloadResponse> done) override;
 
  private:
+  // The executor a batcher runs its batches on, replaced by a re-plan.
+  class ExecutorSlot {
+   public:
+    std::shared_ptr<const RequestExecutor> Get() const {
+      absl::MutexLock lock(&mu_);
+      return executor_;
+    }
+    void Set(std::shared_ptr<const RequestExecutor> executor) {
+      absl::MutexLock lock(&mu_);
+      executor_ = std::move(executor);
+    }
+
+   private:
+    mutable absl::Mutex mu_;
+    std::shared_ptr<const RequestExecutor> executor_ ABSL_GUARDED_BY(mu_);
+  };
   struct Served {
     std::shared_ptr<const LoadedModelVersion> model;
     std::shared_ptr<const Deployment> deployment;  // null when it could not be deployed
     std::shared_ptr<const RequestExecutor> executor;
     // Set when the config has dynamic_batching; built with the deployment.
     std::shared_ptr<DynamicBatcher> batcher;
+    std::shared_ptr<ExecutorSlot> batch_executor;  // with `batcher`
     std::shared_ptr<StageStatisticsRecorder> stage_stats;
     std::string unavailable_reason;
     std::shared_ptr<CoordinatorMetrics::Version> metrics;
+    std::string plan_source;
   };
   // A count and cumulative nanoseconds (StatisticDuration).
   struct Duration {
@@ -162,6 +204,13 @@ class CoordinatorBackend : public InferenceBackend {
               absl::Duration duration, int64_t samples, const RequestTimings& timings = {});
   // One successful execution of `rows` rows of `key` took `infer`.
   void RecordExecution(const Key& key, int64_t rows, absl::Duration infer);
+  // Fills `served` (model and metrics set) for `deployment`: executor,
+  // statistics, and a batcher when the config asks for one; a `served` that
+  // has a batcher (a re-plan) keeps it and points it at the new executor.
+  void Attach(const Key& key, std::shared_ptr<const Deployment> deployment, Served* served);
+  bool Replannable(const Deployment& deployment) const;
+  // The background re-plan of `current` (see the header comment).
+  void Replan(const Key& key, const std::shared_ptr<const Deployment>& current);
 
   const CoordinatorOptions options_;
   std::unique_ptr<CoordinatorMetrics> owned_metrics_;  // when options_.metrics is null
@@ -174,6 +223,7 @@ class CoordinatorBackend : public InferenceBackend {
   mutable absl::Mutex mu_ ABSL_ACQUIRED_AFTER(deploy_mu_);
   std::map<Key, Served> served_ ABSL_GUARDED_BY(mu_);
   std::map<Key, Stats> stats_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> stopping_{false};
   // Repository loads and unloads (slow: reading, validating, planning) run
   // here, off the gRPC threads, one at a time. Declared last: destroyed
   // first, finishing queued work while everything else still exists.

@@ -69,6 +69,7 @@ status::GetStatusResponse BuildClusterStatus(const std::vector<CoordinatorBacken
     plan->set_replicas(deployment.strategy == Strategy::kData ? healthy
                                                                : static_cast<uint32_t>(deployment.replicas));
     plan->set_micro_batch_size(deployment.micro_batch_size);
+    plan->set_plan_source(served.plan_source);
     for (size_t s = 0; s < deployment.stages.size(); ++s) {
       const StagePartition& stage = deployment.stages[s];
       status::StagePlacement* placement = plan->add_stage_placements();

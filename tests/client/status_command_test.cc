@@ -30,6 +30,7 @@ status::GetStatusResponse Snapshot() {
   plan->set_stages(2);
   plan->set_replicas(1);
   plan->set_micro_batch_size(4);
+  plan->set_plan_source("measured on workers");
   for (int s = 0; s < 2; ++s) {
     status::StagePlacement* stage = plan->add_stage_placements();
     stage->set_stage_index(s);
@@ -105,6 +106,8 @@ TEST(StatusCommandTest, TextShowsModelsPlansPlacementsAndWorkers) {
   // One summary table for all models, then each model's placement.
   EXPECT_EQ(text.find("NAME  VERSION"), text.rfind("NAME  VERSION")) << text;
   EXPECT_LT(text.find("PLACEMENT\n  cnn version 1\n"), text.find("WORKERS")) << text;
+  EXPECT_THAT(text, HasSubstr("  cnn version 1\n    plan costs: measured on workers\n    stage 0"));
+  EXPECT_EQ(text.find("plan costs"), text.rfind("plan costs")) << text;  // not for the undeployed model
   EXPECT_THAT(text, HasSubstr("stage 0  partition aaaaaaaaaaaa  3.0 MiB  held by 10.0.0.2:8001"));
   EXPECT_THAT(text, HasSubstr("stage 1  partition bbbbbbbbbbbb  3.0 MiB  held by no worker yet"));
   EXPECT_THAT(text, HasSubstr("not ready: needs 4 workers, 2 healthy"));

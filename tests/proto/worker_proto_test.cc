@@ -15,13 +15,14 @@ TEST(WorkerProtoTest, ServiceMethodsAndStreaming) {
       google::protobuf::DescriptorPool::generated_pool()->FindServiceByName("tessera.worker.Worker");
   ASSERT_NE(service, nullptr);
   EXPECT_STREQ(worker::Worker::service_full_name(), "tessera.worker.Worker");
-  ASSERT_EQ(service->method_count(), 4);
+  ASSERT_EQ(service->method_count(), 5);
+  EXPECT_EQ(service->method(4)->name(), "Profile");  // added last: the other methods keep their indices
 
   const auto* load = service->FindMethodByName("LoadPartition");
   ASSERT_NE(load, nullptr);
   EXPECT_TRUE(load->client_streaming());
   EXPECT_FALSE(load->server_streaming());
-  for (const char* name : {"Execute", "Status", "Unload"}) {
+  for (const char* name : {"Execute", "Status", "Unload", "Profile"}) {
     const auto* method = service->FindMethodByName(name);
     ASSERT_NE(method, nullptr) << name;
     EXPECT_FALSE(method->client_streaming()) << name;

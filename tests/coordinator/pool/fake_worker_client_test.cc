@@ -186,3 +186,44 @@ TEST(FakeWorkerClientTest, EngineModeRunsThePartition) {
 
 }  // namespace
 }  // namespace tessera::coordinator
+
+namespace tessera::coordinator {
+namespace {
+
+absl::StatusOr<worker::ProfileResponse> Profile(FakeWorkerClient& fake, const std::string& id, uint32_t runs = 1) {
+  worker::ProfileRequest request;
+  request.set_partition_id(id);
+  request.set_runs(runs);
+  return SyncCall<worker::ProfileResponse>(
+      [&](auto done) { fake.Profile(request, absl::Now() + absl::Seconds(5), std::move(done)); });
+}
+
+TEST(FakeWorkerClientTest, ScriptedProfileAndLoadTime) {
+  FakeWorkerClient fake({});
+  engine::testing::ModelBuilder b;
+  b.Input("x", onnx::TensorProto::FLOAT, {-1, 2}).Node("Relu", {"x"}, {"h"}, {}, "first");
+  b.Node("Neg", {"h"}, {"y"}, {}, "second").Output("y", {-1, 2});
+  const std::string bytes = b.Bytes();
+  EXPECT_EQ(Profile(fake, Sha256Hex(bytes)).status().code(), absl::StatusCode::kNotFound);
+
+  fake.SetLoadTime(absl::Milliseconds(7));
+  absl::StatusOr<worker::LoadPartitionResponse> loaded = Load(fake, bytes);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->load_time_us(), 7000u);
+
+  fake.SetProfileTimes({{"second", 4.0}}, 0.5);
+  absl::StatusOr<worker::ProfileResponse> profile = Profile(fake, Sha256Hex(bytes));
+  ASSERT_TRUE(profile.ok()) << profile.status();
+  ASSERT_EQ(profile->nodes_size(), 2);
+  EXPECT_EQ(profile->nodes(0).name(), "first");
+  EXPECT_EQ(profile->nodes(0).op_type(), "Relu");
+  EXPECT_DOUBLE_EQ(profile->nodes(0).ms(), 0.5);
+  EXPECT_EQ(profile->nodes(1).name(), "second");
+  EXPECT_DOUBLE_EQ(profile->nodes(1).ms(), 4.0);
+  EXPECT_DOUBLE_EQ(profile->total_ms(), 4.5);
+  EXPECT_EQ(Profile(fake, Sha256Hex(bytes), 21).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(fake.CountCalls(FakeWorkerClient::Method::kProfile), 3);
+}
+
+}  // namespace
+}  // namespace tessera::coordinator

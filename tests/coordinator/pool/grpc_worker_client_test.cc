@@ -131,6 +131,14 @@ absl::StatusOr<worker::StatusResponse> Status(WorkerClient& client, absl::Durati
       [&](auto done) { client.Status(Deadline(deadline), std::move(done)); });
 }
 
+absl::StatusOr<worker::ProfileResponse> Profile(WorkerClient& client, const std::string& id, uint32_t runs = 1) {
+  worker::ProfileRequest request;
+  request.set_partition_id(id);
+  request.set_runs(runs);
+  return SyncCall<worker::ProfileResponse>(
+      [&](auto done) { client.Profile(request, Deadline(), std::move(done)); });
+}
+
 LoadablePartition Partition() {
   worker::PartitionHeader header;
   header.set_model_name("identity");
@@ -170,11 +178,21 @@ TEST(GrpcWorkerClientTest, LoadsAMultiMiBPartitionInChunksAndExecutes) {
   EXPECT_EQ(status->partitions(0).partition_id(), partition.id());
   EXPECT_EQ(status->partitions(0).model_name(), "identity");
 
+  absl::StatusOr<worker::ProfileResponse> profile = Profile(*client, partition.id(), 2);
+  ASSERT_TRUE(profile.ok()) << profile.status();
+  EXPECT_EQ(profile->partition_id(), partition.id());
+  ASSERT_EQ(profile->nodes_size(), 1);
+  EXPECT_EQ(profile->nodes(0).op_type(), "MatMul");
+  EXPECT_GT(profile->nodes(0).ms(), 0.0);
+  EXPECT_DOUBLE_EQ(profile->total_ms(), profile->nodes(0).ms());
+  EXPECT_EQ(Profile(*client, partition.id(), 0).status().code(), absl::StatusCode::kInvalidArgument);
+
   absl::StatusOr<worker::UnloadResponse> unloaded = SyncCall<worker::UnloadResponse>(
       [&](auto done) { client->Unload(partition.id(), Deadline(), std::move(done)); });
   ASSERT_TRUE(unloaded.ok()) << unloaded.status();
   EXPECT_TRUE(unloaded->was_loaded());
   EXPECT_EQ(Execute(*client, partition.id()).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Profile(*client, partition.id()).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST(GrpcWorkerClientTest, CorruptBytesAreDataLoss) {
@@ -316,6 +334,7 @@ TEST(GrpcWorkerClientTest, MutualTlsWithTheClusterCertificates) {
   absl::StatusOr<worker::LoadPartitionResponse> loaded = Load(**client, Partition());
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_TRUE(Execute(**client, Partition().id()).ok());
+  EXPECT_TRUE(Profile(**client, Partition().id()).ok());  // a coordinator RPC like the others
 
   // The worker's policy admits coordinators only.
   absl::StatusOr<GrpcWorkerClientFactory> as_client = MakeGrpcWorkerClientFactory(
@@ -324,6 +343,7 @@ TEST(GrpcWorkerClientTest, MutualTlsWithTheClusterCertificates) {
   absl::StatusOr<std::unique_ptr<WorkerClient>> intruder = (*as_client)(w->address());
   ASSERT_TRUE(intruder.ok());
   EXPECT_EQ(Status(**intruder).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Profile(**intruder, Partition().id()).status().code(), absl::StatusCode::kPermissionDenied);
 }
 
 // A worker found through DNS is dialled by IP, and its certificate is

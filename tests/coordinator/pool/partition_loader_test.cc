@@ -166,3 +166,55 @@ TEST_F(PartitionLoaderTest, ForgetWorker) {
 
 }  // namespace
 }  // namespace tessera::coordinator
+
+namespace tessera::coordinator {
+namespace {
+
+// Link speed from pushes: bytes / (round trip - the worker's load time).
+// The fake answers after its scripted delay and reports load_time_us, so a
+// 1 MiB push with a 400 ms round trip of which 100 ms is "loading" moved
+// 1 MiB in ~300 ms (a little more: the round trip also has the fake's
+// hashing and dispatch time, tens of ms on a busy machine).
+TEST_F(PartitionLoaderTest, PushesMeasureTheLinkSpeed) {
+  PartitionLoader loader;
+  EXPECT_FALSE(worker_->link_bytes_per_ms().has_value());
+  fake_->SetDelay(absl::Milliseconds(400));
+  fake_->SetLoadTime(absl::Milliseconds(100));
+  const LoadablePartition big = LoadablePartition::FromBytes(std::make_shared<const std::string>(1 << 20, 'x'));
+  ASSERT_TRUE(Ensure(loader, big).ok());
+  ASSERT_TRUE(worker_->link_bytes_per_ms().has_value());
+  const double expected = (1 << 20) / 300.0;  // bytes per ms over 300 ms
+  EXPECT_LE(*worker_->link_bytes_per_ms(), expected * 1.001);
+  EXPECT_GT(*worker_->link_bytes_per_ms(), expected * 0.6);
+
+  // A second push at a slower link: the estimate moves halfway (smoothing
+  // 0.5) towards the new sample.
+  const double first = *worker_->link_bytes_per_ms();
+  fake_->SetDelay(absl::Milliseconds(1000));  // 900 ms on the wire
+  const LoadablePartition other = LoadablePartition::FromBytes(std::make_shared<const std::string>(1 << 20, 'y'));
+  ASSERT_TRUE(Ensure(loader, other).ok());
+  const double second_sample = (1 << 20) / 900.0;
+  EXPECT_LE(*worker_->link_bytes_per_ms(), 0.5 * first + 0.5 * second_sample * 1.001);
+  EXPECT_GT(*worker_->link_bytes_per_ms(), 0.5 * first + 0.5 * second_sample * 0.6);
+  EXPECT_LT(*worker_->link_bytes_per_ms(), first);
+
+  // Already loaded and small pushes are no samples.
+  const double before = *worker_->link_bytes_per_ms();
+  PartitionLoader fresh;  // does not know `big` is there: the fake answers already_loaded
+  ASSERT_TRUE(Ensure(fresh, big).ok());
+  ASSERT_TRUE(Ensure(loader, partition_).ok());  // 13 bytes
+  EXPECT_DOUBLE_EQ(*worker_->link_bytes_per_ms(), before);
+}
+
+TEST(WorkerHandleLink, SmallOrInstantTransfersAreIgnored) {
+  WorkerHandle handle(1, nullptr, 0.3);
+  EXPECT_FALSE(handle.RecordLinkTransfer(1000, absl::Milliseconds(1)));
+  EXPECT_FALSE(handle.RecordLinkTransfer(1 << 20, absl::ZeroDuration()));
+  EXPECT_FALSE(handle.RecordLinkTransfer(1 << 20, absl::Milliseconds(-5)));
+  EXPECT_FALSE(handle.link_bytes_per_ms().has_value());
+  EXPECT_TRUE(handle.RecordLinkTransfer(1 << 20, absl::Milliseconds(8)));
+  EXPECT_DOUBLE_EQ(*handle.link_bytes_per_ms(), (1 << 20) / 8.0);
+}
+
+}  // namespace
+}  // namespace tessera::coordinator

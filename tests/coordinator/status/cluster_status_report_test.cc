@@ -47,7 +47,7 @@ TEST(ClusterStatusReportTest, PlansPlacementsAndWorkers) {
   deployment->stages[0].onnx_bytes = std::make_shared<const std::string>(100, 'x');
   deployment->stages[1].id = "p1";
   std::vector<CoordinatorBackend::ServedVersion> models = {
-      {.name = "m", .version = 1, .deployment = deployment},
+      {.name = "m", .version = 1, .deployment = deployment, .plan_source = "measured on workers"},
       {.name = "n", .version = 2, .deployment = nullptr, .unavailable_reason = "too few workers"}};
 
   WorkerPool::WorkerPtr b = Worker(2, "10.0.0.3:1", "tessera-worker");
@@ -68,6 +68,7 @@ TEST(ClusterStatusReportTest, PlansPlacementsAndWorkers) {
   EXPECT_EQ(m.plan().stages(), 2u);
   EXPECT_EQ(m.plan().replicas(), 1u);
   EXPECT_EQ(m.plan().micro_batch_size(), 2);
+  EXPECT_EQ(m.plan().plan_source(), "measured on workers");
   ASSERT_EQ(m.plan().stage_placements_size(), 2);
   EXPECT_EQ(m.plan().stage_placements(0).partition_bytes(), 100u);
   ASSERT_EQ(m.plan().stage_placements(0).workers_size(), 2);
