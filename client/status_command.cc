@@ -213,7 +213,8 @@ std::string FormatStatusJson(const status::GetStatusResponse& snapshot) {
       }
       plan = absl::StrCat("{\"strategy\": ", JsonQuote(model.plan().strategy()), ", \"stages\": ",
                           model.plan().stages(), ", \"replicas\": ", model.plan().replicas(),
-                          ", \"micro_batch_size\": ", model.plan().micro_batch_size(), ", \"placements\": [",
+                          ", \"micro_batch_size\": ", model.plan().micro_batch_size(),
+                          ", \"plan_source\": ", JsonQuote(model.plan().plan_source()), ", \"placements\": [",
                           absl::StrJoin(placements, ", "), "]}");
     }
     models.push_back(absl::StrCat("{\"name\": ", JsonQuote(model.name()), ", \"version\": ",

@@ -136,6 +136,7 @@ TEST(StatusCommandTest, JsonIsOneObjectWithEveryField) {
   EXPECT_EQ(plan.at("strategy").string_value(), "PIPELINE");
   EXPECT_EQ(plan.at("stages").number_value(), 2);
   EXPECT_EQ(plan.at("micro_batch_size").number_value(), 4);
+  EXPECT_EQ(plan.at("plan_source").string_value(), "measured on workers");
   const auto& placements = plan.at("placements").list_value().values();
   ASSERT_EQ(placements.size(), 2);
   EXPECT_EQ(placements[0].struct_value().fields().at("workers").list_value().values(0).string_value(),
