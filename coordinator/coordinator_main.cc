@@ -36,6 +36,7 @@
 #include "coordinator/status/cluster_status_report.h"
 #include "coordinator/status/cluster_status_service.h"
 #include "coordinator/service/coordinator_metrics.h"
+#include "prometheus/counter.h"
 #include "prometheus/registry.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:8000", "address to serve clients on (HOST:PORT; port 0 picks a free port)");
@@ -56,6 +57,13 @@ ABSL_FLAG(std::string, stage_forwarding, "relay",
 ABSL_FLAG(bool, measure_plans, true,
           "after deploying a pipeline, profile its stages on their workers and re-cut it on the measured costs");
 ABSL_FLAG(int, max_attempts, 3, "attempts per piece of a request before it fails (other workers are tried)");
+ABSL_FLAG(int64_t, health_deadline_ms, 400,
+          "deadline of each worker Status poll; a worker that misses it is taken out and its pieces in flight "
+          "replayed elsewhere (a hung worker is noticed within --health-interval-ms plus this)");
+ABSL_FLAG(double, retry_budget_ratio, 0.2,
+          "retry budget: tokens each first attempt of a piece earns; a replay on another worker costs one");
+ABSL_FLAG(double, retry_budget_min_per_second, 10, "retry budget: tokens earned per second regardless of traffic");
+ABSL_FLAG(double, retry_budget_max, 100, "retry budget: most tokens held (the budget starts full)");
 ABSL_FLAG(std::string, ops_listen, "",
           "HTTP address for /healthz, /readyz and /metrics (HOST:PORT, numeric host; port 0 picks a free port); "
           "empty: none");
@@ -104,14 +112,28 @@ int Main() {
   pool_options.workers = (*discovery)->Endpoints();
   pool_options.client_factory = WrapWithMetrics(*factory, metrics.cluster());
   pool_options.health_interval = absl::Milliseconds(absl::GetFlag(FLAGS_health_interval_ms));
+  pool_options.health_deadline = absl::Milliseconds(absl::GetFlag(FLAGS_health_deadline_ms));
   absl::StatusOr<std::unique_ptr<WorkerPool>> pool = WorkerPool::Create(pool_options);
   if (!pool.ok()) return Fail("workers", pool.status());
   (*pool)->PollNow();
   (*pool)->Start();
   PartitionLoader loader;
+  absl::StatusOr<std::unique_ptr<RetryBudget>> retry_budget =
+      RetryBudget::Create({.ratio = absl::GetFlag(FLAGS_retry_budget_ratio),
+                           .min_per_second = absl::GetFlag(FLAGS_retry_budget_min_per_second),
+                           .max_tokens = absl::GetFlag(FLAGS_retry_budget_max)});
+  if (!retry_budget.ok()) return Fail("--retry-budget-*", retry_budget.status());
+  prometheus::Counter& retries_refused =
+      prometheus::BuildCounter()
+          .Name("tessera_piece_retries_refused_total")
+          .Help("Replays of failed pieces refused because the retry budget was exhausted")
+          .Register(*registry)
+          .Add({});
   ClusterPieceRunner cluster_runner(pool->get(), &loader,
                                     {.max_attempts = absl::GetFlag(FLAGS_max_attempts),
-                                     .retries = metrics.cluster().retries});
+                                     .retries = metrics.cluster().retries,
+                                     .retry_budget = retry_budget->get(),
+                                     .retries_refused = &retries_refused});
   StageAdmission runner(&cluster_runner, {.in_flight_per_replica = std::max(absl::GetFlag(FLAGS_stage_in_flight), 1)});
 
   // Models.

@@ -117,6 +117,13 @@ void WorkerCore::Execute(ExecuteRequest* request, ExecuteResponse* response, std
       absl::MutexLock lock(&mu_);
       --executes_running_;
     };
+    // Past its deadline while queued: dropped without running (the caller
+    // has given up on it, or replayed it elsewhere).
+    if (absl::Now() >= deadline) {
+      release_slot();
+      return done(absl::DeadlineExceededError(absl::StrCat(
+          "the piece passed its deadline after ", absl::FormatDuration(start - queued), " in the queue; not run")));
+    }
     if (cancelled && cancelled()) {
       release_slot();
       return done(absl::CancelledError("the request was cancelled or passed its deadline while queued"));

@@ -63,8 +63,10 @@ class WorkerCore {
   void FinishLoad(PartitionUpload upload, LoadPartitionResponse* response,
                   std::function<void(absl::Status)> done);
 
-  // Runs request on its partition (NOT_FOUND when not cached). `cancelled`
-  // is polled before the work starts (client gone or past its deadline).
+  // Runs request on its partition (NOT_FOUND when not cached). A piece
+  // whose `deadline` passed while it was queued is not run:
+  // DEADLINE_EXCEEDED. `cancelled` is polled before the work starts too
+  // (client gone: CANCELLED).
   // The input tensors' contents are moved out of `request` into the engine
   // (no copy); the rest of it stays as it was.
   //

@@ -5,14 +5,14 @@
 
 namespace tessera::coordinator {
 
-InFlightTicket::InFlightTicket(std::shared_ptr<WorkerHandle> worker) : worker_(std::move(worker)) {
-  if (worker_ != nullptr) worker_->AddInFlight(1);
-}
+InFlightTicket::InFlightTicket(std::shared_ptr<WorkerHandle> worker, uint64_t piece)
+    : worker_(std::move(worker)), piece_(piece) {}
 
 void InFlightTicket::Release() {
   if (worker_ == nullptr) return;
-  worker_->AddInFlight(-1);
+  worker_->EndPiece(piece_);
   worker_.reset();
+  piece_ = 0;
 }
 
 WorkerHandle::WorkerHandle(uint64_t id, std::unique_ptr<WorkerClient> client, double capacity_smoothing,
@@ -57,11 +57,38 @@ int WorkerHandle::in_flight() const {
   return in_flight_;
 }
 
-InFlightTicket WorkerHandle::StartPiece() { return InFlightTicket(shared_from_this()); }
+InFlightTicket WorkerHandle::StartPiece(LostCallback on_lost) {
+  uint64_t piece = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    ++in_flight_;
+    if (on_lost) {
+      piece = next_piece_++;
+      lost_callbacks_.emplace(piece, std::move(on_lost));
+    }
+  }
+  return InFlightTicket(shared_from_this(), piece);
+}
 
-void WorkerHandle::AddInFlight(int delta) {
+void WorkerHandle::EndPiece(uint64_t piece) {
+  LostCallback dropped;  // destroyed outside the lock
   absl::MutexLock lock(&mu_);
-  in_flight_ += delta;
+  --in_flight_;
+  if (piece == 0) return;
+  auto it = lost_callbacks_.find(piece);
+  if (it == lost_callbacks_.end()) return;
+  dropped = std::move(it->second);
+  lost_callbacks_.erase(it);
+}
+
+int WorkerHandle::LosePieces(const absl::Status& why) {
+  absl::flat_hash_map<uint64_t, LostCallback> lost;
+  {
+    absl::MutexLock lock(&mu_);
+    lost.swap(lost_callbacks_);
+  }
+  for (auto& [piece, callback] : lost) callback(why);
+  return static_cast<int>(lost.size());
 }
 
 std::optional<double> WorkerHandle::MeasuredCapacity(const std::string& partition_id) const {

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -32,17 +33,20 @@ namespace tessera::coordinator {
 
 class WorkerHandle;
 
-// Counts one piece in flight on a worker while alive (RAII; movable).
+// Counts one piece in flight on a worker while alive (RAII; movable), and
+// holds the piece's "lost" callback, if any (WorkerHandle::StartPiece).
 class InFlightTicket {
  public:
   InFlightTicket() = default;
-  explicit InFlightTicket(std::shared_ptr<WorkerHandle> worker);
+  InFlightTicket(std::shared_ptr<WorkerHandle> worker, uint64_t piece);
   ~InFlightTicket() { Release(); }
-  InFlightTicket(InFlightTicket&& other) noexcept = default;
+  InFlightTicket(InFlightTicket&& other) noexcept
+      : worker_(std::move(other.worker_)), piece_(std::exchange(other.piece_, 0)) {}
   InFlightTicket& operator=(InFlightTicket&& other) noexcept {
     if (this != &other) {
       Release();
       worker_ = std::move(other.worker_);
+      piece_ = std::exchange(other.piece_, 0);
     }
     return *this;
   }
@@ -55,6 +59,7 @@ class InFlightTicket {
 
  private:
   std::shared_ptr<WorkerHandle> worker_;
+  uint64_t piece_ = 0;  // key of the lost callback; 0: none
 };
 
 class WorkerHandle : public std::enable_shared_from_this<WorkerHandle> {
@@ -87,8 +92,18 @@ class WorkerHandle : public std::enable_shared_from_this<WorkerHandle> {
   absl::Status last_failure() const;
   int in_flight() const;
 
-  // A ticket counting one piece in flight until it is destroyed.
-  InFlightTicket StartPiece();
+  // Called at most once, when the pool gives up on the worker while the
+  // piece is in flight (LosePieces): the piece should be replayed elsewhere
+  // and its own answer, if it ever comes, ignored.
+  using LostCallback = std::function<void(const absl::Status& why)>;
+  // A ticket counting one piece in flight until it is destroyed (or
+  // released); `on_lost` (may be empty) stays registered until then.
+  InFlightTicket StartPiece(LostCallback on_lost = nullptr);
+  // Calls (outside the lock) and forgets the lost callbacks of every piece
+  // in flight; the pieces stay counted in flight until their tickets go.
+  // Returns how many callbacks ran. WorkerPool calls it when a health poll
+  // fails: the worker died, hangs or is cut off.
+  int LosePieces(const absl::Status& why);
 
   // Measured samples per compute-second for `partition_id`, if any
   // Execute of it was recorded.
@@ -127,7 +142,7 @@ class WorkerHandle : public std::enable_shared_from_this<WorkerHandle> {
 
  private:
   friend class InFlightTicket;
-  void AddInFlight(int delta);
+  void EndPiece(uint64_t piece);
 
   const uint64_t id_;
   const std::unique_ptr<WorkerClient> client_;
@@ -145,6 +160,8 @@ class WorkerHandle : public std::enable_shared_from_this<WorkerHandle> {
   absl::Status last_failure_ ABSL_GUARDED_BY(mu_);
   absl::Time failed_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t next_piece_ ABSL_GUARDED_BY(mu_) = 1;
+  absl::flat_hash_map<uint64_t, LostCallback> lost_callbacks_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, double> samples_per_second_ ABSL_GUARDED_BY(mu_);  // EWMA per partition
   std::optional<double> link_bytes_per_ms_ ABSL_GUARDED_BY(mu_);  // EWMA
 };

@@ -162,8 +162,13 @@ void WorkerPool::Poll(const std::vector<WorkerPtr>& workers, const std::shared_p
             const WorkerHandle::PollOutcome outcome = worker->OnStatus(*status, started);
             if (outcome.restarted && !worker->removed()) listeners->NotifyRestarted(worker);
             if (outcome.health_changed) listeners->NotifyHealth(worker);
-          } else if (worker->OnFailure(status.status())) {
-            listeners->NotifyHealth(worker);
+          } else {
+            if (worker->OnFailure(status.status())) listeners->NotifyHealth(worker);
+            // Died, hangs or is cut off: what is in flight there is given up
+            // (and replayed elsewhere by its owner) instead of waiting for
+            // the request's deadline.
+            worker->LosePieces(absl::UnavailableError(absl::StrCat(
+                "worker ", worker->address(), " failed its health check: ", status.status().message())));
           }
           for (const std::function<void()>& waiter : worker->EndPoll()) waiter();
           outstanding->Done();

@@ -13,7 +13,11 @@
 // Health: a background thread (Start) polls Status on every worker each
 // health_interval, with a health_deadline. A failed poll, or a failure the
 // scheduler reports (ReportFailure), marks the worker unhealthy at once; the
-// next successful poll re-admits it. A boot_id different from the last one
+// next successful poll re-admits it. A failed poll also gives up the pieces
+// in flight on the worker (WorkerHandle::LosePieces), so that a worker that
+// hangs (SIGSTOP, a cut link: the connection stays up, calls just wait) holds
+// requests for at most health_interval + health_deadline, not until their
+// deadlines. A boot_id different from the last one
 // seen means the worker restarted and lost its partitions: its generation is
 // bumped and OnWorkerRestarted listeners are told, so that partitions are
 // pushed again (partition_loader.h keys what it pushed by generation).
@@ -82,7 +86,8 @@ class WorkerPool {
     std::vector<WorkerEndpoint> workers;
     WorkerClientFactory client_factory;
     absl::Duration health_interval = absl::Milliseconds(500);
-    absl::Duration health_deadline = absl::Seconds(1);
+    // Well under a second: a hung worker is noticed within interval + deadline.
+    absl::Duration health_deadline = absl::Milliseconds(400);
     // Weight of a new Execute timing in the capacity EWMA, in (0, 1].
     double capacity_smoothing = 0.3;
   };

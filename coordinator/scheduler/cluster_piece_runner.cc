@@ -1,6 +1,7 @@
 #include "coordinator/scheduler/cluster_piece_runner.h"
 
 #include <algorithm>
+#include <atomic>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -65,13 +66,30 @@ void ClusterPieceRunner::Run(const Deployment& deployment, int stage, int replic
   attempt->request = std::move(request);
   attempt->deadline = deadline;
   attempt->done = std::move(done);
+  if (options_.retry_budget != nullptr) options_.retry_budget->Deposit();
   Try(std::move(attempt));
 }
 
-void ClusterPieceRunner::Retry(std::shared_ptr<Attempt> attempt) {
+void ClusterPieceRunner::Retry(std::shared_ptr<Attempt> attempt, bool budgeted) {
+  // Only replays that may still run ask the budget (Try ends the others).
+  if (budgeted && options_.retry_budget != nullptr && attempt->attempts < options_.max_attempts &&
+      absl::Now() < attempt->deadline && !options_.retry_budget->TryWithdraw()) {
+    if (options_.retries_refused != nullptr) options_.retries_refused->Increment();
+    const absl::Status& last = attempt->last_failure;
+    return attempt->done(absl::UnavailableError(
+        absl::StrCat(last.message(), " (not retried: the retry budget is exhausted)")));
+  }
   attempt->retrying = true;
   Try(std::move(attempt));
 }
+
+// One dispatch of a piece to one worker: settled once, by its answer, by a
+// failed push, or by the pool giving up on the worker (LosePieces).
+struct ClusterPieceRunner::Dispatch {
+  std::atomic<bool> settled{false};
+  InFlightTicket ticket;
+  bool Settle() { return !settled.exchange(true); }
+};
 
 void ClusterPieceRunner::Try(std::shared_ptr<Attempt> attempt) {
   const Deployment& d = *attempt->deployment;
@@ -80,6 +98,10 @@ void ClusterPieceRunner::Try(std::shared_ptr<Attempt> attempt) {
     absl::Status failure = attempt->last_failure.ok()
                                ? absl::DeadlineExceededError("the request's deadline passed")
                                : attempt->last_failure;
+    if (absl::Now() >= attempt->deadline && failure.code() != absl::StatusCode::kDeadlineExceeded) {
+      failure = absl::DeadlineExceededError(
+          absl::StrCat("the request's deadline passed; last failure: ", failure.message()));
+    }
     return attempt->done(absl::Status(failure.code(), absl::StrCat(failure.message(), " (after ", attempt->attempts,
                                                                    " attempts)")));
   }
@@ -119,10 +141,23 @@ void ClusterPieceRunner::Try(std::shared_ptr<Attempt> attempt) {
   if (attempt->retrying && options_.retries != nullptr) options_.retries->Increment();
   attempt->retrying = false;
   LoadablePartition loadable{partition.header, partition.onnx_bytes};
-  auto ticket = std::make_shared<InFlightTicket>(worker->StartPiece());
-  loader_->EnsureLoaded(worker, loadable, attempt->deadline, [this, attempt, worker, ticket](absl::Status loaded) {
+  auto dispatch = std::make_shared<Dispatch>();
+  // The pool gave up on the worker (a failed health poll: dead, hung or cut
+  // off): replay now; the call's own answer, if it ever comes, is ignored.
+  // Holds the dispatch weakly: the ticket inside it owns this callback.
+  std::weak_ptr<Dispatch> weak = dispatch;
+  const uint64_t worker_id = worker->id();
+  dispatch->ticket = worker->StartPiece([this, attempt, weak, worker_id](const absl::Status& why) {
+    std::shared_ptr<Dispatch> d = weak.lock();
+    if (d == nullptr || !d->Settle()) return;
+    attempt->failed.push_back(worker_id);
+    attempt->last_failure = why;
+    Retry(attempt);
+  });
+  loader_->EnsureLoaded(worker, loadable, attempt->deadline, [this, attempt, worker, dispatch](absl::Status loaded) {
     if (!loaded.ok()) {
-      ticket->Release();
+      if (!dispatch->Settle()) return;
+      dispatch->ticket.Release();
       if (WorkerPool::IsWorkerFailure(loaded)) pool_->ReportFailure(worker, loaded);
       if (!WorkerPool::IsWorkerFailure(loaded) && loaded.code() != absl::StatusCode::kResourceExhausted) {
         return attempt->done(absl::Status(loaded.code(), absl::StrCat("loading the partition on ", worker->address(),
@@ -132,10 +167,16 @@ void ClusterPieceRunner::Try(std::shared_ptr<Attempt> attempt) {
       attempt->last_failure = absl::Status(loaded.code(), absl::StrCat(worker->address(), ": ", loaded.message()));
       return Retry(attempt);
     }
+    if (dispatch->settled.load()) {
+      dispatch->ticket.Release();
+      return;  // given up while the partition was pushed
+    }
     worker->client().Execute(
         attempt->request, attempt->deadline,
-        [this, attempt, worker, ticket](absl::StatusOr<worker::ExecuteResponse> response) {
-          ticket->Release();
+        [this, attempt, worker, dispatch](absl::StatusOr<worker::ExecuteResponse> response) {
+          const bool mine = dispatch->Settle();
+          dispatch->ticket.Release();
+          if (!mine) return;  // replayed elsewhere already
           if (response.ok()) {
             int64_t samples = 1;
             const auto& inputs = attempt->request->inputs();
@@ -145,12 +186,13 @@ void ClusterPieceRunner::Try(std::shared_ptr<Attempt> attempt) {
           }
           const absl::Status& status = response.status();
           if (status.code() == absl::StatusCode::kNotFound && !attempt->pushed_after_not_found) {
-            // Restarted or evicted: push again and replay on the same worker.
+            // Restarted or evicted: push again and replay on the same worker
+            // (not charged to the retry budget: nothing is sick).
             loader_->MarkNotLoaded(*worker, attempt->request->partition_id());
             attempt->pushed_after_not_found = true;
             --attempt->attempts;
             attempt->replica = -1;
-            return Retry(attempt);
+            return Retry(attempt, /*budgeted=*/false);
           }
           if (WorkerPool::IsWorkerFailure(status) || status.code() == absl::StatusCode::kResourceExhausted) {
             if (WorkerPool::IsWorkerFailure(status)) pool_->ReportFailure(worker, status);
@@ -214,16 +256,31 @@ void ClusterPieceRunner::RunChain(const Deployment& deployment, std::shared_ptr<
     absl::Status failure;
     std::vector<InFlightTicket> tickets;
     Done done;
+    // Answered (or given up): `done` is called by whoever settles first.
+    std::atomic<bool> settled{false};
+    bool Settle() { return !settled.exchange(true); }
   };
   auto join = std::make_shared<Join>();
   join->pending = stages;
   join->done = std::move(done);
-  for (const WorkerPool::WorkerPtr& worker : chosen) join->tickets.push_back(worker->StartPiece());
+  // A hop's worker failing its health poll ends the chain at once (the
+  // executor replays it by RELAY); the chain's own answer is then ignored.
+  std::weak_ptr<Join> weak = join;
+  for (const WorkerPool::WorkerPtr& worker : chosen) {
+    join->tickets.push_back(worker->StartPiece([this, weak](const absl::Status& why) {
+      std::shared_ptr<Join> j = weak.lock();
+      if (j == nullptr || !j->Settle()) return;
+      if (options_.retries != nullptr) options_.retries->Increment();
+      Done done = std::move(j->done);
+      done(why);
+    }));
+  }
   auto dispatch = [this, &deployment, request, deadline, chosen, join]() {
     chosen[0]->client().Execute(
         request, deadline,
         [this, &deployment, request, chosen, join](absl::StatusOr<worker::ExecuteResponse> response) {
           for (InFlightTicket& ticket : join->tickets) ticket.Release();
+          if (!join->Settle()) return;
           Done done = std::move(join->done);
           if (response.ok()) {
             int64_t samples = 1;
@@ -276,8 +333,9 @@ void ClusterPieceRunner::RunChain(const Deployment& deployment, std::shared_ptr<
           }
           if (!loaded.ok() && WorkerPool::IsWorkerFailure(loaded)) pool_->ReportFailure(worker, loaded);
           if (!last) return;
-          if (!failure.ok()) {
+          if (!failure.ok() || join->settled.load()) {
             for (InFlightTicket& ticket : join->tickets) ticket.Release();
+            if (failure.ok() || !join->Settle()) return;
             return join->done(failure);
           }
           dispatch();

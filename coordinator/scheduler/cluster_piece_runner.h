@@ -12,9 +12,20 @@
 // Failures: a worker failure (UNAVAILABLE, DEADLINE_EXCEEDED, ...; see
 // WorkerPool::IsWorkerFailure) marks the worker unhealthy and the piece is
 // replayed on another worker (stage RPCs are idempotent), up to
-// Options::max_attempts and never past the request's deadline. Request
+// Options::max_attempts and never past the request's deadline (then
+// DEADLINE_EXCEEDED). A piece in flight on a worker whose health poll fails
+// (dead, hung, cut off: WorkerHandle::LosePieces) is replayed at once
+// without waiting for its own answer, which is ignored if it comes. Request
 // errors (INVALID_ARGUMENT, ...) are returned at once. Execute timings feed
 // the pool's capacity estimates. Every replay counts on Options::retries.
+//
+// Retry budget (Options::retry_budget, retry_budget.h): every piece's first
+// attempt deposits, every replay on another worker withdraws; when the
+// budget is empty the failure is returned as UNAVAILABLE, its message
+// ending "(not retried: the retry budget is exhausted)", and counted on
+// Options::retries_refused. A push again after NOT_FOUND (a restarted
+// worker) is not charged. Chains (RunChain) are not charged either: the
+// executor replays a failed chain by RELAY, whose pieces are.
 //
 // DIRECT forwarding (RunChain): one chained Execute per micro-batch, sent to
 // stage 0's worker, which forwards to the others.
@@ -28,6 +39,7 @@
 #include "coordinator/pool/partition_loader.h"
 #include "coordinator/pool/worker_pool.h"
 #include "coordinator/scheduler/piece_runner.h"
+#include "coordinator/scheduler/retry_budget.h"
 #include "prometheus/counter.h"
 
 namespace tessera::coordinator {
@@ -40,6 +52,11 @@ class ClusterPieceRunner : public PieceRunner {
     // Pieces tried again (another worker, or a push after NOT_FOUND); null:
     // not counted. Borrowed.
     prometheus::Counter* retries = nullptr;
+    // Bounds replays on other workers (each first attempt deposits, each
+    // such replay withdraws); null: unbounded. Borrowed.
+    RetryBudget* retry_budget = nullptr;
+    // Replays the budget refused; null: not counted. Borrowed.
+    prometheus::Counter* retries_refused = nullptr;
   };
 
   ClusterPieceRunner(WorkerPool* pool, PartitionLoader* loader, Options options)
@@ -62,11 +79,13 @@ class ClusterPieceRunner : public PieceRunner {
 
  private:
   struct Attempt;
+  struct Dispatch;
   // The workers that may run `stage` now, in replica order.
   std::vector<WorkerPool::WorkerPtr> Candidates(const Deployment& deployment, int stage) const;
   void Try(std::shared_ptr<Attempt> attempt);
-  // Try again after a failure (counted as a retry once dispatched).
-  void Retry(std::shared_ptr<Attempt> attempt);
+  // Try again after a failure (counted as a retry once dispatched);
+  // `budgeted`: asks the retry budget first.
+  void Retry(std::shared_ptr<Attempt> attempt, bool budgeted = true);
 
   WorkerPool* const pool_;
   PartitionLoader* const loader_;

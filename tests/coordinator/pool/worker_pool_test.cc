@@ -4,12 +4,15 @@
 // membership updates, and a bounded Stop with a hung worker.
 #include "coordinator/pool/worker_pool.h"
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/sha256.h"
 #include "common/wire_tensor.h"
 #include "coordinator/pool/fake_worker_fleet.h"
@@ -95,6 +98,70 @@ TEST(WorkerPoolTest, FailedPollMarksUnhealthyAndRecoveryReadmits) {
   // The failure and the recovery (the first admissions may have come before
   // the listener was added).
   EXPECT_GE(health_changes.load(), 2);
+}
+
+TEST(WorkerPoolTest, HungWorkerLosesItsPiecesInFlightWhenAPollTimesOut) {
+  FakeWorkerFleet fleet;
+  absl::StatusOr<std::unique_ptr<WorkerPool>> created = WorkerPool::Create({
+      .workers = {"w1:1", "w2:1"},
+      .client_factory = fleet.Factory(),
+      .health_interval = absl::Milliseconds(100),
+      .health_deadline = absl::Milliseconds(200),
+  });
+  ASSERT_TRUE(created.ok()) << created.status();
+  std::unique_ptr<WorkerPool> pool = *std::move(created);
+  pool->PollNow();
+  WorkerPool::WorkerPtr w1 = pool->Find("w1:1");
+  WorkerPool::WorkerPtr w2 = pool->Find("w2:1");
+  ASSERT_TRUE(w1->healthy());
+  absl::Mutex mu;
+  std::vector<std::string> lost;
+  auto on_lost = [&](const std::string& name) {
+    return [&, name](const absl::Status& why) {
+      absl::MutexLock lock(&mu);
+      lost.push_back(absl::StrCat(name, ": ", why.ToString()));
+    };
+  };
+  InFlightTicket a = w1->StartPiece(on_lost("a"));
+  InFlightTicket b = w1->StartPiece(on_lost("b"));
+  InFlightTicket done_early = w1->StartPiece(on_lost("released"));
+  InFlightTicket elsewhere = w2->StartPiece(on_lost("w2"));
+  InFlightTicket silent = w1->StartPiece();  // no callback: only counted
+  done_early.Release();
+  EXPECT_EQ(w1->in_flight(), 3);
+
+  fleet.fake("w1:1")->SetHung(true);  // SIGSTOP: Status never answers
+  const absl::Time hung = absl::Now();
+  pool->Start();
+  ASSERT_TRUE(WaitUntil([&] {
+    absl::MutexLock lock(&mu);
+    return lost.size() >= 2;
+  }));
+  const absl::Duration detected = absl::Now() - hung;
+  // One poll deadline (200 ms) after the first round; generous bound.
+  EXPECT_LT(detected, absl::Milliseconds(1000)) << detected;
+  EXPECT_FALSE(w1->healthy());
+  EXPECT_TRUE(w2->healthy());
+  {
+    absl::MutexLock lock(&mu);
+    ASSERT_EQ(lost.size(), 2u) << absl::StrJoin(lost, "; ");
+    std::sort(lost.begin(), lost.end());
+    EXPECT_EQ(lost[0].substr(0, 3), "a: ");
+    EXPECT_EQ(lost[1].substr(0, 3), "b: ");
+    EXPECT_NE(lost[0].find("UNAVAILABLE"), std::string::npos) << lost[0];
+    EXPECT_NE(lost[0].find("w1:1 failed its health check"), std::string::npos) << lost[0];
+  }
+  // Lost pieces stay counted until their tickets go; callbacks run once.
+  EXPECT_EQ(w1->in_flight(), 3);
+  EXPECT_EQ(w1->LosePieces(absl::UnavailableError("again")), 0);
+  a.Release();
+  b.Release();
+  silent.Release();
+  EXPECT_EQ(w1->in_flight(), 0);
+  EXPECT_EQ(w2->in_flight(), 1);
+  fleet.fake("w1:1")->SetHung(false);
+  ASSERT_TRUE(WaitUntil([&] { return w1->healthy(); }));
+  pool->Stop();
 }
 
 TEST(WorkerPoolTest, ReportedWorkerFailureMarksUnhealthyAtOnceAndPollReadmits) {
