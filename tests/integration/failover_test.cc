@@ -176,6 +176,42 @@ TEST(FailoverTest, StoppedWorkerIsRoutedAroundAndReadmittedAfterSigcont) {
   EXPECT_GT(after->executes_total(), before->executes_total());
 }
 
+TEST(FailoverTest, ShortDeadlineEndsTheRequestAndReachesTheWorkersPiece) {
+  RealCluster cluster("failover_deadline");
+  ASSERT_GE(cluster.StartWorker(), 0);
+  // Slow health polls, so that only the deadline can end the request.
+  cluster.StartCoordinator({"--health-interval-ms", "1000", "--health-deadline-ms", "900"});
+  ASSERT_TRUE(cluster.WaitHealthy(1, absl::Seconds(20)));
+  const Tensor input = testing::RandomImage(1, 3);
+  inference::ModelInferResponse response;
+  ASSERT_TRUE(cluster.Infer("cnn_data", input, kDeadline, &response).ok());
+  absl::SleepFor(absl::Milliseconds(1200));  // a poll after it
+  absl::StatusOr<status::WorkerStatus> before = WorkerState(cluster, cluster.worker_addresses()[0]);
+  ASSERT_TRUE(before.ok());
+  // The worker hangs; a request with a 300 ms deadline fails at it.
+  cluster.SignalWorker(0, SIGSTOP);
+  const absl::Time start = absl::Now();
+  grpc::Status st = cluster.Infer("cnn_data", input, absl::Milliseconds(300), &response);
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << st.error_message();
+  EXPECT_LT(took, absl::Milliseconds(800)) << took;
+  // Resumed, the worker finds the piece (sent with the client's deadline)
+  // already late and drops it without running it.
+  absl::SleepFor(absl::Milliseconds(200));
+  cluster.SignalWorker(0, SIGCONT);
+  ASSERT_TRUE(cluster.WaitHealthy(1, absl::Seconds(10)));
+  absl::SleepFor(absl::Milliseconds(1200));  // a poll after the piece was seen
+  absl::StatusOr<status::WorkerStatus> after = WorkerState(cluster, cluster.worker_addresses()[0]);
+  ASSERT_TRUE(after.ok());
+  std::printf("[failover] 300 ms deadline on a stopped worker: %s after %s; worker executes %llu -> %llu\n",
+              grpc::StatusCode::DEADLINE_EXCEEDED == st.error_code() ? "DEADLINE_EXCEEDED" : "other",
+              absl::FormatDuration(took).c_str(), static_cast<unsigned long long>(before->executes_total()),
+              static_cast<unsigned long long>(after->executes_total()));
+  EXPECT_GT(before->executes_total(), 0u);
+  EXPECT_EQ(after->executes_total(), before->executes_total());
+  ASSERT_TRUE(cluster.Infer("cnn_data", input, kDeadline, &response).ok());
+}
+
 TEST(FailoverTest, PipelineWorkerKilledForGoodHasItsStageReplaced) {
   RealCluster cluster("failover_kill");
   for (int i = 0; i < 3; ++i) ASSERT_GE(cluster.StartWorker(), 0);

@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/sha256.h"
 #include "common/wire_tensor.h"
 #include "grpcpp/grpcpp.h"
@@ -292,6 +294,86 @@ TEST_F(WorkerServiceTest, ConcurrentExecutesAllAnswerCorrectly) {
   }
   for (auto& t : clients) t.join();
   for (int c = 0; c < 8; ++c) EXPECT_EQ(correct[c], 1) << "client " << c;
+}
+
+
+// y = x @ W repeated `layers` times, x [batch, n], W [n, n]: slow enough on
+// one engine thread to keep the only execution slot busy.
+std::string SlowModel(int64_t n, int layers) {
+  std::vector<float> w(n * n, 1.0f / static_cast<float>(n));
+  ModelBuilder b;
+  b.Input("x", onnx::TensorProto::FLOAT, {-1, n}).Initializer("W", tessera::Tensor::FromVector<float>({n, n}, w));
+  std::string last = "x";
+  for (int i = 0; i < layers; ++i) {
+    const std::string out = i + 1 == layers ? "y" : absl::StrCat("h", i);
+    b.Node("MatMul", {last, "W"}, {out});
+    last = out;
+  }
+  b.Output("y", {-1, n});
+  return b.Bytes();
+}
+
+TEST_F(WorkerServiceTest, QueuedPiecePastItsDeadlineIsDroppedWithoutRunning) {
+  TearDown();
+  StartServer({.intra_op_threads = 1, .max_concurrent_executes = 1});
+  const int64_t n = 512;
+  const std::string model = SlowModel(n, 160);
+  LoadPartitionResponse loaded;
+  ASSERT_TRUE(Upload(model, 1 << 20, &loaded).ok());
+  ExecuteRequest slow;
+  slow.set_partition_id(Sha256Hex(model));
+  TensorToWire("x", tessera::Tensor::FromVector<float>({n, n}, std::vector<float>(n * n, 1.0f)), slow.add_inputs());
+
+  // The slow piece takes the only slot...
+  absl::Duration slow_took;
+  grpc::Status slow_status;
+  std::thread first([&] {
+    const absl::Time start = absl::Now();
+    ExecuteResponse response;
+    slow_status = Execute(slow, &response);
+    slow_took = absl::Now() - start;
+  });
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (core_->Status().executes_in_flight() == 0 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(1));
+  ASSERT_EQ(core_->Status().executes_in_flight(), 1u);
+  // ... a piece with a 100 ms deadline queues behind it: the caller hears
+  // DEADLINE_EXCEEDED at its deadline, not when the slot frees.
+  ExecuteRequest quick = slow;
+  quick.set_piece_id(2);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(100));
+  ExecuteResponse response;
+  const absl::Time start = absl::Now();
+  grpc::Status st = stub_->Execute(&context, quick, &response);
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << st.error_message();
+  EXPECT_LT(took, absl::Milliseconds(600)) << took;
+  first.join();
+  ASSERT_TRUE(slow_status.ok()) << slow_status.error_message();
+  ASSERT_GT(slow_took, absl::Milliseconds(250)) << "the slow piece was too fast to make the point";
+  // The worker dropped the late piece without running it: one Execute ran.
+  while (core_->Status().executes_in_flight() > 0 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(1));
+  EXPECT_EQ(core_->Status().executes_in_flight(), 0u);
+  EXPECT_EQ(core_->Status().executes_total(), 1u);
+}
+
+TEST_F(WorkerServiceTest, PieceWhoseDeadlinePassedIsNotRun) {
+  const std::string model = MatMulReluModel();
+  LoadPartitionResponse loaded;
+  ASSERT_TRUE(Upload(model, 1 << 20, &loaded).ok());
+  ExecuteRequest request = Request(Sha256Hex(model), {1, 2, 3, 4});
+  ExecuteResponse response;
+  absl::Notification done;
+  absl::Status result;
+  core_->Execute(&request, &response, nullptr, absl::Now() - absl::Milliseconds(1), [&](absl::Status status) {
+    result = status;
+    done.Notify();
+  });
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  EXPECT_EQ(result.code(), absl::StatusCode::kDeadlineExceeded) << result;
+  EXPECT_NE(result.message().find("not run"), absl::string_view::npos) << result;
+  EXPECT_EQ(response.outputs_size(), 0);
+  EXPECT_EQ(core_->Status().executes_total(), 0u);
 }
 
 }  // namespace
