@@ -164,11 +164,16 @@ void WorkerPool::Poll(const std::vector<WorkerPtr>& workers, const std::shared_p
             if (outcome.health_changed) listeners->NotifyHealth(worker);
           } else {
             if (worker->OnFailure(status.status())) listeners->NotifyHealth(worker);
-            // Died, hangs or is cut off: what is in flight there is given up
-            // (and replayed elsewhere by its owner) instead of waiting for
-            // the request's deadline.
-            worker->LosePieces(absl::UnavailableError(absl::StrCat(
-                "worker ", worker->address(), " failed its health check: ", status.status().message())));
+            // No answer at all within the poll's deadline: the worker hangs
+            // or is cut off, and so do the calls in flight there; they are
+            // given up (and replayed elsewhere by their owners) instead of
+            // waiting for the requests' deadlines. Other failures (refused:
+            // a draining worker still finishes its calls; reset: a dead
+            // worker's calls fail by themselves) leave them alone.
+            if (status.status().code() == absl::StatusCode::kDeadlineExceeded) {
+              worker->LosePieces(absl::UnavailableError(absl::StrCat(
+                  "worker ", worker->address(), " failed its health check: ", status.status().message())));
+            }
           }
           for (const std::function<void()>& waiter : worker->EndPoll()) waiter();
           outstanding->Done();

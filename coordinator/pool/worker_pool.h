@@ -13,11 +13,13 @@
 // Health: a background thread (Start) polls Status on every worker each
 // health_interval, with a health_deadline. A failed poll, or a failure the
 // scheduler reports (ReportFailure), marks the worker unhealthy at once; the
-// next successful poll re-admits it. A failed poll also gives up the pieces
-// in flight on the worker (WorkerHandle::LosePieces), so that a worker that
-// hangs (SIGSTOP, a cut link: the connection stays up, calls just wait) holds
-// requests for at most health_interval + health_deadline, not until their
-// deadlines. A boot_id different from the last one
+// next successful poll re-admits it. A poll that gets no answer within its
+// deadline (DEADLINE_EXCEEDED) also gives up the pieces in flight on the
+// worker (WorkerHandle::LosePieces), so that a worker that hangs (SIGSTOP, a
+// cut link: the connection stays up, calls just wait) holds requests for at
+// most health_interval + health_deadline, not until their deadlines. Other
+// poll failures do not: a draining worker refuses polls but finishes its
+// calls, and a dead worker's calls fail by themselves. A boot_id different from the last one
 // seen means the worker restarted and lost its partitions: its generation is
 // bumped and OnWorkerRestarted listeners are told, so that partitions are
 // pushed again (partition_loader.h keys what it pushed by generation).

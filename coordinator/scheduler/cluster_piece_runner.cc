@@ -156,8 +156,8 @@ void ClusterPieceRunner::Try(std::shared_ptr<Attempt> attempt) {
   });
   loader_->EnsureLoaded(worker, loadable, attempt->deadline, [this, attempt, worker, dispatch](absl::Status loaded) {
     if (!loaded.ok()) {
-      if (!dispatch->Settle()) return;
       dispatch->ticket.Release();
+      if (!dispatch->Settle()) return;  // replayed elsewhere already
       if (WorkerPool::IsWorkerFailure(loaded)) pool_->ReportFailure(worker, loaded);
       if (!WorkerPool::IsWorkerFailure(loaded) && loaded.code() != absl::StatusCode::kResourceExhausted) {
         return attempt->done(absl::Status(loaded.code(), absl::StrCat("loading the partition on ", worker->address(),

@@ -137,16 +137,23 @@ TEST(FailoverTest, StoppedWorkerIsRoutedAroundAndReadmittedAfterSigcont) {
   for (int i = 0; i < 3; ++i) ASSERT_GE(cluster.StartWorker(), 0);
   cluster.StartCoordinator({"--health-interval-ms", "250", "--health-deadline-ms", "400"});
   ASSERT_TRUE(cluster.WaitHealthy(3, absl::Seconds(20)));
-  // Worker 0 runs DATA shards and stage 1 of the pipeline.
-  const std::string victim = cluster.worker_addresses()[0];
+  // The first worker by address runs DATA shards and stage 1 of the
+  // pipeline (placement goes by address).
+  absl::StatusOr<status::GetStatusResponse> initial = cluster.ClusterStatus();
+  ASSERT_TRUE(initial.ok());
+  const std::string victim = initial->workers(0).address();
+  const int victim_index = static_cast<int>(
+      std::find(cluster.worker_addresses().begin(), cluster.worker_addresses().end(), victim) -
+      cluster.worker_addresses().begin());
+  ASSERT_LT(victim_index, 3);
   Load load(&cluster, {"cnn_data", "cnn_pipeline2"}, 4);
   absl::SleepFor(absl::Seconds(2));
   const absl::Time stopped = absl::Now();
-  cluster.SignalWorker(0, SIGSTOP);
+  cluster.SignalWorker(victim_index, SIGSTOP);
   const absl::Duration detected = TimeToUnhealthy(cluster, victim, stopped);
   absl::SleepFor(stopped + absl::Seconds(3) - absl::Now());
   const absl::Time resumed = absl::Now();
-  cluster.SignalWorker(0, SIGCONT);
+  cluster.SignalWorker(victim_index, SIGCONT);
   ASSERT_TRUE(cluster.WaitHealthy(3, absl::Seconds(10)));
   const absl::Duration readmitted = absl::Now() - resumed;
   absl::StatusOr<status::WorkerStatus> before = WorkerState(cluster, victim);
@@ -225,16 +232,24 @@ TEST(FailoverTest, PipelineWorkerKilledForGoodHasItsStageReplaced) {
     ASSERT_TRUE(st.ok()) << st.error_message();
     ASSERT_TRUE(testing::Matches(response, expected));
   }
-  // Two stages on three workers: the third runs nothing yet (it may hold
-  // partitions the planner measured there).
-  const std::string spare = cluster.worker_addresses()[2];
+  // Two stages on three workers, placed by address: the third runs nothing
+  // yet (it may hold partitions the planner measured there).
+  absl::StatusOr<status::GetStatusResponse> initial = cluster.ClusterStatus();
+  ASSERT_TRUE(initial.ok());
+  ASSERT_EQ(initial->workers_size(), 3);
+  const std::string spare = initial->workers(2).address();
+  const int victim_index = static_cast<int>(
+      std::find(cluster.worker_addresses().begin(), cluster.worker_addresses().end(),
+                initial->workers(0).address()) -
+      cluster.worker_addresses().begin());
+  ASSERT_LT(victim_index, 3);
   absl::StatusOr<status::WorkerStatus> idle = WorkerState(cluster, spare);
   ASSERT_TRUE(idle.ok());
   EXPECT_EQ(idle->executes_total(), 0u);
 
   Load load(&cluster, {"cnn_pipeline2"}, 3);
   absl::SleepFor(absl::Seconds(1));
-  cluster.KillWorker(0);  // stage 1's worker, never restarted
+  cluster.KillWorker(victim_index);  // stage 1's worker, never restarted
   const absl::Time killed = absl::Now();
   absl::SleepFor(absl::Seconds(3));
   load.Stop();

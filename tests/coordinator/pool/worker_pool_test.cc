@@ -164,6 +164,27 @@ TEST(WorkerPoolTest, HungWorkerLosesItsPiecesInFlightWhenAPollTimesOut) {
   pool->Stop();
 }
 
+TEST(WorkerPoolTest, RefusedPollKeepsThePiecesInFlight) {
+  // A draining worker refuses new calls (UNAVAILABLE) but finishes the ones
+  // it has: they are not given up.
+  FakeWorkerFleet fleet;
+  std::unique_ptr<WorkerPool> pool = MakePool(fleet, {"w1:1"}, absl::Milliseconds(50));
+  ASSERT_NE(pool, nullptr);
+  pool->PollNow();
+  WorkerPool::WorkerPtr w1 = pool->Find("w1:1");
+  ASSERT_TRUE(w1->healthy());
+  std::atomic<int> lost = 0;
+  InFlightTicket piece = w1->StartPiece([&](const absl::Status&) { ++lost; });
+  fleet.fake("w1:1")->SetUnavailable(true);
+  pool->Start();
+  ASSERT_TRUE(WaitUntil([&] { return !w1->healthy(); }));
+  absl::SleepFor(absl::Milliseconds(200));  // a few more failed polls
+  pool->Stop();
+  EXPECT_EQ(lost.load(), 0);
+  EXPECT_EQ(w1->LosePieces(absl::UnavailableError("by hand")), 1);
+  EXPECT_EQ(lost.load(), 1);
+}
+
 TEST(WorkerPoolTest, ReportedWorkerFailureMarksUnhealthyAtOnceAndPollReadmits) {
   FakeWorkerFleet fleet;
   std::unique_ptr<WorkerPool> pool = MakePool(fleet, {"w1:1"});
