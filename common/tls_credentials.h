@@ -64,7 +64,20 @@ struct TlsFiles {
   static TlsFiles InDirectory(absl::string_view dir, NodeRole role);
 };
 
+// How a server authenticates the peers that call it.
+enum class ClientAuthentication {
+  // Mutual TLS: a client certificate signed by the cluster CA is required;
+  // the role in it decides what the caller may do. The default.
+  kCertificate,
+  // Server-side TLS only (no client certificate requested) plus a bearer
+  // token on every call, from bearer_tokens_file (common/bearer_token_auth.h).
+  // For the coordinator's client port; callers get the client role's paths.
+  kBearerToken,
+};
+
 struct TlsOptions {
+  // Channels may leave cert and key empty: the channel then presents no
+  // certificate (a bearer-token client), and only the CA is read.
   TlsFiles files;
   // Plaintext, no authentication. For local experiments only.
   bool insecure = false;
@@ -74,18 +87,31 @@ struct TlsOptions {
   // host in the target, e.g. "localhost" while dialling 127.0.0.1:PORT.
   // Empty: the target's host.
   std::string expected_server_name;
+  // Servers only: see ClientAuthentication. The tokens file is re-read every
+  // refresh_interval_seconds too.
+  ClientAuthentication client_authentication = ClientAuthentication::kCertificate;
+  std::string bearer_tokens_file;
+  // Channels only: a file holding this client's bearer token
+  // (ReadBearerTokenFile); when set, every call carries
+  // "authorization: Bearer <token>". Needs TLS.
+  std::string bearer_token_file;
 };
 
 // Checks up front, with a message naming the file, what gRPC would otherwise
 // report vaguely at the first handshake: each file exists and is readable,
 // the CA and certificate parse as PEM certificates, the key parses, and the
-// key belongs to the certificate.
+// key belongs to the certificate. With cert and key both empty (a channel
+// without a certificate), only the CA.
 absl::Status ValidateTlsFiles(const TlsFiles& files);
 
-// Server credentials; InvalidArgument/NotFound from ValidateTlsFiles.
+// Server credentials; InvalidArgument/NotFound from ValidateTlsFiles, or when
+// the certificate or key is not given. In kBearerToken mode no client
+// certificate is requested; the token check itself is installed by
+// ConfigureServerSecurity (common/server_authorization.h).
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(const TlsOptions& options);
 
-// Channel credentials. The expected server name is a channel argument, not
+// Channel credentials. With bearer_token_file, TLS credentials composed with
+// the token as call credentials (read once, here). The expected server name is a channel argument, not
 // part of the credentials: apply it with ApplyChannelSecurityArguments, or use
 // MakeChannel which does both.
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(const TlsOptions& options);
