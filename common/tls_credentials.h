@@ -17,7 +17,13 @@
 // gRPC checks that the key it read belongs to the certificate before using
 // the pair, so a refresh that falls between the two renames keeps the old
 // pair until the next one. Existing connections keep the certificate they
-// were established with.
+// were established with. Credentials made while the files are between those
+// two renames start without an identity and fail their handshakes
+// ("Failed to create security handshaker") until their first refresh; for a
+// process that makes credentials often (a CLI client in a loop), swap a
+// directory symlink in one rename instead, as Kubernetes does for secret
+// volumes. tests/integration/security_test.cc rotates every node's files
+// under load without a failed request.
 //
 // TLS version: gRPC 1.51 has no public setter for it (no
 // TlsCredentialsOptions::set_min_tls_version, no C API either); its TLS
