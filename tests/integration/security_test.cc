@@ -611,132 +611,251 @@ TEST_F(TokenModeTest, BadClientAuthFlagsStopTheCoordinatorWithAMessage) {
 
 // ---- Rotation under a running cluster ------------------------------------
 
-TEST_F(SecurityTest, EveryNodesCertificateRotatedUnderLoadWithoutAFailedRequest) {
-  // Each worker has certificate files of its own, so each rotation is seen.
-  std::unique_ptr<CertificateAuthority> ca = ClusterCa();
-  ASSERT_NE(ca, nullptr);
-  const fs::path rotation = *dir_ / "rotation";
-  fs::create_directories(rotation);
-  auto worker_files = [&](int i) {
-    return TlsFiles{.ca = Files(NodeRole::kWorker).ca, .cert = (rotation / absl::StrCat("worker", i, ".pem")).string(),
-                    .key = (rotation / absl::StrCat("worker", i, ".key")).string()};
-  };
-  // The coordinator's and the client's files too, copied so the shared
-  // directory stays as it was for other tests.
-  const TlsFiles coordinator_files{.ca = Files(NodeRole::kCoordinator).ca,
-                                   .cert = (rotation / "coordinator.pem").string(),
-                                   .key = (rotation / "coordinator.key").string()};
+// Clients that keep sending PatternRequest to `address` until stopped: one on
+// a long-lived connection, one opening a new connection (a new handshake)
+// for every request. Bounded in count and time.
+class RequestLoop {
+ public:
+  RequestLoop(std::string address, TlsFiles files) : address_(std::move(address)), files_(std::move(files)) {
+    steady_ = std::thread([this] { Run(false); });
+    fresh_ = std::thread([this] { Run(true); });
+  }
+  ~RequestLoop() { Stop(); }
+
+  void Stop() {
+    stop_ = true;
+    if (steady_.joinable()) steady_.join();
+    if (fresh_.joinable()) fresh_.join();
+  }
+  int answered() const { return answered_.load(); }
+  int failed() const { return failed_.load(); }
+  std::string errors() const {
+    absl::MutexLock lock(&mu_);
+    return absl::StrJoin(errors_, "\n");
+  }
+
+ private:
+  void Run(bool fresh_connections) {
+    std::shared_ptr<grpc::Channel> channel = Channel(address_, {.files = files_});
+    const absl::Time give_up = absl::Now() + absl::Seconds(40);
+    for (int i = 0; i < 3000 && !stop_.load() && absl::Now() < give_up; ++i) {
+      if (fresh_connections) channel = Channel(address_, {.files = files_});
+      inference::ModelInferResponse response;
+      grpc::Status status =
+          inference::GRPCInferenceService::NewStub(channel)->ModelInfer(Context().get(), PatternRequest(), &response);
+      if (status.ok() && response.raw_output_contents_size() == 1 && response.raw_output_contents(0).size() == 16) {
+        ++answered_;
+      } else {
+        ++failed_;
+        absl::MutexLock lock(&mu_);
+        errors_.push_back(absl::StrCat(fresh_connections ? "new connection: " : "open connection: ",
+                                       status.error_message()));
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  }
+
+  const std::string address_;
+  const TlsFiles files_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> answered_{0}, failed_{0};
+  mutable absl::Mutex mu_;
+  std::vector<std::string> errors_ ABSL_GUARDED_BY(mu_);
+  std::thread steady_, fresh_;
+};
+
+// Certificate files of a cluster under rotation, each node with files of its
+// own in `dir`, so that each node's rotation can be seen.
+class RotatingFiles {
+ public:
+  RotatingFiles(fs::path dir, std::string ca_file) : dir_(std::move(dir)), ca_file_(std::move(ca_file)) {
+    fs::create_directories(dir_);
+  }
+
+  TlsFiles Node(const std::string& name) const {
+    return {.ca = ca_file_, .cert = (dir_ / (name + ".pem")).string(), .key = (dir_ / (name + ".key")).string()};
+  }
   // The client's files are reached through a directory symlink swapped in
   // one rename (as Kubernetes updates a secret volume): a client creating
   // credentials right then reads both files from one version. (Credentials
   // created between a key's and a certificate's separate renames would have
   // no identity until their next refresh; servers, whose credentials already
-  // hold a pair, keep it, so node files are replaced file by file below.)
-  const TlsFiles client_files{.ca = Files(NodeRole::kClient).ca, .cert = (rotation / "client" / "client.pem").string(),
-                              .key = (rotation / "client" / "client.key").string()};
-  int client_version = 0;
-  auto issue_client = [&] {
-    const std::string version = absl::StrCat("client.v", ++client_version);
-    fs::create_directories(rotation / version);
-    auto leaf = ca->IssueLeaf({.role = NodeRole::kClient});
-    ASSERT_TRUE(leaf.ok()) << leaf.status();
-    ASSERT_TRUE(WriteKeyAndCertificate(*leaf, (rotation / version / "client.pem").string(),
-                                       (rotation / version / "client.key").string())
-                    .ok());
-    fs::remove(rotation / "client.next");
-    fs::create_directory_symlink(version, rotation / "client.next");
-    fs::rename(rotation / "client.next", rotation / "client");
-  };
-  auto issue = [&](NodeRole role, const TlsFiles& files) {
-    auto leaf = ca->IssueLeaf({.role = role});
-    ASSERT_TRUE(leaf.ok()) << leaf.status();
-    ASSERT_TRUE(WriteKeyAndCertificate(*leaf, files.cert, files.key).ok());
-  };
-  issue(NodeRole::kWorker, worker_files(0));
-  issue(NodeRole::kWorker, worker_files(1));
-  issue(NodeRole::kCoordinator, coordinator_files);
-  issue_client();
-  auto tls_flags = [](const TlsFiles& files) {
-    return std::vector<std::string>{"--ca", files.ca, "--cert", files.cert, "--key", files.key};
-  };
-  std::vector<std::string> coordinator_flags = tls_flags(coordinator_files);
-  StartCluster(2, {"--tls-refresh-seconds", "1"}, coordinator_flags, {tls_flags(worker_files(0)), tls_flags(worker_files(1))});
-  WaitReady(Channel(coordinator_.address, {.files = client_files}));
+  // hold a pair, keep it, so node files are replaced file by file.)
+  TlsFiles Client() const {
+    return {.ca = ca_file_, .cert = (dir_ / "client" / "client.pem").string(),
+            .key = (dir_ / "client" / "client.key").string()};
+  }
 
-  // The serial a new connection sees at `address`, presenting `files`.
-  auto served_serial = [&](const std::string& address, const TlsFiles& files, const char* method) {
+  // A new key and certificate for node `name` from `ca`, replacing the files
+  // (key first, each with an atomic rename).
+  void IssueNode(const CertificateAuthority& ca, NodeRole role, const std::string& name) {
+    auto leaf = ca.IssueLeaf({.role = role});
+    ASSERT_TRUE(leaf.ok()) << leaf.status();
+    const TlsFiles files = Node(name);
+    ASSERT_TRUE(WriteKeyAndCertificate(*leaf, files.cert, files.key).ok());
+  }
+  void IssueClient(const CertificateAuthority& ca) {
+    const std::string version = absl::StrCat("client.v", ++client_version_);
+    fs::create_directories(dir_ / version);
+    auto leaf = ca.IssueLeaf({.role = NodeRole::kClient});
+    ASSERT_TRUE(leaf.ok()) << leaf.status();
+    ASSERT_TRUE(WriteKeyAndCertificate(*leaf, (dir_ / version / "client.pem").string(),
+                                       (dir_ / version / "client.key").string())
+                    .ok());
+    fs::remove(dir_ / "client.next");
+    fs::create_directory_symlink(version, dir_ / "client.next");
+    fs::rename(dir_ / "client.next", dir_ / "client");
+  }
+  // Every node (coordinator, worker0..workers-1) and the client.
+  void IssueAll(const CertificateAuthority& ca, int workers) {
+    IssueNode(ca, NodeRole::kCoordinator, "coordinator");
+    for (int i = 0; i < workers; ++i) IssueNode(ca, NodeRole::kWorker, absl::StrCat("worker", i));
+    IssueClient(ca);
+  }
+
+  static std::vector<std::string> Flags(const TlsFiles& files) {
+    return {"--ca", files.ca, "--cert", files.cert, "--key", files.key};
+  }
+  std::string Serial(const std::string& name) const { return SerialOfPem(ReadFile(Node(name).cert)); }
+
+ private:
+  const fs::path dir_;
+  const std::string ca_file_;
+  int client_version_ = 0;
+};
+
+class RotationTest : public SecurityTest {
+ protected:
+  // Starts 2 workers and a coordinator on `files`, re-reading every second.
+  void StartRotatingCluster(const RotatingFiles& files) {
+    StartCluster(2, {"--tls-refresh-seconds", "1"}, RotatingFiles::Flags(files.Node("coordinator")),
+                 {RotatingFiles::Flags(files.Node("worker0")), RotatingFiles::Flags(files.Node("worker1"))});
+    WaitReady(Channel(coordinator_.address, {.files = files.Client()}));
+  }
+
+  // The serial of the certificate a new connection to `address` is served,
+  // presenting `files`.
+  static std::string ServedSerial(const std::string& address, const TlsFiles& files, const char* method) {
     CallResult result = Call(Channel(address, {.files = files}), method, "");
     EXPECT_TRUE(result.status.ok()) << address << ": " << result.status.error_message();
     return SerialOfPem(result.peer_certificate_pem);
-  };
-  const std::string old_coordinator = SerialOfPem(ReadFile(coordinator_files.cert));
-  ASSERT_EQ(served_serial(coordinator_.address, client_files, kServerLive), old_coordinator);
-
-  // Clients keep sending: one on a long-lived connection, one opening a new
-  // connection (a new handshake) for every request. Bounded in count and time.
-  std::atomic<bool> stop{false};
-  std::atomic<int> answered{0}, failed{0};
-  absl::Mutex errors_mu;
-  std::vector<std::string> errors;
-  auto client_loop = [&](bool fresh_connections) {
-    std::shared_ptr<grpc::Channel> channel = Channel(coordinator_.address, {.files = client_files});
-    const absl::Time give_up = absl::Now() + absl::Seconds(30);
-    for (int i = 0; i < 2000 && !stop.load() && absl::Now() < give_up; ++i) {
-      if (fresh_connections) channel = Channel(coordinator_.address, {.files = client_files});
-      inference::ModelInferResponse response;
-      grpc::Status status =
-          inference::GRPCInferenceService::NewStub(channel)->ModelInfer(Context().get(), PatternRequest(), &response);
-      if (status.ok() && response.raw_output_contents_size() == 1 && response.raw_output_contents(0).size() == 16) {
-        ++answered;
-      } else {
-        ++failed;
-        absl::MutexLock lock(&errors_mu);
-        errors.push_back(status.error_message());
-      }
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-  };
-  std::thread steady(client_loop, false);
-  std::thread fresh(client_loop, true);
-  absl::SleepFor(absl::Milliseconds(500));
-  const int answered_before = answered.load();
-
-  // Re-issue every node's certificate and key (same CA) on disk.
-  issue(NodeRole::kCoordinator, coordinator_files);
-  issue(NodeRole::kWorker, worker_files(0));
-  issue(NodeRole::kWorker, worker_files(1));
-  issue_client();
-  const std::string new_coordinator = SerialOfPem(ReadFile(coordinator_files.cert));
-  const std::string new_worker0 = SerialOfPem(ReadFile(worker_files(0).cert));
-  const std::string new_worker1 = SerialOfPem(ReadFile(worker_files(1).cert));
-  ASSERT_NE(new_coordinator, old_coordinator);
-
-  // Within a few refresh intervals every node serves its new certificate to
-  // new connections.
-  std::string seen_coordinator, seen_worker0, seen_worker1;
-  const absl::Time give_up = absl::Now() + absl::Seconds(10);
-  while (absl::Now() < give_up) {
-    seen_coordinator = served_serial(coordinator_.address, client_files, kServerLive);
-    seen_worker0 = served_serial(workers_[0].address, coordinator_files, kWorkerStatus);
-    seen_worker1 = served_serial(workers_[1].address, coordinator_files, kWorkerStatus);
-    if (seen_coordinator == new_coordinator && seen_worker0 == new_worker0 && seen_worker1 == new_worker1) break;
-    absl::SleepFor(absl::Milliseconds(250));
   }
-  EXPECT_EQ(seen_coordinator, new_coordinator);
-  EXPECT_EQ(seen_worker0, new_worker0);
-  EXPECT_EQ(seen_worker1, new_worker1);
+
+  // Waits (at most 10 s) until new connections to the coordinator and both
+  // workers are served the certificates now in `files`.
+  void ExpectNewCertificatesServed(const RotatingFiles& files) {
+    const std::string coordinator = files.Serial("coordinator");
+    const std::string worker0 = files.Serial("worker0"), worker1 = files.Serial("worker1");
+    std::string seen_coordinator, seen_worker0, seen_worker1;
+    const absl::Time give_up = absl::Now() + absl::Seconds(10);
+    while (absl::Now() < give_up) {
+      seen_coordinator = ServedSerial(coordinator_.address, files.Client(), kServerLive);
+      seen_worker0 = ServedSerial(workers_[0].address, files.Node("coordinator"), kWorkerStatus);
+      seen_worker1 = ServedSerial(workers_[1].address, files.Node("coordinator"), kWorkerStatus);
+      if (seen_coordinator == coordinator && seen_worker0 == worker0 && seen_worker1 == worker1) break;
+      absl::SleepFor(absl::Milliseconds(250));
+    }
+    EXPECT_EQ(seen_coordinator, coordinator);
+    EXPECT_EQ(seen_worker0, worker0);
+    EXPECT_EQ(seen_worker1, worker1);
+  }
+};
+
+TEST_F(RotationTest, EveryNodesCertificateRotatedUnderLoadWithoutAFailedRequest) {
+  std::unique_ptr<CertificateAuthority> ca = ClusterCa();
+  ASSERT_NE(ca, nullptr);
+  RotatingFiles files(*dir_ / "rotation", Files(NodeRole::kClient).ca);
+  files.IssueAll(*ca, 2);
+  StartRotatingCluster(files);
+  const std::string old_coordinator = files.Serial("coordinator");
+  ASSERT_EQ(ServedSerial(coordinator_.address, files.Client(), kServerLive), old_coordinator);
+
+  RequestLoop load(coordinator_.address, files.Client());
+  absl::SleepFor(absl::Milliseconds(500));
+  const int answered_before = load.answered();
+
+  // Re-issue every node's certificate and key (same CA) on disk; within a
+  // few refresh intervals every node serves its new one to new connections.
+  files.IssueAll(*ca, 2);
+  ASSERT_NE(files.Serial("coordinator"), old_coordinator);
+  ExpectNewCertificatesServed(files);
 
   // Requests go on after the rotation, then the clients stop.
-  const int answered_at_rotation = answered.load();
+  const int answered_at_rotation = load.answered();
   absl::SleepFor(absl::Milliseconds(1500));
-  stop = true;
-  steady.join();
-  fresh.join();
+  load.Stop();
   std::printf("rotation: %d requests answered (%d before the rotation, %d after it was seen), %d failed\n",
-              answered.load(), answered_before, answered.load() - answered_at_rotation, failed.load());
+              load.answered(), answered_before, load.answered() - answered_at_rotation, load.failed());
   EXPECT_GT(answered_before, 0);
-  EXPECT_GT(answered.load(), answered_at_rotation);
-  EXPECT_EQ(failed.load(), 0) << absl::StrJoin(errors, "\n");
+  EXPECT_GT(load.answered(), answered_at_rotation);
+  EXPECT_EQ(load.failed(), 0) << load.errors();
+}
+
+TEST_F(RotationTest, CaRotatedThroughABundleUnderLoadWithoutAFailedRequest) {
+  std::unique_ptr<CertificateAuthority> old_ca = ClusterCa();
+  ASSERT_NE(old_ca, nullptr);
+  absl::StatusOr<std::unique_ptr<CertificateAuthority>> new_ca =
+      CertificateAuthority::Create({.common_name = "Tessera cluster CA 2"});
+  ASSERT_TRUE(new_ca.ok()) << new_ca.status();
+  const fs::path dir = *dir_ / "ca_rotation";
+  const std::string trust = (dir / "ca.pem").string();
+  WriteFile(trust, old_ca->certificate_pem());
+  RotatingFiles files(dir, trust);
+  files.IssueAll(*old_ca, 2);
+  // A client certificate of the old CA, kept for the end.
+  const TlsFiles old_client{.ca = trust, .cert = (dir / "old_client.pem").string(),
+                            .key = (dir / "old_client.key").string()};
+  auto old_leaf = old_ca->IssueLeaf({.role = NodeRole::kClient});
+  ASSERT_TRUE(old_leaf.ok());
+  ASSERT_TRUE(WriteKeyAndCertificate(*old_leaf, old_client.cert, old_client.key).ok());
+  StartRotatingCluster(files);
+
+  RequestLoop load(coordinator_.address, files.Client());
+  absl::SleepFor(absl::Milliseconds(500));
+  // 1. Every node trusts both CAs.
+  WriteFile(trust, old_ca->certificate_pem() + (*new_ca)->certificate_pem());
+  absl::SleepFor(absl::Milliseconds(2500));
+  // 2. Every node gets a certificate of the new CA.
+  files.IssueAll(**new_ca, 2);
+  ExpectNewCertificatesServed(files);
+  // 3. The old CA is dropped.
+  WriteFile(trust, (*new_ca)->certificate_pem());
+  absl::SleepFor(absl::Milliseconds(2500));
+  const int answered_at_end = load.answered();
+  absl::SleepFor(absl::Milliseconds(500));
+  load.Stop();
+  std::printf("CA rotation: %d requests answered, %d failed\n", load.answered(), load.failed());
+  EXPECT_GT(load.answered(), answered_at_end);
+  EXPECT_EQ(load.failed(), 0) << load.errors();
+
+  // A certificate of the old CA is now refused.
+  const grpc::Status refused = Call(Channel(coordinator_.address, {.files = old_client}), kServerLive, "").status;
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE) << refused.error_message();
+
+  // A worker restarted now trusts only the new CA: the coordinator must reach
+  // it with its new certificate for it to become healthy and serve again.
+  const std::string address = workers_[0].address;
+  workers_[0].Stop();
+  workers_[0] = StartServer({Bin("tessera-worker"), "--listen", address, "--threads", "1", "--tls-refresh-seconds",
+                             "1", "--ca", trust, "--cert", files.Node("worker0").cert, "--key",
+                             files.Node("worker0").key});
+  ASSERT_NE(workers_[0].process, nullptr);
+  auto status_stub = status::ClusterStatus::NewStub(Channel(coordinator_.address, {.files = files.Client()}));
+  bool both_healthy = false;
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (!both_healthy && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(200));
+    status::GetStatusResponse snapshot;
+    if (!status_stub->GetStatus(Context().get(), {}, &snapshot).ok()) continue;
+    both_healthy = snapshot.workers_size() == 2;
+    for (const auto& worker : snapshot.workers()) both_healthy &= worker.healthy();
+  }
+  EXPECT_TRUE(both_healthy) << coordinator_.output->text();
+  inference::ModelInferResponse response;
+  grpc::Status status = inference::GRPCInferenceService::NewStub(Channel(coordinator_.address, {.files = files.Client()}))
+                            ->ModelInfer(Context().get(), PatternRequest(), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ExpectDoubled(response);
 }
 
 // ---- Nothing secret in the logs ------------------------------------------
