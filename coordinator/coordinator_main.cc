@@ -15,6 +15,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "common/bearer_token_auth.h"
 #include "common/execution_pool.h"
 #include "common/logging.h"
 #include "common/ops_server.h"
@@ -93,6 +94,11 @@ absl::Status ApplyClientAuthFlags(TlsOptions* tls) {
   }
   if (tls->insecure) return absl::InvalidArgumentError("--client-auth=token needs TLS; drop --insecure");
   if (tokens_file.empty()) return absl::InvalidArgumentError("--client-auth=token needs --client-tokens-file");
+  // Read once now, so that a bad file stops the coordinator before it plans
+  // anything; the server reads it again and keeps watching it.
+  absl::StatusOr<std::shared_ptr<BearerTokenAuthenticator>> check =
+      BearerTokenAuthenticator::Create({.tokens_file = tokens_file, .start_refresh_thread = false});
+  if (!check.ok()) return check.status();
   tls->client_authentication = ClientAuthentication::kBearerToken;
   tls->bearer_tokens_file = tokens_file;
   return absl::OkStatus();
