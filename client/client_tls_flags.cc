@@ -19,7 +19,8 @@ bool ClientTlsFlags::SetValue(absl::string_view flag, const std::string& value) 
 
 absl::Status ClientTlsFlags::Check() const {
   if (!token_file.empty()) {
-    if (insecure) return absl::InvalidArgumentError("--token-file needs TLS: a bearer token is never sent in plaintext");
+    if (insecure)
+      return absl::InvalidArgumentError("--token-file needs TLS: a bearer token is never sent in plaintext");
     if (!cert.empty() || !key.empty()) {
       return absl::InvalidArgumentError("--token-file replaces the client certificate: drop --cert and --key");
     }

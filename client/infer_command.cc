@@ -329,7 +329,8 @@ absl::StatusOr<InferOptions> ParseInferArgs(const std::vector<std::string>& args
       continue;
     }
     static const std::set<std::string> kValueFlags = {
-        "--server", "--certs",  "--ca",           "--cert",   "--key",        "--server-name", "--token-file", "--model",
+        "--server", "--certs",  "--ca",           "--cert",   "--key",        "--server-name", "--model",
+        "--token-file",
         "--version", "--input", "--random-input", "--output", "--output-dir", "--timeout-ms",  "--seed",
         "--iterations", "--warmup"};
     if (kValueFlags.count(flag) == 0) return Usage(absl::StrCat("unknown flag '", flag, "'"));

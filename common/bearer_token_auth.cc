@@ -36,11 +36,12 @@ bool IsCommentOrBlank(absl::string_view line) { return line.empty() || line.fron
 absl::Status CheckToken(absl::string_view token, absl::string_view source, int line_number) {
   auto where = [&] { return absl::StrCat(source, " line ", line_number, ": "); };
   if (token.size() < kMinBearerTokenLength) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where(), "token shorter than ", kMinBearerTokenLength, " characters (try `openssl rand -hex 32`)"));
+    return absl::InvalidArgumentError(absl::StrCat(where(), "token shorter than ", kMinBearerTokenLength,
+                                                   " characters (try `openssl rand -hex 32`)"));
   }
   if (token.size() > kMaxBearerTokenLength) {
-    return absl::InvalidArgumentError(absl::StrCat(where(), "token longer than ", kMaxBearerTokenLength, " characters"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(where(), "token longer than ", kMaxBearerTokenLength, " characters"));
   }
   for (char c : token) {
     if (c <= ' ' || c > '~') {

@@ -11,7 +11,8 @@
 // the header, with another scheme, with more than one authorization value or
 // with a token not in the file is refused with UNAUTHENTICATED; the message
 // says which of these it was and never repeats what the client sent. The
-// header is consumed: handlers never see it, so it cannot reach a log. Token
+// header is consumed: handlers never see it, so it cannot reach a log. A
+// streaming call (ModelStreamInfer) is checked once, when it starts. Token
 // clients are clients: the coordinator's token-mode policy
 // (CoordinatorTokenAuthorizationPolicy) gives them the client role's paths
 // and nothing else.

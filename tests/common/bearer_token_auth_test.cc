@@ -278,7 +278,8 @@ TEST_F(TokenServerTest, RightTokenPassesWrongOrMissingIsUnauthenticated) {
   EXPECT_TRUE(ok.status.ok()) << ok.status.error_message();
   EXPECT_EQ(ok.response, "hello");
   EXPECT_TRUE(Call(TokenChannel(server->address(), ClientTokenFile(kAlice)), kClusterStatus).status.ok());
-  testing::CallResult health = Call(TokenChannel(server->address(), ClientTokenFile(kAlice)), testing::kHealthCheck, "");
+  testing::CallResult health =
+      Call(TokenChannel(server->address(), ClientTokenFile(kAlice)), testing::kHealthCheck, "");
   EXPECT_TRUE(health.status.ok()) << health.status.error_message();
   EXPECT_EQ(health.response, testing::kServingResponse);
 

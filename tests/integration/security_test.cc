@@ -438,8 +438,9 @@ TEST_F(SecurityTest, ExpiredClientCertificateIsRefused) {
   StartMutualTlsCluster();
   std::unique_ptr<CertificateAuthority> ca = ClusterCa();
   ASSERT_NE(ca, nullptr);
-  auto expired = ca->IssueLeaf(
-      {.role = NodeRole::kClient, .validity = {.not_before_offset = -absl::Hours(48), .not_after_offset = -absl::Hours(1)}});
+  auto expired =
+      ca->IssueLeaf({.role = NodeRole::kClient,
+                     .validity = {.not_before_offset = -absl::Hours(48), .not_after_offset = -absl::Hours(1)}});
   ASSERT_TRUE(expired.ok()) << expired.status();
   const fs::path dir = *dir_ / "expired";
   fs::create_directories(dir);
@@ -911,8 +912,9 @@ TEST_F(RotationTest, CaRotatedThroughABundleUnderLoadWithoutAFailedRequest) {
   }
   EXPECT_TRUE(both_healthy) << coordinator_.output->text();
   inference::ModelInferResponse response;
-  grpc::Status status = inference::GRPCInferenceService::NewStub(Channel(coordinator_.address, {.files = files.Client()}))
-                            ->ModelInfer(Context().get(), PatternRequest(), &response);
+  grpc::Status status =
+      inference::GRPCInferenceService::NewStub(Channel(coordinator_.address, {.files = files.Client()}))
+          ->ModelInfer(Context().get(), PatternRequest(), &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   ExpectDoubled(response);
 }
