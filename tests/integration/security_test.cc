@@ -647,6 +647,7 @@ TEST_F(TokenModeTest, BadClientAuthFlagsStopTheCoordinatorWithAMessage) {
       {{"--client-auth", "password"}, "--client-auth expects mtls or token"},
       {{"--client-tokens-file", tokens_file()}, "--client-tokens-file needs --client-auth=token"},
       {{"--client-auth", "token", "--client-tokens-file", (*dir_ / "no_tokens").string()}, "no_tokens"},
+      {{"--insecure", "--client-auth", "token", "--client-tokens-file", tokens_file()}, "needs TLS"},
   };
   for (const auto& [flags, message] : cases) {
     std::vector<std::string> argv = {Bin("tessera-coordinator"), "--listen", "127.0.0.1:0", "--model-repository",
