@@ -2,7 +2,9 @@
 //
 // Servers present their certificate and require and verify a client
 // certificate signed by the cluster CA
-// (GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY). Channels
+// (GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY), except a
+// coordinator in bearer-token mode (ClientAuthentication::kBearerToken,
+// common/bearer_token_auth.h), which requests none. Channels
 // present their certificate and verify the server's against the CA and its
 // host name (DNS/IP SAN), optionally checked against an expected name other
 // than the dialled host (TlsOptions::expected_server_name). Who may call what

@@ -10,10 +10,13 @@
 //     one, the tokens file changed while running, coordinator-internal paths
 //     still refused, `tessera infer/status --token-file`;
 //   - certificates and keys of every node re-issued on disk under a running
-//     cluster: new connections see the new certificates, and a client that
-//     kept sending requests meanwhile saw no failure;
+//     cluster: new connections see the new certificates, and clients that
+//     kept sending requests meanwhile saw no failure; the CA rotated the same
+//     way through an old+new bundle, after which old-CA certificates are
+//     refused and a restarted worker trusting only the new CA is re-admitted;
 //   - tensor contents, private keys and tokens never reach either process's
-//     output, at --log-level debug, over every error path we can trigger.
+//     output, at --log-level debug, over every error path we can trigger
+//     (every test's processes are scanned the same way in TearDown).
 // Every wait is bounded; processes are killed when their fixture ends.
 #include <arpa/inet.h>
 #include <netinet/in.h>
