@@ -118,7 +118,7 @@ absl::StatusOr<std::vector<double>> ParseRequestRateRange(const std::string& spe
 
 std::string BenchUsage() {
   return R"(usage: tessera bench --server ADDR (--certs DIR | --ca F --cert F --key F | --insecure)
-                     [--server-name NAME] --model NAME [--version V]
+                     [--server-name NAME] [--token-file F] --model NAME [--version V]
                      [--concurrency-range START[:END[:STEP]]] [--request-rate R[:END[:STEP]]]
                      [--request-distribution constant|poisson] [--duration S] [--warmup S]
                      [--batch B] [--input NAME=FILE.npy]... [--random-input NAME[=DIMS]]...
@@ -129,7 +129,8 @@ Measures a KServe v2 server (a Tessera coordinator, Triton, ...) under load,
 as Triton's perf_analyzer does: throughput, latency percentiles and the
 server's own breakdown (ModelStatistics) for each step of load.
 
-  --server ADDR, --certs DIR, --ca F --cert F --key F, --insecure, --server-name NAME
+  --server ADDR, --certs DIR, --ca F --cert F --key F, --insecure, --server-name NAME,
+  --token-file F
                           as for `tessera infer`
   --model NAME            the model to measure (required)
   --version V             the model version (default: the server's latest)
@@ -191,6 +192,7 @@ absl::StatusOr<BenchOptions> ParseBenchArgs(const std::vector<std::string>& args
                                                       "--cert",
                                                       "--key",
                                                       "--server-name",
+                                                      "--token-file",
                                                       "--model",
                                                       "--version",
                                                       "--concurrency-range",

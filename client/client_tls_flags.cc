@@ -10,6 +10,7 @@ bool ClientTlsFlags::SetValue(absl::string_view flag, const std::string& value) 
                         : flag == "--cert"        ? &cert
                         : flag == "--key"         ? &key
                         : flag == "--server-name" ? &server_name
+                        : flag == "--token-file"  ? &token_file
                                                   : nullptr;
   if (target == nullptr) return false;
   *target = value;
@@ -17,6 +18,17 @@ bool ClientTlsFlags::SetValue(absl::string_view flag, const std::string& value) 
 }
 
 absl::Status ClientTlsFlags::Check() const {
+  if (!token_file.empty()) {
+    if (insecure)
+      return absl::InvalidArgumentError("--token-file needs TLS: a bearer token is never sent in plaintext");
+    if (!cert.empty() || !key.empty()) {
+      return absl::InvalidArgumentError("--token-file replaces the client certificate: drop --cert and --key");
+    }
+    if (certs_dir.empty() == ca.empty()) {
+      return absl::InvalidArgumentError("--token-file needs exactly one of --ca F or --certs DIR to trust the server");
+    }
+    return absl::OkStatus();
+  }
   const int named_files = !ca.empty() + !cert.empty() + !key.empty();
   if (named_files != 0 && named_files != 3) return absl::InvalidArgumentError("--ca, --cert and --key go together");
   const int modes = !certs_dir.empty() + (named_files == 3) + insecure;
@@ -32,6 +44,11 @@ TlsOptions ClientTlsFlags::ToTlsOptions() const {
   if (!certs_dir.empty()) tls.files = TlsFiles::InDirectory(certs_dir, NodeRole::kClient);
   if (!ca.empty()) tls.files = TlsFiles{.ca = ca, .cert = cert, .key = key};
   tls.expected_server_name = server_name;
+  if (!token_file.empty()) {
+    tls.files.cert.clear();  // a token client presents no certificate
+    tls.files.key.clear();
+    tls.bearer_token_file = token_file;
+  }
   return tls;
 }
 

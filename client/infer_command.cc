@@ -51,6 +51,9 @@ absl::Status CallError(const grpc::Status& status, absl::string_view call, bool 
   } else if (code == absl::StatusCode::kUnavailable && insecure &&
              absl::StrContains(status.error_message(), "Socket closed")) {
     absl::StrAppend(&message, "\n(the server closed the plaintext connection: it may require TLS; give --certs)");
+  } else if (code == absl::StatusCode::kUnauthenticated) {
+    absl::StrAppend(&message, "\n(the server wants a bearer token: give --token-file F with a token from its "
+                              "--client-tokens-file)");
   } else if (code == absl::StatusCode::kPermissionDenied) {
     absl::StrAppend(&message, "\n(the server's policy refuses this certificate's role; use the client "
                               "certificate, DIR/client.pem)");
@@ -226,7 +229,7 @@ std::string DeclaredInputsSummary(const inference::ModelMetadataResponse& metada
 
 std::string InferUsage() {
   return R"(usage: tessera infer --server ADDR (--certs DIR | --ca F --cert F --key F | --insecure)
-                     [--server-name NAME] --model NAME [--version V]
+                     [--server-name NAME] [--token-file F] --model NAME [--version V]
                      [--input NAME=FILE.npy]... [--random-input NAME[=DIMS]]...
                      [--output NAME]... [--output-dir DIR] [--json] [--timeout-ms N]
                      [--typed-contents] [--seed N] [--iterations N] [--warmup N]
@@ -241,6 +244,10 @@ v2 / Triton gRPC server) and prints the outputs.
   --insecure              plaintext, no authentication (local experiments only)
   --server-name NAME      the name the server certificate must carry, when it
                           differs from the host in --server
+  --token-file F          a coordinator started with --client-auth=token: send
+                          the bearer token read from F (never on the command
+                          line) instead of a client certificate; trust the
+                          server with --ca F alone or --certs DIR (its ca.pem)
   --model NAME            the model to run (required)
   --version V             the model version (default: the server's latest)
   --input NAME=FILE.npy   input NAME from a NumPy .npy file (repeatable)
@@ -323,6 +330,7 @@ absl::StatusOr<InferOptions> ParseInferArgs(const std::vector<std::string>& args
     }
     static const std::set<std::string> kValueFlags = {
         "--server", "--certs",  "--ca",           "--cert",   "--key",        "--server-name", "--model",
+        "--token-file",
         "--version", "--input", "--random-input", "--output", "--output-dir", "--timeout-ms",  "--seed",
         "--iterations", "--warmup"};
     if (kValueFlags.count(flag) == 0) return Usage(absl::StrCat("unknown flag '", flag, "'"));

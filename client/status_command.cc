@@ -75,7 +75,7 @@ std::string JsonStringList(const google::protobuf::RepeatedPtrField<std::string>
 
 std::string StatusUsage() {
   return R"(usage: tessera status --server ADDR (--certs DIR | --ca F --cert F --key F | --insecure)
-                      [--server-name NAME] [--json] [--timeout-ms N]
+                      [--server-name NAME] [--token-file F] [--json] [--timeout-ms N]
 
 Shows what a Tessera coordinator serves and how its workers are doing: models
 (version, ready, plan: strategy, stages, replicas, micro-batch, and which
@@ -89,6 +89,8 @@ memory used / budget, throughput, partitions loaded).
   --insecure              plaintext, no authentication (local experiments only)
   --server-name NAME      the name the server certificate must carry, when it
                           differs from the host in --server
+  --token-file F          bearer token from F instead of a client certificate
+                          (as for `tessera infer`)
   --json                  print exactly one JSON object on stdout (fields as in
                           proto/cluster_status.proto; see client/status_command.h)
   --timeout-ms N          deadline of the call in ms (default 10000; 0: none)
@@ -114,8 +116,9 @@ absl::StatusOr<StatusOptions> ParseStatusArgs(const std::vector<std::string>& ar
       (flag == "--json" ? options.json : options.tls_flags.insecure) = true;
       continue;
     }
-    static const std::set<std::string> kValueFlags = {"--server", "--certs",       "--ca",        "--cert",
-                                                      "--key",    "--server-name", "--timeout-ms"};
+    static const std::set<std::string> kValueFlags = {"--server",      "--certs",      "--ca",        "--cert",
+                                                      "--key",         "--server-name", "--timeout-ms",
+                                                      "--token-file"};
     if (kValueFlags.count(flag) == 0) return Usage(absl::StrCat("unknown flag '", flag, "'"));
     if (absl::Status taken = parsed->TakeValue(args, i); !taken.ok()) return taken;
     const std::string& value = parsed->value;

@@ -80,6 +80,14 @@ AuthorizationPolicy CoordinatorAuthorizationPolicy() {
                           HealthAndReflectionRule()}};
 }
 
+AuthorizationPolicy CoordinatorTokenAuthorizationPolicy() {
+  AuthorizationRule rule = HealthAndReflectionRule();
+  rule.name = "token_clients";
+  rule.principals.clear();  // token holders present no certificate
+  rule.paths.insert(rule.paths.begin(), {kInferenceMethods, kClusterStatusMethods});
+  return {.name = "tessera_coordinator_bearer_tokens", .allow_rules = {std::move(rule)}};
+}
+
 absl::StatusOr<AuthorizationPolicy> AuthorizationPolicyFor(NodeRole server_role) {
   switch (server_role) {
     case NodeRole::kWorker:

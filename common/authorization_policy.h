@@ -40,6 +40,14 @@
 //   everything else is denied; worker certificates in particular get nothing
 //   but health and reflection.
 //
+// Coordinator server with bearer tokens ("tessera_coordinator_bearer_tokens",
+// --client-auth=token; common/bearer_token_auth.h): no client certificate is
+// requested, so callers have no principal; every call has already passed the
+// token check when the policy runs. Token holders are clients:
+//   allow token_clients: any peer -> /inference.GRPCInferenceService/*,
+//         /tessera.status.ClusterStatus/*, health and reflection
+//   everything else (the worker service, any other path) is denied.
+//
 // Thread safety: the types are plain values; the functions are pure.
 #pragma once
 
@@ -69,6 +77,7 @@ struct AuthorizationPolicy {
 
 AuthorizationPolicy WorkerAuthorizationPolicy();
 AuthorizationPolicy CoordinatorAuthorizationPolicy();
+AuthorizationPolicy CoordinatorTokenAuthorizationPolicy();
 
 // The policy for a server of `server_role`; InvalidArgument for kClient
 // (clients serve nothing).

@@ -35,6 +35,10 @@ namespace tessera {
 //   builder.AddListeningPort(address, *credentials);
 // In insecure mode: insecure credentials and no policy (peers have no
 // identity; the policy would refuse everything).
+// With options.client_authentication == kBearerToken (coordinators only):
+// server-side TLS, a BearerTokenAuthenticator on the credentials (it lives as
+// long as they do) and CoordinatorTokenAuthorizationPolicy; InvalidArgument
+// for another role, with --insecure, or without a tokens file.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ConfigureServerSecurity(NodeRole server_role,
                                                                                 const TlsOptions& options,
                                                                                 grpc::ServerBuilder* builder);

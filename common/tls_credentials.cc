@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/bearer_token_auth.h"
 #include "common/file_contents.h"
 #include "common/logging.h"
 #include "common/openssl_objects.h"
@@ -54,6 +55,7 @@ TlsFiles TlsFiles::InDirectory(absl::string_view dir, NodeRole role) {
 
 absl::Status ValidateTlsFiles(const TlsFiles& files) {
   TESSERA_ASSIGN_OR_RETURN(std::string ca_pem, ReadTlsFile("CA certificate", files.ca));
+  if (files.cert.empty() && files.key.empty()) return ParseCertificatePem(ca_pem, files.ca).status();
   TESSERA_ASSIGN_OR_RETURN(std::string cert_pem, ReadTlsFile("certificate", files.cert));
   TESSERA_ASSIGN_OR_RETURN(std::string key_pem, ReadTlsFile("private key", files.key));
   TESSERA_ASSIGN_OR_RETURN(X509Ptr ca, ParseCertificatePem(ca_pem, files.ca));
@@ -72,11 +74,16 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(c
     WarnInsecure("server");
     return grpc::InsecureServerCredentials();
   }
+  if (options.files.cert.empty() || options.files.key.empty()) {
+    return absl::InvalidArgumentError("a TLS server needs its certificate and private key files");
+  }
   TESSERA_RETURN_IF_ERROR(ValidateTlsFiles(options.files));
   grpc::experimental::TlsServerCredentialsOptions tls(MakeProvider(options));
   tls.watch_root_certs();
   tls.watch_identity_key_cert_pairs();
-  tls.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  tls.set_cert_request_type(options.client_authentication == ClientAuthentication::kBearerToken
+                                ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                                : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   std::shared_ptr<grpc::ServerCredentials> credentials = grpc::experimental::TlsServerCredentials(tls);
   if (credentials == nullptr) return absl::InternalError("grpc::experimental::TlsServerCredentials failed");
   return credentials;
@@ -84,21 +91,32 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(c
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(const TlsOptions& options) {
   if (options.insecure) {
+    if (!options.bearer_token_file.empty()) {
+      return absl::InvalidArgumentError("a bearer token is only sent over TLS, not with --insecure");
+    }
     WarnInsecure("client");
     return grpc::InsecureChannelCredentials();
   }
   TESSERA_RETURN_IF_ERROR(ValidateTlsFiles(options.files));
+  const bool has_identity = !options.files.cert.empty();
   grpc::experimental::TlsChannelCredentialsOptions tls;
-  tls.set_certificate_provider(MakeProvider(options));
+  if (has_identity) {
+    tls.set_certificate_provider(MakeProvider(options));
+    tls.watch_identity_key_cert_pairs();
+  } else {
+    tls.set_certificate_provider(std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+        options.files.ca, std::max(1u, options.refresh_interval_seconds)));
+  }
   tls.watch_root_certs();
-  tls.watch_identity_key_cert_pairs();
   tls.set_verify_server_certs(true);
   // Chain verification against the CA, then the server's DNS/IP SANs against
   // the target name (or GRPC_SSL_TARGET_NAME_OVERRIDE_ARG).
   tls.set_certificate_verifier(std::make_shared<grpc::experimental::HostNameCertificateVerifier>());
   std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::experimental::TlsCredentials(tls);
   if (credentials == nullptr) return absl::InternalError("grpc::experimental::TlsCredentials failed");
-  return credentials;
+  if (options.bearer_token_file.empty()) return credentials;
+  TESSERA_ASSIGN_OR_RETURN(std::string token, ReadBearerTokenFile(options.bearer_token_file));
+  return grpc::CompositeChannelCredentials(credentials, grpc::AccessTokenCredentials(token));
 }
 
 void ApplyChannelSecurityArguments(const TlsOptions& options, grpc::ChannelArguments* arguments) {

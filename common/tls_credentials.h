@@ -2,7 +2,9 @@
 //
 // Servers present their certificate and require and verify a client
 // certificate signed by the cluster CA
-// (GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY). Channels
+// (GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY), except a
+// coordinator in bearer-token mode (ClientAuthentication::kBearerToken,
+// common/bearer_token_auth.h), which requests none. Channels
 // present their certificate and verify the server's against the CA and its
 // host name (DNS/IP SAN), optionally checked against an expected name other
 // than the dialled host (TlsOptions::expected_server_name). Who may call what
@@ -17,7 +19,13 @@
 // gRPC checks that the key it read belongs to the certificate before using
 // the pair, so a refresh that falls between the two renames keeps the old
 // pair until the next one. Existing connections keep the certificate they
-// were established with.
+// were established with. Credentials made while the files are between those
+// two renames start without an identity and fail their handshakes
+// ("Failed to create security handshaker") until their first refresh; for a
+// process that makes credentials often (a CLI client in a loop), swap a
+// directory symlink in one rename instead, as Kubernetes does for secret
+// volumes. tests/integration/security_test.cc rotates every node's files
+// under load without a failed request.
 //
 // TLS version: gRPC 1.51 has no public setter for it (no
 // TlsCredentialsOptions::set_min_tls_version, no C API either); its TLS
@@ -64,7 +72,20 @@ struct TlsFiles {
   static TlsFiles InDirectory(absl::string_view dir, NodeRole role);
 };
 
+// How a server authenticates the peers that call it.
+enum class ClientAuthentication {
+  // Mutual TLS: a client certificate signed by the cluster CA is required;
+  // the role in it decides what the caller may do. The default.
+  kCertificate,
+  // Server-side TLS only (no client certificate requested) plus a bearer
+  // token on every call, from bearer_tokens_file (common/bearer_token_auth.h).
+  // For the coordinator's client port; callers get the client role's paths.
+  kBearerToken,
+};
+
 struct TlsOptions {
+  // Channels may leave cert and key empty: the channel then presents no
+  // certificate (a bearer-token client), and only the CA is read.
   TlsFiles files;
   // Plaintext, no authentication. For local experiments only.
   bool insecure = false;
@@ -74,18 +95,31 @@ struct TlsOptions {
   // host in the target, e.g. "localhost" while dialling 127.0.0.1:PORT.
   // Empty: the target's host.
   std::string expected_server_name;
+  // Servers only: see ClientAuthentication. The tokens file is re-read every
+  // refresh_interval_seconds too.
+  ClientAuthentication client_authentication = ClientAuthentication::kCertificate;
+  std::string bearer_tokens_file;
+  // Channels only: a file holding this client's bearer token
+  // (ReadBearerTokenFile); when set, every call carries
+  // "authorization: Bearer <token>". Needs TLS.
+  std::string bearer_token_file;
 };
 
 // Checks up front, with a message naming the file, what gRPC would otherwise
 // report vaguely at the first handshake: each file exists and is readable,
 // the CA and certificate parse as PEM certificates, the key parses, and the
-// key belongs to the certificate.
+// key belongs to the certificate. With cert and key both empty (a channel
+// without a certificate), only the CA.
 absl::Status ValidateTlsFiles(const TlsFiles& files);
 
-// Server credentials; InvalidArgument/NotFound from ValidateTlsFiles.
+// Server credentials; InvalidArgument/NotFound from ValidateTlsFiles, or when
+// the certificate or key is not given. In kBearerToken mode no client
+// certificate is requested; the token check itself is installed by
+// ConfigureServerSecurity (common/server_authorization.h).
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(const TlsOptions& options);
 
-// Channel credentials. The expected server name is a channel argument, not
+// Channel credentials. With bearer_token_file, TLS credentials composed with
+// the token as call credentials (read once, here). The expected server name is a channel argument, not
 // part of the credentials: apply it with ApplyChannelSecurityArguments, or use
 // MakeChannel which does both.
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(const TlsOptions& options);

@@ -15,6 +15,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "common/bearer_token_auth.h"
 #include "common/execution_pool.h"
 #include "common/logging.h"
 #include "common/ops_server.h"
@@ -68,6 +69,12 @@ ABSL_FLAG(std::string, ops_listen, "",
           "HTTP address for /healthz, /readyz and /metrics (HOST:PORT, numeric host; port 0 picks a free port); "
           "empty: none");
 ABSL_FLAG(int, min_ready_workers, 1, "healthy workers needed before /readyz answers ready");
+ABSL_FLAG(std::string, client_auth, "mtls",
+          "how callers of --listen authenticate: mtls (a client certificate from the cluster CA) or token "
+          "(server-side TLS and 'authorization: Bearer <token>' on every call, tokens from --client-tokens-file)");
+ABSL_FLAG(std::string, client_tokens_file, "",
+          "with --client-auth=token: file of accepted bearer tokens, one a line ('#' comments), re-read every "
+          "--tls-refresh-seconds");
 ABSL_FLAG(bool, strict_readiness, true,
           "/readyz needs every served model version deployed (Triton's strict readiness); when false, one is enough");
 
@@ -79,9 +86,36 @@ int Fail(absl::string_view what, const absl::Status& status) {
   return 2;
 }
 
+// --client-auth and --client-tokens-file into the server side of `tls` (the
+// worker channels ignore them: coordinator to worker stays mutual TLS).
+absl::Status ApplyClientAuthFlags(TlsOptions* tls) {
+  const std::string mode = absl::GetFlag(FLAGS_client_auth);
+  const std::string tokens_file = absl::GetFlag(FLAGS_client_tokens_file);
+  if (mode == "mtls") {
+    if (!tokens_file.empty()) {
+      return absl::InvalidArgumentError("--client-tokens-file needs --client-auth=token");
+    }
+    return absl::OkStatus();
+  }
+  if (mode != "token") {
+    return absl::InvalidArgumentError(absl::StrCat("--client-auth expects mtls or token, got '", mode, "'"));
+  }
+  if (tls->insecure) return absl::InvalidArgumentError("--client-auth=token needs TLS; drop --insecure");
+  if (tokens_file.empty()) return absl::InvalidArgumentError("--client-auth=token needs --client-tokens-file");
+  // Read once now, so that a bad file stops the coordinator before it plans
+  // anything; the server reads it again and keeps watching it.
+  absl::StatusOr<std::shared_ptr<BearerTokenAuthenticator>> check =
+      BearerTokenAuthenticator::Create({.tokens_file = tokens_file, .start_refresh_thread = false});
+  if (!check.ok()) return check.status();
+  tls->client_authentication = ClientAuthentication::kBearerToken;
+  tls->bearer_tokens_file = tokens_file;
+  return absl::OkStatus();
+}
+
 int Main() {
   absl::StatusOr<TlsOptions> tls = TlsOptionsFromFlags(NodeRole::kCoordinator);
   if (!tls.ok()) return Fail("security", tls.status());
+  if (absl::Status client_auth = ApplyClientAuthFlags(&*tls); !client_auth.ok()) return Fail("security", client_auth);
   if (absl::GetFlag(FLAGS_model_repository).empty()) {
     return Fail("flags", absl::InvalidArgumentError("--model-repository is required"));
   }

@@ -3,6 +3,7 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/match.h"
 #include "common/certificate_authority.h"
 #include "common/server_authorization.h"
@@ -60,6 +61,30 @@ TEST(AuthorizationPolicyRulesTest, GrpcAcceptsBothPolicies) {
   for (const AuthorizationPolicy& policy : {WorkerAuthorizationPolicy(), CoordinatorAuthorizationPolicy()}) {
     EXPECT_TRUE(MakeAuthorizationPolicyProvider(policy).ok()) << policy.name;
   }
+}
+
+TEST(AuthorizationPolicyRulesTest, TokenPolicyAllowsTheClientPathsToAnyPeerAndNothingElse) {
+  const AuthorizationPolicy policy = CoordinatorTokenAuthorizationPolicy();
+  EXPECT_TRUE(MakeAuthorizationPolicyProvider(policy).ok());
+  EXPECT_TRUE(policy.deny_rules.empty());
+  ASSERT_EQ(policy.allow_rules.size(), 1u);
+  const AuthorizationRule& rule = policy.allow_rules[0];
+  EXPECT_TRUE(rule.principals.empty());  // token holders present no certificate
+  EXPECT_THAT(rule.paths, ::testing::UnorderedElementsAre(
+                              "/inference.GRPCInferenceService/*", "/tessera.status.ClusterStatus/*",
+                              "/grpc.health.v1.Health/*", "/grpc.reflection.v1alpha.ServerReflection/*",
+                              "/grpc.reflection.v1.ServerReflection/*"));
+  // The same paths the client role has under mutual TLS.
+  for (const std::string& path : rule.paths) {
+    bool client_has_it = false;
+    for (const AuthorizationRule& mtls : CoordinatorAuthorizationPolicy().allow_rules) {
+      const bool for_clients = mtls.principals == std::vector<std::string>{"*"} ||
+                               absl::c_linear_search(mtls.principals, "spiffe://tessera/client");
+      client_has_it |= for_clients && absl::c_linear_search(mtls.paths, path);
+    }
+    EXPECT_TRUE(client_has_it) << path;
+  }
+  EXPECT_FALSE(absl::StrContains(policy.ToJson(), "tessera.worker"));
 }
 
 TEST(AuthorizationPolicyRulesTest, GrpcRejectsAMalformedPolicyWithItsReason) {

@@ -311,6 +311,37 @@ TEST_F(TlsCredentialsTest, FilesAreValidatedUpFrontWithTheFileNamed) {
   EXPECT_EQ(ValidateTlsFiles({}).code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(TlsCredentialsTest, ChannelsMayGoWithoutACertificateServersMayNot) {
+  // A channel without identity: only the CA is read and checked.
+  TlsFiles ca_only{.ca = dir_.File("ca.pem")};
+  EXPECT_TRUE(ValidateTlsFiles(ca_only).ok());
+  EXPECT_TRUE(MakeChannelCredentials({.files = ca_only}).ok());
+  TlsFiles bad_ca{.ca = dir_.File("worker.key")};
+  EXPECT_FALSE(ValidateTlsFiles(bad_ca).ok());
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> server = MakeServerCredentials({.files = ca_only});
+  ASSERT_FALSE(server.ok());
+  EXPECT_THAT(server.status().message(), HasSubstr("certificate and private key"));
+  // Such a channel completes the handshake with a server-side-TLS server
+  // (bearer-token mode) but not with a mutual-TLS one.
+  TlsOptions token_server{.files = TlsFiles::InDirectory(dir(), NodeRole::kCoordinator)};
+  token_server.client_authentication = ClientAuthentication::kBearerToken;
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = MakeServerCredentials(token_server);
+  ASSERT_TRUE(credentials.ok()) << credentials.status();
+  std::unique_ptr<TestServer> server_side_tls = TestServer::Start(*credentials);
+  ASSERT_NE(server_side_tls, nullptr);
+  std::unique_ptr<TestServer> mutual_tls = StartWorkerServer();
+  ASSERT_NE(mutual_tls, nullptr);
+  auto anonymous = [&](const std::string& address) {
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+        MakeChannel(address, {.files = ca_only}, testing::FreshConnectionArguments());
+    EXPECT_TRUE(channel.ok()) << channel.status();
+    return Call(*channel, kWorkerStatus).status;
+  };
+  grpc::Status status = anonymous(server_side_tls->address());
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(anonymous(mutual_tls->address()).error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
 TEST_F(TlsCredentialsTest, InsecureModeIsExplicitAndWarns) {
   CapturedLog captured;
   // No files are needed or read in insecure mode.
