@@ -287,8 +287,10 @@ absl::StatusOr<std::vector<NamedTensor>> Decode(const inference::ModelInferReque
       }
     }
     if (h->bytes > options.max_request_bytes - total_bytes) {
-      return absl::InvalidArgumentError(absl::StrCat(what, " (", h->bytes, " bytes) takes the request's inputs over ",
-                                                     "the limit of ", options.max_request_bytes, " bytes"));
+      return absl::ResourceExhaustedError(absl::StrCat(
+          what, " declares ", DimsString(h->shape), " of ", KServeDatatype(h->dtype), " = ", h->bytes,
+          " bytes, taking the request's input tensors to ", total_bytes + h->bytes,
+          " bytes, over the per-request limit of ", options.max_request_bytes, " bytes"));
     }
     total_bytes += h->bytes;
     if (raw) {

@@ -434,6 +434,17 @@ void CoordinatorBackend::ModelInfer(inference::ModelInferRequest* request, absl:
   // A version loaded but not yet deployed (rare): its series on the fly.
   if (metrics == nullptr) metrics = metrics_->ForVersion(key.first, key.second, 0);
   metrics->in_flight->Increment();
+  absl::StatusOr<std::unique_ptr<ModelAdmission::Ticket>> admitted = admission_.Admit(key.first);
+  if (!admitted.ok()) {
+    Record(key, *metrics, admitted.status(), absl::Now() - start, 0);
+    return done(admitted.status());
+  }
+  // The slot is given back just before the answer goes out.
+  done = [ticket = std::shared_ptr<ModelAdmission::Ticket>(*std::move(admitted)),
+          done = std::move(done)](absl::StatusOr<inference::ModelInferResponse> result) {
+    ticket->Release();
+    done(std::move(result));
+  };
   auto fail = [this, key, metrics, start, done](absl::Status status) {
     Record(key, *metrics, status, absl::Now() - start, 0);
     done(std::move(status));

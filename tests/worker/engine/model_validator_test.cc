@@ -1,5 +1,7 @@
 #include "worker/engine/model_validator.h"
 
+#include "worker/engine/engine.h"
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/worker/engine/model_builder.h"
@@ -144,6 +146,92 @@ TEST(ModelValidatorTest, RefusesUndeclaredGraphOutput) {
   auto model = ParseAndValidateModel(b.Bytes());
   EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(model.status().message(), HasSubstr("'nowhere'"));
+}
+
+
+// y = x + W, W [4] float32, whose stored proto the test then corrupts.
+ModelBuilder AddModel() {
+  ModelBuilder b;
+  b.Input("x", kFloat, {4})
+      .Initializer("W", Tensor::FromVector<float>({4}, {1, 2, 3, 4}))
+      .Node("Add", {"x", "W"}, {"y"})
+      .Output("y", {4});
+  return b;
+}
+
+TEST(ModelValidatorTest, RefusesAnInitializerDeclaringFarMoreThanItHolds) {
+  // 16 bytes declaring 2^40 float32 elements: refused before the engine
+  // would allocate 4 TiB for it.
+  ModelBuilder b = AddModel();
+  onnx::TensorProto* w = b.proto().mutable_graph()->mutable_initializer(0);
+  w->clear_dims();
+  w->add_dims(int64_t{1} << 20);
+  w->add_dims(int64_t{1} << 20);
+  auto model = ParseAndValidateModel(b.Bytes());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(model.status().message(),
+              HasSubstr("initializer 'W' declares 1099511627776 elements (4398046511104 bytes) but holds 16 bytes"));
+  auto engine = Engine::LoadFromBytes(b.Bytes(), {.intra_op_threads = 1});
+  EXPECT_EQ(engine.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ModelValidatorTest, RefusesInitializerDimsThatOverflowOrAreNegative) {
+  ModelBuilder b = AddModel();
+  onnx::TensorProto* w = b.proto().mutable_graph()->mutable_initializer(0);
+  w->clear_dims();
+  for (int i = 0; i < 3; ++i) w->add_dims(int64_t{1} << 40);
+  auto model = ParseAndValidateModel(b.Bytes());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(model.status().message(), HasSubstr("initializer 'W' declares dims whose byte size overflows int64"));
+
+  w->clear_dims();
+  w->add_dims(-4);
+  model = ParseAndValidateModel(b.Bytes());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(model.status().message(), HasSubstr("initializer 'W' declares negative dimension -4"));
+}
+
+TEST(ModelValidatorTest, RefusesTypedInitializerDataOfTheWrongCountAndExternalData) {
+  ModelBuilder b = AddModel();
+  onnx::TensorProto* w = b.proto().mutable_graph()->mutable_initializer(0);
+  w->clear_raw_data();
+  for (int i = 0; i < 3; ++i) w->add_float_data(1.0f);
+  auto model = ParseAndValidateModel(b.Bytes());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(model.status().message(), HasSubstr("initializer 'W' declares 4 elements but holds 3 values"));
+
+  w->clear_float_data();
+  w->set_data_location(onnx::TensorProto::EXTERNAL);
+  auto* entry = w->add_external_data();
+  entry->set_key("location");
+  entry->set_value("/etc/passwd");
+  model = ParseAndValidateModel(b.Bytes());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(model.status().message(), HasSubstr("initializer 'W' uses external data"));
+}
+
+TEST(ModelValidatorTest, RefusesGraphInputDimsThatOverflowOrAreNegative) {
+  ModelBuilder b;
+  b.Input("x", kFloat, {int64_t{1} << 30, int64_t{1} << 30, int64_t{1} << 30})
+      .Node("Relu", {"x"}, {"y"})
+      .Output("y", {-1, -1, -1});
+  auto model = ParseAndValidateModel(b.Bytes());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(model.status().message(), HasSubstr("graph input 'x' declares dims whose byte size overflows int64"));
+
+  b.proto().mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(
+      0)->set_dim_value(-7);
+  model = ParseAndValidateModel(b.Bytes());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(model.status().message(), HasSubstr("graph input 'x' declares negative dimension -7"));
+}
+
+TEST(ModelValidatorTest, AcceptsALargeButConsistentDeclaredInput) {
+  // 2^40 elements declared for an input is a (huge) shape, not a corrupt
+  // model: requests are bounded by the coordinator's byte limit.
+  ModelBuilder b;
+  b.Input("x", kFloat, {int64_t{1} << 20, int64_t{1} << 20}).Node("Relu", {"x"}, {"y"}).Output("y", {-1, -1});
+  EXPECT_TRUE(ParseAndValidateModel(b.Bytes()).ok());
 }
 
 }  // namespace
