@@ -45,6 +45,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "coordinator/repository/model_repository.h"
 #include "coordinator/repository/model_signature.h"
@@ -75,6 +76,20 @@ absl::StatusOr<std::vector<NamedTensor>> DecodeInferInputs(const inference::Mode
 absl::StatusOr<std::vector<NamedTensor>> DecodeInferInputs(inference::ModelInferRequest* request,
                                                            const ModelSignature& expected,
                                                            const KServeTensorOptions& options = {});
+
+// The request-level parameters Tessera reads, checked (InvalidArgument
+// naming the parameter and the type it needs): "timeout" (int64_param or
+// uint64_param, microseconds, >= 0; shortens the request's deadline),
+// "priority" (int64_param >= 0 or uint64_param; accepted, every request has
+// the same priority), "binary_data_output" (bool_param; an HTTP matter,
+// accepted). Sequence batching ("sequence_id", "sequence_start",
+// "sequence_end") and request-level shared memory parameters are
+// Unimplemented. Other keys are ignored, as Triton passes them on to
+// backends.
+struct InferRequestParameters {
+  absl::Duration timeout = absl::InfiniteDuration();
+};
+absl::StatusOr<InferRequestParameters> CheckInferRequestParameters(const inference::ModelInferRequest& request);
 
 // The outputs to return, in response order: the request's `outputs` (each
 // a known output, named once) or, when it is empty, all of the model's.

@@ -15,6 +15,11 @@ namespace {
 
 uint64_t Nanos(absl::Duration d) { return static_cast<uint64_t>(absl::ToInt64Nanoseconds(d)); }
 
+// A request about one model that names none.
+absl::Status NoModelNamed(absl::string_view rpc) {
+  return absl::InvalidArgumentError(absl::StrCat(rpc, " names no model (model name is empty)"));
+}
+
 }  // namespace
 
 CoordinatorBackend::CoordinatorBackend(CoordinatorOptions options, ModelRepository* repository, PieceRunner* runner,
@@ -276,6 +281,7 @@ inference::ServerMetadataResponse CoordinatorBackend::ServerMetadata() {
 }
 
 absl::StatusOr<bool> CoordinatorBackend::ModelReady(const inference::ModelReadyRequest& request) {
+  if (request.name().empty()) return NoModelNamed("ModelReady");
   absl::StatusOr<std::shared_ptr<const LoadedModelVersion>> model =
       repository_->Get(request.name(), request.version());
   if (!model.ok()) return model.status();
@@ -286,6 +292,7 @@ absl::StatusOr<bool> CoordinatorBackend::ModelReady(const inference::ModelReadyR
 
 absl::StatusOr<inference::ModelMetadataResponse> CoordinatorBackend::ModelMetadata(
     const inference::ModelMetadataRequest& request) {
+  if (request.name().empty()) return NoModelNamed("ModelMetadata");
   absl::StatusOr<std::shared_ptr<const LoadedModelVersion>> model =
       repository_->Get(request.name(), request.version());
   if (!model.ok()) return model.status();
@@ -294,6 +301,7 @@ absl::StatusOr<inference::ModelMetadataResponse> CoordinatorBackend::ModelMetada
 
 absl::StatusOr<inference::ModelConfigResponse> CoordinatorBackend::ModelConfig(
     const inference::ModelConfigRequest& request) {
+  if (request.name().empty()) return NoModelNamed("ModelConfig");
   absl::StatusOr<std::shared_ptr<const LoadedModelVersion>> model =
       repository_->Get(request.name(), request.version());
   if (!model.ok()) return model.status();
@@ -410,6 +418,10 @@ void CoordinatorBackend::RecordExecution(const Key& key, int64_t rows, absl::Dur
 void CoordinatorBackend::ModelInfer(inference::ModelInferRequest* request, absl::Time deadline,
                                     Done<inference::ModelInferResponse> done) {
   const absl::Time start = absl::Now();
+  if (request->model_name().empty()) {
+    metrics_->unknown_model_requests().Record(NoModelNamed("ModelInfer"));
+    return done(NoModelNamed("ModelInfer"));
+  }
   absl::StatusOr<std::shared_ptr<const LoadedModelVersion>> model =
       repository_->Get(request->model_name(), request->model_version());
   if (!model.ok()) {
@@ -454,6 +466,8 @@ void CoordinatorBackend::ModelInfer(inference::ModelInferRequest* request, absl:
                                                     reason.empty() ? "" : ": ", reason)));
   }
   const absl::Time decode_start = absl::Now();
+  absl::StatusOr<InferRequestParameters> parameters = CheckInferRequestParameters(*request);
+  if (!parameters.ok()) return fail(parameters.status());
   absl::StatusOr<std::vector<NamedTensor>> inputs =
       DecodeInferInputs(request, (*model)->signature, options_.tensors);
   if (!inputs.ok()) return fail(inputs.status());
@@ -463,7 +477,7 @@ void CoordinatorBackend::ModelInfer(inference::ModelInferRequest* request, absl:
   const int64_t samples = (*model)->signature.max_batch_size > 0 && !inputs->empty() && (*inputs)[0].tensor.rank() > 0
                               ? (*inputs)[0].tensor.dim(0)
                               : 1;
-  deadline = std::min(deadline, start + options_.default_timeout);
+  deadline = std::min({deadline, start + options_.default_timeout, start + parameters->timeout});
   // The answer (from the executor or the batcher): encode and reply.
   auto finish = [this, key, metrics, start, samples, compute_input, request, model = *model,
                  requested = *std::move(requested), done, tensors = options_.tensors](

@@ -6,7 +6,8 @@
 // bound of requests held at once (RESOURCE_EXHAUSTED at once beyond
 // CoordinatorOptions::max_requests_per_model), check and decode the request
 // against its signature (INVALID_ARGUMENT naming the problem), run it on the
-// deployment with the client's deadline (or the default timeout), encode the
+// deployment with the client's deadline (or the default timeout, or the
+// request's "timeout" parameter, whichever comes first), encode the
 // requested outputs. A version that is served but not deployed (too few
 // workers for its stages, say) is UNAVAILABLE with the reason. A version
 // whose config has `dynamic_batching` sends its decoded requests through its

@@ -385,6 +385,41 @@ TEST(DecodeInferInputsTest, UnbatchedModelsAcceptZeroSizedDims) {
   EXPECT_EQ((*t)[0].tensor.num_elements(), 0);
 }
 
+TEST(CheckInferRequestParametersTest, ChecksTheParametersTesseraReads) {
+  inference::ModelInferRequest r = RawRequest();
+  auto p = CheckInferRequestParameters(r);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->timeout, absl::InfiniteDuration());
+  (*r.mutable_parameters())["timeout"].set_int64_param(2500);
+  (*r.mutable_parameters())["priority"].set_uint64_param(3);
+  (*r.mutable_parameters())["binary_data_output"].set_bool_param(true);
+  (*r.mutable_parameters())["anything_else"].set_string_param("ignored");
+  p = CheckInferRequestParameters(r);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->timeout, absl::Microseconds(2500));
+
+  auto refused = [](const std::string& key, std::function<void(inference::InferParameter*)> set,
+                    absl::StatusCode code, const std::string& message) {
+    inference::ModelInferRequest bad = RawRequest();
+    set(&(*bad.mutable_parameters())[key]);
+    auto st = CheckInferRequestParameters(bad).status();
+    EXPECT_EQ(st.code(), code) << key << ": " << st;
+    EXPECT_THAT(st.message(), HasSubstr(message)) << key;
+  };
+  refused("timeout", [](auto* v) { v->set_string_param("5s"); }, absl::StatusCode::kInvalidArgument,
+          "request parameter 'timeout' is a string_param; it must be an int64_param or uint64_param");
+  refused("timeout", [](auto* v) { v->set_int64_param(-1); }, absl::StatusCode::kInvalidArgument,
+          "request parameter 'timeout' is -1; it must be >= 0");
+  refused("priority", [](auto* v) { v->set_double_param(0.5); }, absl::StatusCode::kInvalidArgument,
+          "request parameter 'priority' is a double_param");
+  refused("binary_data_output", [](auto* v) { v->set_int64_param(1); }, absl::StatusCode::kInvalidArgument,
+          "'binary_data_output' is a int64_param; it must be a bool_param");
+  refused("sequence_id", [](auto* v) { v->set_int64_param(7); }, absl::StatusCode::kUnimplemented,
+          "sequence batching is not supported");
+  refused("shared_memory_region", [](auto* v) { v->set_string_param("r"); }, absl::StatusCode::kUnimplemented,
+          "shared memory");
+}
+
 TEST(RequestedOutputNamesTest, EmptyMeansAllAndErrorsNameTheOutput) {
   inference::ModelInferRequest r = TypedRequest();
   EXPECT_THAT(*RequestedOutputNames(r, BatchedSignature()), ElementsAre("y", "n"));
