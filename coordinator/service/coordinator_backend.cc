@@ -9,6 +9,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/logging.h"
+#include "coordinator/repository/model_override.h"
+#include "worker/engine/model_validator.h"
 
 namespace tessera::coordinator {
 namespace {
@@ -521,12 +523,13 @@ void CoordinatorBackend::ModelInfer(inference::ModelInferRequest* request, absl:
 
 void CoordinatorBackend::RepositoryModelLoad(const inference::RepositoryModelLoadRequest* request,
                                              Done<inference::RepositoryModelLoadResponse> done) {
-  if (!request->parameters().empty()) {
-    return done(absl::UnimplementedError(
-        "RepositoryModelLoad parameters (config or file overrides) are not supported: edit the repository"));
-  }
-  absl::Status queued = admin_.Submit([this, request, done] {
-    absl::Status loaded = repository_->Load(request->model_name());
+  absl::StatusOr<std::optional<ModelOverride>> given =
+      ModelOverrideFromParameters(request->parameters(), engine::kMaxModelBytes);
+  if (!given.ok()) return done(given.status());
+  auto model = std::make_shared<std::optional<ModelOverride>>(*std::move(given));
+  absl::Status queued = admin_.Submit([this, request, done, model] {
+    absl::Status loaded = model->has_value() ? repository_->LoadOverride(request->model_name(), std::move(**model))
+                                             : repository_->Load(request->model_name());
     if (!loaded.ok()) return done(loaded);
     absl::Status deployed = Deploy(request->model_name());
     if (!deployed.ok()) return done(deployed);

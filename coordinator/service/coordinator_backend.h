@@ -28,6 +28,16 @@
 // compute and transfer, and tensor bytes (stage_statistics.h); `workers` is
 // 0 because worker identity is not visible to the executor.
 //
+// RepositoryModelLoad without parameters (re)reads the model from the
+// repository directory; with Triton's overrides ("config" JSON and
+// "file:<version>/model.onnx" bytes, repository/model_override.h) it loads
+// the model the client sent, through the same validation
+// (ModelRepository::LoadOverride); bad parameters are INVALID_ARGUMENT, a
+// bad model the repository's error (INVALID_ARGUMENT, UNIMPLEMENTED, ...
+// naming the model, version and problem), and other models are untouched.
+// Only client certificates may call it (the coordinator's authorization
+// policy); the model bytes are bounded by --max-message-mb.
+//
 // Deployments are built when a model is loaded (at start, and by
 // RepositoryModelLoad, which runs on a background thread), from the
 // cluster's shape at that moment. A PIPELINE or HYBRID deployment of two or
