@@ -1,5 +1,7 @@
 #include "worker/engine/model_validator.h"
 
+#include <fstream>
+
 #include "worker/engine/engine.h"
 
 #include "gmock/gmock.h"
@@ -232,6 +234,59 @@ TEST(ModelValidatorTest, AcceptsALargeButConsistentDeclaredInput) {
   ModelBuilder b;
   b.Input("x", kFloat, {int64_t{1} << 20, int64_t{1} << 20}).Node("Relu", {"x"}, {"y"}).Output("y", {-1, -1});
   EXPECT_TRUE(ParseAndValidateModel(b.Bytes()).ok());
+}
+
+// True when a 512 GiB allocation fails at once here (the kernel's heuristic
+// overcommit refuses it) instead of succeeding lazily.
+bool HugeAllocationsFail() {
+  std::ifstream overcommit("/proc/sys/vm/overcommit_memory");
+  int mode = -1;
+  overcommit >> mode;
+  if (mode != 0) return false;
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  int64_t kib = 0, total = 0;
+  std::string unit;
+  while (meminfo >> key >> kib >> unit) {
+    if (key == "MemTotal:" || key == "SwapTotal:") total += kib;
+  }
+  return total > 0 && total < (int64_t{256} << 20);  // under 256 GiB
+}
+
+TEST(ModelValidatorTest, AbsurdSizesComputedAtLoadOrRunTimeAreResourceExhaustedNotACrash) {
+  if (!HugeAllocationsFail()) GTEST_SKIP() << "this machine could grant a 512 GiB allocation";
+  const std::vector<int64_t> huge = {int64_t{1} << 17, int64_t{1} << 18, 4};  // 512 GiB of float32
+  {
+    // Folded at load: ConstantOfShape of a constant shape.
+    ModelBuilder b;
+    b.Input("x", kFloat, {1})
+        .Initializer("s", Tensor::FromVector<int64_t>({3}, huge))
+        .Node("ConstantOfShape", {"s"}, {"c"}, {}, "bomb")
+        .Node("Add", {"x", "c"}, {"y"})
+        .Output("y", {-1, -1, -1});
+    auto engine = Engine::LoadFromBytes(b.Bytes(), {.intra_op_threads = 1});
+    EXPECT_EQ(engine.status().code(), absl::StatusCode::kResourceExhausted) << engine.status();
+    EXPECT_THAT(engine.status().message(), HasSubstr("node 'bomb' (ConstantOfShape)"));
+  }
+  {
+    // At run time: Expand to a shape given as an input.
+    ModelBuilder b;
+    b.Input("x", kFloat, {-1, 4})
+        .Input("s", onnx::TensorProto::INT64, {3})
+        .Node("Expand", {"x", "s"}, {"y"}, {}, "expand")
+        .Output("y", {-1, -1, -1});
+    auto engine = Engine::LoadFromBytes(b.Bytes(), {.intra_op_threads = 1});
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    auto out = (*engine)->Run(
+        {{"x", Tensor::FromVector<float>({1, 4}, {1, 2, 3, 4})}, {"s", Tensor::FromVector<int64_t>({3}, huge)}});
+    EXPECT_EQ(out.status().code(), absl::StatusCode::kResourceExhausted) << out.status();
+    EXPECT_THAT(out.status().message(), HasSubstr("node 'expand' (Expand): out of memory"));
+    // The engine still runs sane requests.
+    out = (*engine)->Run({{"x", Tensor::FromVector<float>({1, 4}, {1, 2, 3, 4})},
+                          {"s", Tensor::FromVector<int64_t>({3}, {3, 2, 4})}});
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ((*out)[0].shape(), (Shape{3, 2, 4}));
+  }
 }
 
 }  // namespace
