@@ -66,7 +66,9 @@ class LimitsCluster {
 
   // Starts `workers` workers and the coordinator (with `coordinator_flags`
   // added) and waits until it is ready.
-  absl::Status Start(int workers, const std::vector<std::string>& coordinator_flags = {}) {
+  // `coordinator_env`: variables added to the coordinator's environment.
+  absl::Status Start(int workers, const std::vector<std::string>& coordinator_flags = {},
+                     const std::vector<std::string>& coordinator_env = {}) {
     if (!certs_ok_.ok()) return certs_ok_;
     std::filesystem::create_directories(models());
     std::vector<std::string> addresses;
@@ -82,7 +84,12 @@ class LimitsCluster {
                                      certs(), "--threads", "1", "--health-interval-ms", "200",
                                      "--measure-plans=false"};
     argv.insert(argv.end(), coordinator_flags.begin(), coordinator_flags.end());
-    absl::StatusOr<std::string> address = Spawn(argv);
+    std::vector<std::string> env;
+    if (!coordinator_env.empty()) {
+      for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+      env.insert(env.end(), coordinator_env.begin(), coordinator_env.end());
+    }
+    absl::StatusOr<std::string> address = Spawn(argv, std::move(env));
     if (!address.ok()) return address.status();
     address_ = *address;
     auto stub = NewStub();
@@ -149,8 +156,9 @@ class LimitsCluster {
   static std::string Bin(const std::string& name) { return absl::StrCat(TESSERA_BIN_DIR, "/", name); }
 
   // Starts a server and returns the address of its "listening on HOST:PORT" line.
-  absl::StatusOr<std::string> Spawn(std::vector<std::string> argv) {
-    absl::StatusOr<std::unique_ptr<client::Process>> process = client::Process::Spawn({.argv = std::move(argv)});
+  absl::StatusOr<std::string> Spawn(std::vector<std::string> argv, std::vector<std::string> env = {}) {
+    absl::StatusOr<std::unique_ptr<client::Process>> process =
+        client::Process::Spawn({.argv = std::move(argv), .env = std::move(env)});
     if (!process.ok()) return process.status();
     absl::StatusOr<std::string> line = (*process)->ReadStdoutLine(absl::Seconds(60));
     if (!line.ok()) return absl::Status(line.status().code(), absl::StrCat(line.status().message(), "\n",
