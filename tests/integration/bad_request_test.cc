@@ -153,7 +153,17 @@ std::vector<Case> Catalog() {
         r->set_model_version("1");
       },
       kNotFound, "1"));
+  c.push_back(Infer("version 0", kRaw, [](Request* r) { r->set_model_version("0"); }, kInvalid, "'0'"));
+  c.push_back(Infer("version overflowing int64", kRaw,
+                    [](Request* r) { r->set_model_version("99999999999999999999999"); }, kInvalid,
+                    "is not a version number"));
+  c.push_back(Infer("model name of 1.5 MB", kRaw, [](Request* r) { r->set_model_name(std::string(1500000, 'm')); },
+                    kNotFound, "unknown model 'mmmm"));
   // --- which inputs ---
+  c.push_back(Infer("input name of 100 KB", kRaw, [](Request* r) { In(r, "x")->set_name(std::string(100000, 'n')); },
+                    kInvalid, "unknown input 'nnnn"));
+  c.push_back(Infer("a model output given as an input", kRaw, [](Request* r) { In(r, "x")->set_name("y"); },
+                    kInvalid, "unknown input 'y'"));
   c.push_back(Infer("missing input", kRaw,
                     [](Request* r) {
                       r->mutable_inputs()->RemoveLast();
@@ -329,6 +339,11 @@ std::vector<Case> Catalog() {
                       r->add_outputs()->set_name("y");
                     },
                     kInvalid, "requested output 'y' is requested more than once"));
+  c.push_back(Infer("a model input requested as an output", kRaw, [](Request* r) { r->add_outputs()->set_name("x"); },
+                    kInvalid, "unknown requested output 'x'"));
+  c.push_back(Infer("requested output name of 100 KB", kRaw,
+                    [](Request* r) { r->add_outputs()->set_name(std::string(100000, 'o')); }, kInvalid,
+                    "unknown requested output 'oooo"));
   c.push_back(Infer("requested output without a name", kRaw, [](Request* r) { r->add_outputs(); }, kInvalid,
                     "requested output 0 has no name"));
   c.push_back(Infer("input in shared memory", kRaw,
