@@ -6,8 +6,10 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/grpc_status.h"
+#include "grpcpp/support/proto_buffer_reader.h"
 
 namespace tessera::coordinator {
 namespace {
@@ -183,13 +185,30 @@ grpc::ServerUnaryReactor* InferenceService::ModelMetadata(grpc::CallbackServerCo
 }
 
 grpc::ServerUnaryReactor* InferenceService::ModelInfer(grpc::CallbackServerContext* context,
-                                                       const inference::ModelInferRequest* request,
-                                                       inference::ModelInferResponse* response) {
+                                                       const grpc::ByteBuffer* request_bytes,
+                                                       grpc::ByteBuffer* response_bytes) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  // gRPC made this message for this call alone and reads it no more: the
-  // backend may move the input bytes out instead of copying them.
-  backend_->ModelInfer(const_cast<inference::ModelInferRequest*>(request), Deadline(context),
-                       FinishLater(reactor, response));
+  auto request = std::make_shared<inference::ModelInferRequest>();
+  {
+    // ByteBuffer is read through a const-less API; this call's buffer is ours.
+    grpc::ProtoBufferReader reader(const_cast<grpc::ByteBuffer*>(request_bytes));
+    if (!request->ParseFromZeroCopyStream(&reader)) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                   absl::StrCat("the request (", request_bytes->Length(),
+                                                " bytes) is not a valid inference.ModelInferRequest protobuf")));
+      return reactor;
+    }
+  }
+  // The request is ours alone: the backend may move the input bytes out
+  // instead of copying them.
+  backend_->ModelInfer(request.get(), Deadline(context),
+                       [reactor, response_bytes, request](absl::StatusOr<inference::ModelInferResponse> result) {
+                         if (!result.ok()) return reactor->Finish(ToGrpcStatus(result.status()));
+                         bool own_buffer = false;
+                         grpc::Status serialized = grpc::SerializationTraits<inference::ModelInferResponse>::Serialize(
+                             *result, response_bytes, &own_buffer);
+                         reactor->Finish(serialized);
+                       });
   return reactor;
 }
 

@@ -14,7 +14,12 @@
 
 namespace tessera::coordinator {
 
-class InferenceService final : public inference::GRPCInferenceService::CallbackService {
+// ModelInfer takes its request as bytes and parses it itself, so that bytes
+// which are not a ModelInferRequest get INVALID_ARGUMENT saying so (gRPC's
+// own parsing answers UNIMPLEMENTED without a message).
+class InferenceService final
+    : public inference::GRPCInferenceService::WithRawCallbackMethod_ModelInfer<
+          inference::GRPCInferenceService::CallbackService> {
  public:
   // `backend` is borrowed and must outlive the server.
   explicit InferenceService(InferenceBackend* backend) : backend_(backend) {}
@@ -34,9 +39,8 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
   grpc::ServerUnaryReactor* ModelMetadata(grpc::CallbackServerContext* context,
                                           const inference::ModelMetadataRequest* request,
                                           inference::ModelMetadataResponse* response) override;
-  grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* context,
-                                       const inference::ModelInferRequest* request,
-                                       inference::ModelInferResponse* response) override;
+  grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
   grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse>* ModelStreamInfer(
       grpc::CallbackServerContext* context) override;
   grpc::ServerUnaryReactor* ModelConfig(grpc::CallbackServerContext* context,

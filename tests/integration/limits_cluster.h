@@ -106,8 +106,9 @@ class LimitsCluster {
 
   void Stop() { processes_.clear(); }
 
-  // A new channel (its own connection) to the coordinator, as a client.
-  std::unique_ptr<Stub> NewStub() const {
+  // A new channel (its own connection) to the coordinator, as a client;
+  // null on error.
+  std::shared_ptr<grpc::Channel> NewChannel() const {
     TlsOptions tls;
     tls.files = TlsFiles::InDirectory(certs(), NodeRole::kClient);
     grpc::ChannelArguments args;
@@ -117,7 +118,12 @@ class LimitsCluster {
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = MakeChannel(address_, tls, args);
     if (!channel.ok()) return nullptr;
-    return inference::GRPCInferenceService::NewStub(*channel);
+    return *channel;
+  }
+  std::unique_ptr<Stub> NewStub() const {
+    std::shared_ptr<grpc::Channel> channel = NewChannel();
+    if (channel == nullptr) return nullptr;
+    return inference::GRPCInferenceService::NewStub(channel);
   }
 
   static std::unique_ptr<grpc::ClientContext> Context(int seconds = 30) {
