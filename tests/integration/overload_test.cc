@@ -237,13 +237,13 @@ TEST(OverloadTest, FloodsAreRefusedAtOnceAdmittedAnsweredMemoryBounded) {
               2 * kRequests * kWaves, total_answered, total_refused, static_cast<long long>(rss_before),
               static_cast<long long>(rss_after_first), static_cast<long long>(rss_after), kWaves,
               2.0 * kRequests * kWaves * kFeatures * 4 / (1 << 20));
-  // Generous bounds: the coordinator holds at most 2 x kBound requests
-  // (~3 MiB) beyond what gRPC buffers in transit, while each wave sends 50
-  // MiB at once: it keeps far less than it was sent, and later waves add
-  // less than half a wave (allocator noise) to the first.
+  // Generous bounds (gRPC's buffers in transit and the allocator vary with
+  // the machine's load): the coordinator holds at most 2 x kBound requests
+  // (~3 MiB), while each wave sends 50 MiB at once. Keeping every request
+  // would add 150 MiB over the three waves and 100 MiB after the first.
   const int64_t wave_kib = 2 * kRequests * kFeatures * 4 / 1024;
-  EXPECT_LT(rss_after - rss_before, kWaves * wave_kib / 2);
-  EXPECT_LT(rss_after - rss_after_first, wave_kib / 2);
+  EXPECT_LT(rss_after - rss_before, 2 * wave_kib);
+  EXPECT_LT(rss_after - rss_after_first, wave_kib);
   EXPECT_TRUE(cluster.AllAlive());
 }
 
