@@ -41,12 +41,22 @@ InferenceBackend::Done<Response> FinishLater(grpc::ServerUnaryReactor* reactor, 
   };
 }
 
+// Parses a request received as bytes (as gRPC would, without a copy).
+bool ParseInferRequest(grpc::ByteBuffer* bytes, inference::ModelInferRequest* request) {
+  grpc::ProtoBufferReader reader(bytes);
+  return request->ParseFromZeroCopyStream(&reader);
+}
+
+std::string NotARequest(size_t bytes) {
+  return absl::StrCat("the request (", bytes, " bytes) is not a valid inference.ModelInferRequest protobuf");
+}
+
 // ModelStreamInfer: reads requests, runs each through the backend as it
 // arrives (several in flight), writes the answers one at a time in order of
 // completion, and finishes once the client is done sending and every answer
 // is written. gRPC calls OnDone last; the reactor releases itself there.
 class StreamInferReactor final
-    : public grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse>,
+    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
       public std::enable_shared_from_this<StreamInferReactor> {
  public:
   static StreamInferReactor* Start(InferenceBackend* backend, grpc::CallbackServerContext* context) {
@@ -65,10 +75,21 @@ class StreamInferReactor final
       MaybeFinishLocked();
       return;
     }
-    auto request = std::make_shared<inference::ModelInferRequest>(std::move(request_));
+    auto request = std::make_shared<inference::ModelInferRequest>();
+    const bool parsed = ParseInferRequest(&request_, request.get());
+    const size_t length = request_.Length();
+    request_.Clear();
     {
       absl::MutexLock lock(&mu_);
       ++in_flight_;
+    }
+    if (!parsed) {
+      // Answered like any failed request; the stream goes on.
+      inference::ModelStreamInferResponse response;
+      response.set_error_message(NotARequest(length));
+      Enqueue(std::move(response));
+      StartRead(&request_);
+      return;
     }
     backend_->ModelInfer(request.get(), deadline_,
                          [self = shared_from_this(), request](absl::StatusOr<inference::ModelInferResponse> result) {
@@ -108,14 +129,18 @@ class StreamInferReactor final
   }
 
  private:
-  void Enqueue(inference::ModelStreamInferResponse response) {
+  void Enqueue(const inference::ModelStreamInferResponse& response) {
+    grpc::ByteBuffer bytes;
+    bool own_buffer = false;
+    const grpc::Status serialized =
+        grpc::SerializationTraits<inference::ModelStreamInferResponse>::Serialize(response, &bytes, &own_buffer);
     absl::MutexLock lock(&mu_);
-    if (broken_) {
+    if (broken_ || !serialized.ok()) {
       --in_flight_;
       MaybeFinishLocked();
       return;
     }
-    writes_.push_back(std::move(response));
+    writes_.push_back(std::move(bytes));
     if (!writing_) {
       writing_ = true;
       StartWrite(&writes_.front());
@@ -130,9 +155,9 @@ class StreamInferReactor final
 
   InferenceBackend* const backend_;
   const absl::Time deadline_;
-  inference::ModelInferRequest request_;  // the read in progress
+  grpc::ByteBuffer request_;  // the read in progress
   absl::Mutex mu_;
-  std::deque<inference::ModelStreamInferResponse> writes_ ABSL_GUARDED_BY(mu_);  // front: being written
+  std::deque<grpc::ByteBuffer> writes_ ABSL_GUARDED_BY(mu_);  // serialized responses; front: being written
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;  // requests read whose answer is not yet written
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
@@ -189,15 +214,10 @@ grpc::ServerUnaryReactor* InferenceService::ModelInfer(grpc::CallbackServerConte
                                                        grpc::ByteBuffer* response_bytes) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto request = std::make_shared<inference::ModelInferRequest>();
-  {
-    // ByteBuffer is read through a const-less API; this call's buffer is ours.
-    grpc::ProtoBufferReader reader(const_cast<grpc::ByteBuffer*>(request_bytes));
-    if (!request->ParseFromZeroCopyStream(&reader)) {
-      reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                   absl::StrCat("the request (", request_bytes->Length(),
-                                                " bytes) is not a valid inference.ModelInferRequest protobuf")));
-      return reactor;
-    }
+  // ByteBuffer is read through a const-less API; this call's buffer is ours.
+  if (!ParseInferRequest(const_cast<grpc::ByteBuffer*>(request_bytes), request.get())) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, NotARequest(request_bytes->Length())));
+    return reactor;
   }
   // The request is ours alone: the backend may move the input bytes out
   // instead of copying them.
@@ -212,8 +232,8 @@ grpc::ServerUnaryReactor* InferenceService::ModelInfer(grpc::CallbackServerConte
   return reactor;
 }
 
-grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse>*
-InferenceService::ModelStreamInfer(grpc::CallbackServerContext* context) {
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* InferenceService::ModelStreamInfer(
+    grpc::CallbackServerContext* context) {
   return StreamInferReactor::Start(backend_, context);
 }
 

@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "client/kserve_request.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -752,6 +753,101 @@ TEST_F(BadRequestTest, CorruptedRequestBytesNeverHurtTheServer) {
   EXPECT_GT(codes[grpc::StatusCode::INVALID_ARGUMENT], 0);
   ExpectGoodAnswer(good.get(), kTyped);
   EXPECT_TRUE(cluster_->AllAlive()) << cluster_->coordinator().StderrTail();
+}
+
+// A stream carrying bytes that are not a ModelInferRequest between good
+// requests: the bad message is answered with an error_message and the
+// stream goes on.
+class RawStream : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  RawStream(grpc::GenericStub* stub, std::vector<std::string> messages) : messages_(std::move(messages)) {
+    context_.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    stub->PrepareBidiStreamingCall(&context_, "/inference.GRPCInferenceService/ModelStreamInfer", grpc::StubOptions(),
+                                   this);
+    StartRead(&read_);
+    WriteNext();
+    StartCall();
+  }
+  void OnWriteDone(bool ok) override {
+    if (!ok) return;
+    WriteNext();
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) return;
+    std::vector<grpc::Slice> slices;
+    std::string bytes;
+    if (read_.Dump(&slices).ok()) {
+      for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+    inference::ModelStreamInferResponse response;
+    {
+      absl::MutexLock lock(&mu_);
+      if (response.ParseFromString(bytes)) responses_.push_back(response);
+    }
+    StartRead(&read_);
+  }
+  void OnDone(const grpc::Status& status) override {
+    absl::MutexLock lock(&mu_);
+    status_ = status;
+    done_ = true;
+  }
+  // The stream's status and responses once it is over (bounded wait).
+  bool Wait(grpc::Status* status, std::vector<inference::ModelStreamInferResponse>* responses) {
+    absl::MutexLock lock(&mu_);
+    if (!mu_.AwaitWithTimeout(absl::Condition(&done_), absl::Seconds(30))) return false;
+    *status = status_;
+    *responses = responses_;
+    return true;
+  }
+
+ private:
+  void WriteNext() {
+    if (next_ == messages_.size()) {
+      StartWritesDone();
+      return;
+    }
+    slice_ = grpc::Slice(messages_[next_++]);
+    write_ = grpc::ByteBuffer(&slice_, 1);
+    StartWrite(&write_);
+  }
+
+  grpc::ClientContext context_;
+  std::vector<std::string> messages_;
+  size_t next_ = 0;
+  grpc::Slice slice_;
+  grpc::ByteBuffer write_, read_;
+  absl::Mutex mu_;
+  std::vector<inference::ModelStreamInferResponse> responses_ ABSL_GUARDED_BY(mu_);
+  grpc::Status status_ ABSL_GUARDED_BY(mu_);
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+TEST_F(BadRequestTest, BytesThatAreNoRequestInAStreamGetAnErrorMessage) {
+  std::shared_ptr<grpc::Channel> channel = cluster_->NewChannel();
+  ASSERT_NE(channel, nullptr);
+  grpc::GenericStub generic(channel);
+  Request first = TwoRequest(kRaw);
+  first.set_id("good-0");
+  Request last = TwoRequest(kTyped);
+  last.set_id("good-1");
+  RawStream stream(&generic, {first.SerializeAsString(), "\xff\xff\xff\xff garbage", last.SerializeAsString()});
+  grpc::Status status;
+  std::vector<inference::ModelStreamInferResponse> responses;
+  ASSERT_TRUE(stream.Wait(&status, &responses));
+  EXPECT_TRUE(status.ok()) << status.error_code() << " " << status.error_message();
+  int good = 0, errors = 0;
+  for (const auto& r : responses) {
+    if (!r.error_message().empty()) {
+      ++errors;
+      EXPECT_THAT(r.error_message(), HasSubstr("is not a valid inference.ModelInferRequest protobuf"));
+      continue;
+    }
+    ExpectTwoAnswer(r.infer_response());
+    ++good;
+  }
+  EXPECT_EQ(good, 2);
+  EXPECT_EQ(errors, 1);
+  EXPECT_TRUE(cluster_->AllAlive());
 }
 
 }  // namespace
