@@ -50,6 +50,12 @@ ABSL_FLAG(int, threads, 0, "engine threads the workers use per Execute (0: all c
 ABSL_FLAG(int64_t, health_interval_ms, 500, "how often every worker's Status is polled");
 ABSL_FLAG(int64_t, default_timeout_ms, 60000, "deadline of requests whose client sets none");
 ABSL_FLAG(int64_t, max_message_mb, 1024, "largest gRPC message accepted or sent, in MiB");
+ABSL_FLAG(int64_t, max_request_tensor_mb, 256,
+          "largest total size of one request's input tensors, in MiB, computed from the declared shapes before "
+          "anything is allocated; beyond it RESOURCE_EXHAUSTED");
+ABSL_FLAG(int64_t, max_queued_requests_per_model, 1024,
+          "requests of one model the coordinator holds at once (queued and in flight); beyond it "
+          "RESOURCE_EXHAUSTED at once (0: unbounded)");
 ABSL_FLAG(int, stage_in_flight, 4,
           "pieces of one pipeline stage sent to each of its workers at once; the rest wait in the coordinator");
 ABSL_FLAG(std::string, stage_forwarding, "relay",
@@ -183,7 +189,11 @@ int Main() {
   if (!forwarding.ok()) return Fail("--stage-forwarding", forwarding.status());
   options.deployment.default_forwarding = *forwarding;
   options.default_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_default_timeout_ms));
-  options.tensors.max_request_bytes = max_message;
+  if (absl::GetFlag(FLAGS_max_request_tensor_mb) <= 0 || absl::GetFlag(FLAGS_max_request_tensor_mb) > (int64_t{1} << 40)) {
+    return Fail("--max-request-tensor-mb", absl::InvalidArgumentError("must be in 1..2^40"));
+  }
+  options.tensors.max_request_bytes = absl::GetFlag(FLAGS_max_request_tensor_mb) << 20;
+  options.max_requests_per_model = absl::GetFlag(FLAGS_max_queued_requests_per_model);
   options.metrics = &metrics;
   PartitionProfiler profiler(pool->get(), &loader);
   if (absl::GetFlag(FLAGS_measure_plans)) {

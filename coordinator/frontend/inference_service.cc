@@ -6,8 +6,10 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/grpc_status.h"
+#include "grpcpp/support/proto_buffer_reader.h"
 
 namespace tessera::coordinator {
 namespace {
@@ -39,12 +41,22 @@ InferenceBackend::Done<Response> FinishLater(grpc::ServerUnaryReactor* reactor, 
   };
 }
 
+// Parses a request received as bytes (as gRPC would, without a copy).
+bool ParseInferRequest(grpc::ByteBuffer* bytes, inference::ModelInferRequest* request) {
+  grpc::ProtoBufferReader reader(bytes);
+  return request->ParseFromZeroCopyStream(&reader);
+}
+
+std::string NotARequest(size_t bytes) {
+  return absl::StrCat("the request (", bytes, " bytes) is not a valid inference.ModelInferRequest protobuf");
+}
+
 // ModelStreamInfer: reads requests, runs each through the backend as it
 // arrives (several in flight), writes the answers one at a time in order of
 // completion, and finishes once the client is done sending and every answer
 // is written. gRPC calls OnDone last; the reactor releases itself there.
 class StreamInferReactor final
-    : public grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse>,
+    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
       public std::enable_shared_from_this<StreamInferReactor> {
  public:
   static StreamInferReactor* Start(InferenceBackend* backend, grpc::CallbackServerContext* context) {
@@ -63,10 +75,21 @@ class StreamInferReactor final
       MaybeFinishLocked();
       return;
     }
-    auto request = std::make_shared<inference::ModelInferRequest>(std::move(request_));
+    auto request = std::make_shared<inference::ModelInferRequest>();
+    const bool parsed = ParseInferRequest(&request_, request.get());
+    const size_t length = request_.Length();
+    request_.Clear();
     {
       absl::MutexLock lock(&mu_);
       ++in_flight_;
+    }
+    if (!parsed) {
+      // Answered like any failed request; the stream goes on.
+      inference::ModelStreamInferResponse response;
+      response.set_error_message(NotARequest(length));
+      Enqueue(std::move(response));
+      StartRead(&request_);
+      return;
     }
     backend_->ModelInfer(request.get(), deadline_,
                          [self = shared_from_this(), request](absl::StatusOr<inference::ModelInferResponse> result) {
@@ -106,14 +129,18 @@ class StreamInferReactor final
   }
 
  private:
-  void Enqueue(inference::ModelStreamInferResponse response) {
+  void Enqueue(const inference::ModelStreamInferResponse& response) {
+    grpc::ByteBuffer bytes;
+    bool own_buffer = false;
+    const grpc::Status serialized =
+        grpc::SerializationTraits<inference::ModelStreamInferResponse>::Serialize(response, &bytes, &own_buffer);
     absl::MutexLock lock(&mu_);
-    if (broken_) {
+    if (broken_ || !serialized.ok()) {
       --in_flight_;
       MaybeFinishLocked();
       return;
     }
-    writes_.push_back(std::move(response));
+    writes_.push_back(std::move(bytes));
     if (!writing_) {
       writing_ = true;
       StartWrite(&writes_.front());
@@ -128,9 +155,9 @@ class StreamInferReactor final
 
   InferenceBackend* const backend_;
   const absl::Time deadline_;
-  inference::ModelInferRequest request_;  // the read in progress
+  grpc::ByteBuffer request_;  // the read in progress
   absl::Mutex mu_;
-  std::deque<inference::ModelStreamInferResponse> writes_ ABSL_GUARDED_BY(mu_);  // front: being written
+  std::deque<grpc::ByteBuffer> writes_ ABSL_GUARDED_BY(mu_);  // serialized responses; front: being written
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;  // requests read whose answer is not yet written
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
@@ -183,18 +210,30 @@ grpc::ServerUnaryReactor* InferenceService::ModelMetadata(grpc::CallbackServerCo
 }
 
 grpc::ServerUnaryReactor* InferenceService::ModelInfer(grpc::CallbackServerContext* context,
-                                                       const inference::ModelInferRequest* request,
-                                                       inference::ModelInferResponse* response) {
+                                                       const grpc::ByteBuffer* request_bytes,
+                                                       grpc::ByteBuffer* response_bytes) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  // gRPC made this message for this call alone and reads it no more: the
-  // backend may move the input bytes out instead of copying them.
-  backend_->ModelInfer(const_cast<inference::ModelInferRequest*>(request), Deadline(context),
-                       FinishLater(reactor, response));
+  auto request = std::make_shared<inference::ModelInferRequest>();
+  // ByteBuffer is read through a const-less API; this call's buffer is ours.
+  if (!ParseInferRequest(const_cast<grpc::ByteBuffer*>(request_bytes), request.get())) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, NotARequest(request_bytes->Length())));
+    return reactor;
+  }
+  // The request is ours alone: the backend may move the input bytes out
+  // instead of copying them.
+  backend_->ModelInfer(request.get(), Deadline(context),
+                       [reactor, response_bytes, request](absl::StatusOr<inference::ModelInferResponse> result) {
+                         if (!result.ok()) return reactor->Finish(ToGrpcStatus(result.status()));
+                         bool own_buffer = false;
+                         grpc::Status serialized = grpc::SerializationTraits<inference::ModelInferResponse>::Serialize(
+                             *result, response_bytes, &own_buffer);
+                         reactor->Finish(serialized);
+                       });
   return reactor;
 }
 
-grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse>*
-InferenceService::ModelStreamInfer(grpc::CallbackServerContext* context) {
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* InferenceService::ModelStreamInfer(
+    grpc::CallbackServerContext* context) {
   return StreamInferReactor::Start(backend_, context);
 }
 

@@ -14,7 +14,23 @@
 
 namespace tessera::coordinator {
 
-class InferenceService final : public inference::GRPCInferenceService::CallbackService {
+// ModelInfer and ModelStreamInfer take their requests as bytes and parse
+// them themselves, so that bytes which are not a ModelInferRequest get
+// INVALID_ARGUMENT (in a stream: an error_message, and the stream goes on)
+// saying so; gRPC's own parsing answers UNIMPLEMENTED without a message, or
+// silently ends the stream.
+// The base is GRPCInferenceService::CallbackService with those two methods
+// raw (a method added to the proto must be added here).
+namespace internal {
+using G = inference::GRPCInferenceService;
+using InferenceServiceBase = G::WithCallbackMethod_ServerLive<G::WithCallbackMethod_ServerReady<
+    G::WithCallbackMethod_ModelReady<G::WithCallbackMethod_ServerMetadata<G::WithCallbackMethod_ModelMetadata<
+        G::WithRawCallbackMethod_ModelInfer<G::WithRawCallbackMethod_ModelStreamInfer<G::WithCallbackMethod_ModelConfig<
+            G::WithCallbackMethod_ModelStatistics<G::WithCallbackMethod_RepositoryIndex<
+                G::WithCallbackMethod_RepositoryModelLoad<G::WithCallbackMethod_RepositoryModelUnload<G::Service>>>>>>>>>>>>;
+}  // namespace internal
+
+class InferenceService final : public internal::InferenceServiceBase {
  public:
   // `backend` is borrowed and must outlive the server.
   explicit InferenceService(InferenceBackend* backend) : backend_(backend) {}
@@ -34,10 +50,9 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
   grpc::ServerUnaryReactor* ModelMetadata(grpc::CallbackServerContext* context,
                                           const inference::ModelMetadataRequest* request,
                                           inference::ModelMetadataResponse* response) override;
-  grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* context,
-                                       const inference::ModelInferRequest* request,
-                                       inference::ModelInferResponse* response) override;
-  grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse>* ModelStreamInfer(
+  grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ModelStreamInfer(
       grpc::CallbackServerContext* context) override;
   grpc::ServerUnaryReactor* ModelConfig(grpc::CallbackServerContext* context,
                                         const inference::ModelConfigRequest* request,

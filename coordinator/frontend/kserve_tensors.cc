@@ -1,5 +1,6 @@
 #include "coordinator/frontend/kserve_tensors.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <limits>
@@ -287,8 +288,10 @@ absl::StatusOr<std::vector<NamedTensor>> Decode(const inference::ModelInferReque
       }
     }
     if (h->bytes > options.max_request_bytes - total_bytes) {
-      return absl::InvalidArgumentError(absl::StrCat(what, " (", h->bytes, " bytes) takes the request's inputs over ",
-                                                     "the limit of ", options.max_request_bytes, " bytes"));
+      return absl::ResourceExhaustedError(absl::StrCat(
+          what, " declares ", DimsString(h->shape), " of ", KServeDatatype(h->dtype), " = ", h->bytes,
+          " bytes, taking the request's input tensors to ", total_bytes + h->bytes,
+          " bytes, over the per-request limit of ", options.max_request_bytes, " bytes"));
     }
     total_bytes += h->bytes;
     if (raw) {
@@ -338,6 +341,71 @@ absl::StatusOr<std::vector<NamedTensor>> DecodeInferInputs(inference::ModelInfer
                                                            const ModelSignature& expected,
                                                            const KServeTensorOptions& options) {
   return Decode(*request, request, expected, options);
+}
+
+namespace {
+
+absl::string_view ParameterKind(const inference::InferParameter& p) {
+  switch (p.parameter_choice_case()) {
+    case inference::InferParameter::kBoolParam:
+      return "bool_param";
+    case inference::InferParameter::kInt64Param:
+      return "int64_param";
+    case inference::InferParameter::kStringParam:
+      return "string_param";
+    case inference::InferParameter::kDoubleParam:
+      return "double_param";
+    case inference::InferParameter::kUint64Param:
+      return "uint64_param";
+    case inference::InferParameter::PARAMETER_CHOICE_NOT_SET:
+      break;
+  }
+  return "no value";
+}
+
+// A non-negative integer parameter (int64_param >= 0 or uint64_param).
+absl::StatusOr<uint64_t> NonNegativeInteger(const std::string& key, const inference::InferParameter& p) {
+  if (p.parameter_choice_case() == inference::InferParameter::kUint64Param) return p.uint64_param();
+  if (p.parameter_choice_case() == inference::InferParameter::kInt64Param && p.int64_param() >= 0) {
+    return static_cast<uint64_t>(p.int64_param());
+  }
+  if (p.parameter_choice_case() == inference::InferParameter::kInt64Param) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request parameter '", key, "' is ", p.int64_param(), "; it must be >= 0"));
+  }
+  return absl::InvalidArgumentError(absl::StrCat("request parameter '", key, "' is a ", ParameterKind(p),
+                                                 "; it must be an int64_param or uint64_param"));
+}
+
+}  // namespace
+
+absl::StatusOr<InferRequestParameters> CheckInferRequestParameters(const inference::ModelInferRequest& request) {
+  InferRequestParameters out;
+  if (AsksForSharedMemory(request.parameters())) {
+    return absl::UnimplementedError("request parameters ask for shared memory, which Tessera does not support");
+  }
+  for (const char* key : {"sequence_id", "sequence_start", "sequence_end"}) {
+    if (request.parameters().count(key) != 0) {
+      return absl::UnimplementedError(absl::StrCat("request parameter '", key,
+                                                   "': sequence batching is not supported by Tessera"));
+    }
+  }
+  if (auto it = request.parameters().find("timeout"); it != request.parameters().end()) {
+    absl::StatusOr<uint64_t> us = NonNegativeInteger("timeout", it->second);
+    if (!us.ok()) return us.status();
+    out.timeout = absl::Microseconds(static_cast<int64_t>(std::min<uint64_t>(*us, uint64_t{1} << 62)));
+  }
+  if (auto it = request.parameters().find("priority"); it != request.parameters().end()) {
+    absl::StatusOr<uint64_t> priority = NonNegativeInteger("priority", it->second);
+    if (!priority.ok()) return priority.status();
+  }
+  if (auto it = request.parameters().find("binary_data_output"); it != request.parameters().end()) {
+    if (it->second.parameter_choice_case() != inference::InferParameter::kBoolParam) {
+      return absl::InvalidArgumentError(absl::StrCat("request parameter 'binary_data_output' is a ",
+                                                     ParameterKind(it->second), "; it must be a bool_param"));
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<std::vector<std::string>> RequestedOutputNames(const inference::ModelInferRequest& request,

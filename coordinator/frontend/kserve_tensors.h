@@ -2,7 +2,7 @@
 //
 // This is where bad client input is caught, before anything is scheduled.
 // Every refusal is InvalidArgument naming the input (or output) and the
-// problem, except a KServe datatype Tessera cannot execute (FP16, BF16,
+// problem, except a request over the byte limit (ResourceExhausted) and a KServe datatype Tessera cannot execute (FP16, BF16,
 // INT16, UINT16, UINT32, UINT64, BYTES), which is Unimplemented. Unknown
 // models are the caller's concern (ModelRepository::Get is NotFound).
 //
@@ -12,8 +12,12 @@
 //   - shape: every dim >= 0, the model's rank, fixed dims equal, dynamic
 //     (-1) dims any size; with max_batch_size > 0 the first dim is the
 //     batch, 1..max_batch_size, and equal across all inputs;
-//   - element count and byte size must not overflow and the request's
-//     total input bytes must stay within Options::max_request_bytes;
+//   - element count and byte size must not overflow (InvalidArgument) and
+//     the request's total input bytes, computed from the declared shapes
+//     and datatypes before anything is allocated or copied, must stay
+//     within Options::max_request_bytes: beyond it ResourceExhausted
+//     naming the input, its bytes and the limit (a well-formed request over
+//     a limit the server sets, like gRPC's own message size limit);
 //   - data either all in raw_input_contents (one buffer per input, in input
 //     order, each exactly product(shape) * element size bytes; BOOL bytes 0
 //     or 1) or all in typed contents (Triton's rule: no mixing). Typed data
@@ -41,6 +45,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "coordinator/repository/model_repository.h"
 #include "coordinator/repository/model_signature.h"
@@ -52,8 +57,9 @@ namespace tessera::coordinator {
 using engine::NamedTensor;
 
 struct KServeTensorOptions {
-  // Largest total byte size of a request's input tensors.
-  int64_t max_request_bytes = int64_t{1} << 30;
+  // Largest total byte size of a request's input tensors (the coordinator's
+  // --max-request-tensor-mb).
+  int64_t max_request_bytes = int64_t{256} << 20;
   // Largest total byte size of a response's output tensors (protobuf
   // messages must stay below 2 GiB).
   int64_t max_response_bytes = (int64_t{2} << 30) - (int64_t{1} << 20);
@@ -70,6 +76,20 @@ absl::StatusOr<std::vector<NamedTensor>> DecodeInferInputs(const inference::Mode
 absl::StatusOr<std::vector<NamedTensor>> DecodeInferInputs(inference::ModelInferRequest* request,
                                                            const ModelSignature& expected,
                                                            const KServeTensorOptions& options = {});
+
+// The request-level parameters Tessera reads, checked (InvalidArgument
+// naming the parameter and the type it needs): "timeout" (int64_param or
+// uint64_param, microseconds, >= 0; shortens the request's deadline),
+// "priority" (int64_param >= 0 or uint64_param; accepted, every request has
+// the same priority), "binary_data_output" (bool_param; an HTTP matter,
+// accepted). Sequence batching ("sequence_id", "sequence_start",
+// "sequence_end") and request-level shared memory parameters are
+// Unimplemented. Other keys are ignored, as Triton passes them on to
+// backends.
+struct InferRequestParameters {
+  absl::Duration timeout = absl::InfiniteDuration();
+};
+absl::StatusOr<InferRequestParameters> CheckInferRequestParameters(const inference::ModelInferRequest& request);
 
 // The outputs to return, in response order: the request's `outputs` (each
 // a known output, named once) or, when it is empty, all of the model's.

@@ -96,24 +96,36 @@ absl::StatusOr<std::shared_ptr<const LoadedModelVersion>> ModelRepository::ReadV
                                                    " bytes, above the limit of ", options_.max_model_bytes));
   }
 
-  auto loaded = std::make_shared<LoadedModelVersion>();
-  loaded->name = name;
-  loaded->version = version;
-  loaded->model_path = path.string();
-  loaded->model_bytes.resize(static_cast<size_t>(size));
+  std::string bytes(static_cast<size_t>(size), '\0');
   {
     std::ifstream in(path, std::ios::binary);
     if (!in) return absl::UnavailableError(absl::StrCat(where, "cannot open '", path.string(), "'"));
-    in.read(loaded->model_bytes.data(), static_cast<std::streamsize>(size));
+    in.read(bytes.data(), static_cast<std::streamsize>(size));
     if (static_cast<std::uintmax_t>(in.gcount()) != size) {
       return absl::UnavailableError(absl::StrCat(where, "short read of '", path.string(), "'"));
     }
   }
+  return VersionFromBytes(name, version, path.string(), std::move(bytes), config);
+}
+
+absl::StatusOr<std::shared_ptr<const LoadedModelVersion>> ModelRepository::VersionFromBytes(
+    const std::string& name, int64_t version, const std::string& path, std::string bytes,
+    const inference::ModelConfig& config) const {
+  const std::string where = absl::StrCat("model '", name, "' version ", version, ": ");
+  if (static_cast<int64_t>(bytes.size()) > options_.max_model_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(where, "model file '", path, "' is ", bytes.size(),
+                                                   " bytes, above the limit of ", options_.max_model_bytes));
+  }
+  auto loaded = std::make_shared<LoadedModelVersion>();
+  loaded->name = name;
+  loaded->version = version;
+  loaded->model_path = path;
+  loaded->model_bytes = std::move(bytes);
 
   absl::StatusOr<std::unique_ptr<engine::Engine>> engine =
       engine::Engine::LoadFromBytes(loaded->model_bytes, options_.engine_options);
   if (!engine.ok()) {
-    return Prefixed(engine.status(), absl::StrCat(where, "cannot load '", path.string(), "': "));
+    return Prefixed(engine.status(), absl::StrCat(where, "cannot load '", path, "': "));
   }
   loaded->onnx_inputs = (*engine)->inputs();
   loaded->onnx_outputs = (*engine)->outputs();
@@ -185,7 +197,49 @@ absl::Status ModelRepository::Load(absl::string_view name_view) {
   absl::MutexLock load_lock(&load_mu_);
   absl::StatusOr<std::map<int64_t, std::shared_ptr<const LoadedModelVersion>>> read = ReadModel(name);
   const bool on_disk = read.ok() || ModelDirectoryExists(name);
+  return Commit(name, std::move(read), on_disk);
+}
 
+absl::Status ModelRepository::LoadOverride(absl::string_view name_view, ModelOverride model) {
+  absl::Status valid = ValidateModelName(name_view);
+  if (!valid.ok()) return valid;
+  const std::string name(name_view);
+  absl::MutexLock load_lock(&load_mu_);
+  absl::StatusOr<std::map<int64_t, std::shared_ptr<const LoadedModelVersion>>> read =
+      ReadOverride(name, std::move(model));
+  return Commit(name, std::move(read), /*on_disk=*/false);
+}
+
+absl::StatusOr<std::map<int64_t, std::shared_ptr<const LoadedModelVersion>>> ModelRepository::ReadOverride(
+    const std::string& name, ModelOverride model) const {
+  if (model.files.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("model '", name, "': no model file given"));
+  }
+  absl::Status valid = ValidateModelConfig(name, &model.config);
+  if (!valid.ok()) return valid;
+  std::vector<int64_t> available;
+  for (const auto& [v, unused] : model.files) {
+    if (v <= 0) return absl::InvalidArgumentError(absl::StrCat("model '", name, "': version ", v, " is not >= 1"));
+    available.push_back(v);
+  }
+  absl::StatusOr<std::vector<int64_t>> selected = SelectVersions(model.config.version_policy(), available);
+  if (!selected.ok()) return Prefixed(selected.status(), absl::StrCat("model '", name, "': "));
+  const std::string filename = model.config.default_model_filename().empty()
+                                   ? kDefaultModelFilename
+                                   : model.config.default_model_filename();
+  std::map<int64_t, std::shared_ptr<const LoadedModelVersion>> versions;
+  for (int64_t v : *selected) {
+    absl::StatusOr<std::shared_ptr<const LoadedModelVersion>> loaded =
+        VersionFromBytes(name, v, absl::StrCat("file:", v, "/", filename), std::move(model.files[v]), model.config);
+    if (!loaded.ok()) return loaded.status();
+    versions.emplace(v, *std::move(loaded));
+  }
+  return versions;
+}
+
+absl::Status ModelRepository::Commit(const std::string& name,
+                                     absl::StatusOr<std::map<int64_t, std::shared_ptr<const LoadedModelVersion>>> read,
+                                     bool on_disk) {
   std::map<int64_t, std::shared_ptr<const LoadedModelVersion>> previous;  // destroyed after unlocking
   {
     absl::MutexLock lock(&mu_);

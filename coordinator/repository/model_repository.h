@@ -23,9 +23,13 @@
 // (one row per served version; a model with no served version gets one row
 // with an empty version, state UNAVAILABLE and the reason).
 //
-// Not supported (documented for the frontend): RepositoryModelLoad's
-// "config" parameter (a JSON config override in Triton) and file overrides;
-// the handler should refuse them as Unimplemented. There is no
+// LoadOverride(name, model) is Triton's RepositoryModelLoad with "config"
+// and "file:" overrides: the config and the model bytes come from the
+// caller instead of the directory, and go through the same checks (config
+// validation with `name`, the version policy over the versions given, the
+// engine's validation, completion), all or nothing like Load; the directory
+// is neither read nor written, and a later Load(name) reads it again. There
+// is no
 // --model-control-mode: the coordinator calls LoadAll() at start, and
 // RepositoryModelLoad / RepositoryModelUnload call Load / Unload.
 //
@@ -86,6 +90,12 @@ enum class ModelVersionState { kReady, kUnavailable, kUnloading };
 // "READY", "UNAVAILABLE", "UNLOADING": the strings of Triton's index.
 absl::string_view ModelVersionStateName(ModelVersionState state);
 
+// A model given by a client rather than read from the repository.
+struct ModelOverride {
+  inference::ModelConfig config;         // as given; validated by LoadOverride
+  std::map<int64_t, std::string> files;  // version -> model file bytes
+};
+
 struct ModelIndexEntry {
   std::string name;
   std::string version;  // "" for a model-level row
@@ -108,6 +118,11 @@ class ModelRepository {
   // that is not a plain directory name; NotFound when the repository has no
   // such directory (a model still loaded from before keeps serving).
   absl::Status Load(absl::string_view name);
+
+  // Loads `name` from `model` (see the contract above): InvalidArgument
+  // for a bad name, no file, a version < 1; the errors of Load otherwise (a
+  // failure keeps what `name` served before).
+  absl::Status LoadOverride(absl::string_view name, ModelOverride model);
 
   // Stops serving `name`. NotFound when it is neither loaded nor on disk.
   absl::Status Unload(absl::string_view name);
@@ -143,6 +158,17 @@ class ModelRepository {
   absl::StatusOr<std::shared_ptr<const LoadedModelVersion>> ReadVersion(const std::string& name, int64_t version,
                                                                         const std::string& version_dir,
                                                                         const inference::ModelConfig& config) const;
+  // ReadVersion's checks on bytes already read; `path` names them in errors.
+  absl::StatusOr<std::shared_ptr<const LoadedModelVersion>> VersionFromBytes(const std::string& name, int64_t version,
+                                                                             const std::string& path, std::string bytes,
+                                                                             const inference::ModelConfig& config) const;
+  absl::StatusOr<std::map<int64_t, std::shared_ptr<const LoadedModelVersion>>> ReadOverride(const std::string& name,
+                                                                                            ModelOverride model) const;
+  // Serves what `read` holds, or records its failure (see Load); under
+  // load_mu_. `on_disk`: the model has a directory.
+  absl::Status Commit(const std::string& name,
+                      absl::StatusOr<std::map<int64_t, std::shared_ptr<const LoadedModelVersion>>> read, bool on_disk)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(load_mu_);
   std::vector<std::string> ModelDirectories() const;
   bool ModelDirectoryExists(const std::string& name) const;
 

@@ -9,11 +9,18 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/logging.h"
+#include "coordinator/repository/model_override.h"
+#include "worker/engine/model_validator.h"
 
 namespace tessera::coordinator {
 namespace {
 
 uint64_t Nanos(absl::Duration d) { return static_cast<uint64_t>(absl::ToInt64Nanoseconds(d)); }
+
+// A request about one model that names none.
+absl::Status NoModelNamed(absl::string_view rpc) {
+  return absl::InvalidArgumentError(absl::StrCat(rpc, " names no model (model name is empty)"));
+}
 
 }  // namespace
 
@@ -276,6 +283,7 @@ inference::ServerMetadataResponse CoordinatorBackend::ServerMetadata() {
 }
 
 absl::StatusOr<bool> CoordinatorBackend::ModelReady(const inference::ModelReadyRequest& request) {
+  if (request.name().empty()) return NoModelNamed("ModelReady");
   absl::StatusOr<std::shared_ptr<const LoadedModelVersion>> model =
       repository_->Get(request.name(), request.version());
   if (!model.ok()) return model.status();
@@ -286,6 +294,7 @@ absl::StatusOr<bool> CoordinatorBackend::ModelReady(const inference::ModelReadyR
 
 absl::StatusOr<inference::ModelMetadataResponse> CoordinatorBackend::ModelMetadata(
     const inference::ModelMetadataRequest& request) {
+  if (request.name().empty()) return NoModelNamed("ModelMetadata");
   absl::StatusOr<std::shared_ptr<const LoadedModelVersion>> model =
       repository_->Get(request.name(), request.version());
   if (!model.ok()) return model.status();
@@ -294,6 +303,7 @@ absl::StatusOr<inference::ModelMetadataResponse> CoordinatorBackend::ModelMetada
 
 absl::StatusOr<inference::ModelConfigResponse> CoordinatorBackend::ModelConfig(
     const inference::ModelConfigRequest& request) {
+  if (request.name().empty()) return NoModelNamed("ModelConfig");
   absl::StatusOr<std::shared_ptr<const LoadedModelVersion>> model =
       repository_->Get(request.name(), request.version());
   if (!model.ok()) return model.status();
@@ -410,6 +420,10 @@ void CoordinatorBackend::RecordExecution(const Key& key, int64_t rows, absl::Dur
 void CoordinatorBackend::ModelInfer(inference::ModelInferRequest* request, absl::Time deadline,
                                     Done<inference::ModelInferResponse> done) {
   const absl::Time start = absl::Now();
+  if (request->model_name().empty()) {
+    metrics_->unknown_model_requests().Record(NoModelNamed("ModelInfer"));
+    return done(NoModelNamed("ModelInfer"));
+  }
   absl::StatusOr<std::shared_ptr<const LoadedModelVersion>> model =
       repository_->Get(request->model_name(), request->model_version());
   if (!model.ok()) {
@@ -434,6 +448,17 @@ void CoordinatorBackend::ModelInfer(inference::ModelInferRequest* request, absl:
   // A version loaded but not yet deployed (rare): its series on the fly.
   if (metrics == nullptr) metrics = metrics_->ForVersion(key.first, key.second, 0);
   metrics->in_flight->Increment();
+  absl::StatusOr<std::unique_ptr<ModelAdmission::Ticket>> admitted = admission_.Admit(key.first);
+  if (!admitted.ok()) {
+    Record(key, *metrics, admitted.status(), absl::Now() - start, 0);
+    return done(admitted.status());
+  }
+  // The slot is given back just before the answer goes out.
+  done = [ticket = std::shared_ptr<ModelAdmission::Ticket>(*std::move(admitted)),
+          done = std::move(done)](absl::StatusOr<inference::ModelInferResponse> result) {
+    ticket->Release();
+    done(std::move(result));
+  };
   auto fail = [this, key, metrics, start, done](absl::Status status) {
     Record(key, *metrics, status, absl::Now() - start, 0);
     done(std::move(status));
@@ -443,6 +468,8 @@ void CoordinatorBackend::ModelInfer(inference::ModelInferRequest* request, absl:
                                                     reason.empty() ? "" : ": ", reason)));
   }
   const absl::Time decode_start = absl::Now();
+  absl::StatusOr<InferRequestParameters> parameters = CheckInferRequestParameters(*request);
+  if (!parameters.ok()) return fail(parameters.status());
   absl::StatusOr<std::vector<NamedTensor>> inputs =
       DecodeInferInputs(request, (*model)->signature, options_.tensors);
   if (!inputs.ok()) return fail(inputs.status());
@@ -452,7 +479,7 @@ void CoordinatorBackend::ModelInfer(inference::ModelInferRequest* request, absl:
   const int64_t samples = (*model)->signature.max_batch_size > 0 && !inputs->empty() && (*inputs)[0].tensor.rank() > 0
                               ? (*inputs)[0].tensor.dim(0)
                               : 1;
-  deadline = std::min(deadline, start + options_.default_timeout);
+  deadline = std::min({deadline, start + options_.default_timeout, start + parameters->timeout});
   // The answer (from the executor or the batcher): encode and reply.
   auto finish = [this, key, metrics, start, samples, compute_input, request, model = *model,
                  requested = *std::move(requested), done, tensors = options_.tensors](
@@ -496,12 +523,13 @@ void CoordinatorBackend::ModelInfer(inference::ModelInferRequest* request, absl:
 
 void CoordinatorBackend::RepositoryModelLoad(const inference::RepositoryModelLoadRequest* request,
                                              Done<inference::RepositoryModelLoadResponse> done) {
-  if (!request->parameters().empty()) {
-    return done(absl::UnimplementedError(
-        "RepositoryModelLoad parameters (config or file overrides) are not supported: edit the repository"));
-  }
-  absl::Status queued = admin_.Submit([this, request, done] {
-    absl::Status loaded = repository_->Load(request->model_name());
+  absl::StatusOr<std::optional<ModelOverride>> given =
+      ModelOverrideFromParameters(request->parameters(), engine::kMaxModelBytes);
+  if (!given.ok()) return done(given.status());
+  auto model = std::make_shared<std::optional<ModelOverride>>(*std::move(given));
+  absl::Status queued = admin_.Submit([this, request, done, model] {
+    absl::Status loaded = model->has_value() ? repository_->LoadOverride(request->model_name(), std::move(**model))
+                                             : repository_->Load(request->model_name());
     if (!loaded.ok()) return done(loaded);
     absl::Status deployed = Deploy(request->model_name());
     if (!deployed.ok()) return done(deployed);

@@ -2,9 +2,12 @@
 // Deployment (strategy, stage partitions) per served model version, a
 // RequestExecutor per deployment, and per-version statistics.
 //
-// ModelInfer: find the version (NOT_FOUND), check and decode the request
+// ModelInfer: find the version (NOT_FOUND), admit it under the model's
+// bound of requests held at once (RESOURCE_EXHAUSTED at once beyond
+// CoordinatorOptions::max_requests_per_model), check and decode the request
 // against its signature (INVALID_ARGUMENT naming the problem), run it on the
-// deployment with the client's deadline (or the default timeout), encode the
+// deployment with the client's deadline (or the default timeout, or the
+// request's "timeout" parameter, whichever comes first), encode the
 // requested outputs. A version that is served but not deployed (too few
 // workers for its stages, say) is UNAVAILABLE with the reason. A version
 // whose config has `dynamic_batching` sends its decoded requests through its
@@ -24,6 +27,16 @@
 // current deployment, its pieces' round trips split into worker queue,
 // compute and transfer, and tensor bytes (stage_statistics.h); `workers` is
 // 0 because worker identity is not visible to the executor.
+//
+// RepositoryModelLoad without parameters (re)reads the model from the
+// repository directory; with Triton's overrides ("config" JSON and
+// "file:<version>/model.onnx" bytes, repository/model_override.h) it loads
+// the model the client sent, through the same validation
+// (ModelRepository::LoadOverride); bad parameters are INVALID_ARGUMENT, a
+// bad model the repository's error (INVALID_ARGUMENT, UNIMPLEMENTED, ...
+// naming the model, version and problem), and other models are untouched.
+// Only client certificates may call it (the coordinator's authorization
+// policy); the model bytes are bounded by --max-message-mb.
 //
 // Deployments are built when a model is loaded (at start, and by
 // RepositoryModelLoad, which runs on a background thread), from the
@@ -67,6 +80,7 @@
 #include "coordinator/scheduler/stage_statistics.h"
 #include "coordinator/service/coordinator_metrics.h"
 #include "coordinator/service/deployment_builder.h"
+#include "coordinator/service/model_admission.h"
 
 namespace tessera::coordinator {
 
@@ -75,6 +89,11 @@ struct CoordinatorOptions {
   // Deadline of requests whose client set none.
   absl::Duration default_timeout = absl::Seconds(60);
   KServeTensorOptions tensors;
+  // Requests of one model (all versions) held at once, from admission to
+  // answer (decoding, batcher queue, workers, encoding); beyond it
+  // ModelInfer is RESOURCE_EXHAUSTED at once (model_admission.h). <= 0:
+  // unbounded.
+  int64_t max_requests_per_model = 1024;
   std::string version = "dev";
   // Borrowed; must outlive the backend. Null: metrics nothing exposes.
   CoordinatorMetrics* metrics = nullptr;
@@ -213,6 +232,8 @@ class CoordinatorBackend : public InferenceBackend {
   void Replan(const Key& key, const std::shared_ptr<const Deployment>& current);
 
   const CoordinatorOptions options_;
+  // Before everything that may still hold tickets when it goes.
+  ModelAdmission admission_{options_.max_requests_per_model};
   std::unique_ptr<CoordinatorMetrics> owned_metrics_;  // when options_.metrics is null
   CoordinatorMetrics* const metrics_;
   ModelRepository* const repository_;

@@ -344,7 +344,7 @@ absl::Status EngineImpl::Execute(std::vector<Tensor>& values, const Plan* plan, 
       for (int id : node.inputs) t.inputs.push_back(info(id));
     }
     const absl::Time start = timed ? absl::Now() : absl::InfinitePast();
-    absl::Status st = node.kernel->Compute(ctx);
+    absl::Status st = ComputeNode(*node.kernel, ctx);
     if (!st.ok()) return absl::Status(st.code(), absl::StrCat(node.label, ": ", st.message()));
     if (trace != nullptr) {
       NodeTrace& t = (*trace)[n];

@@ -1,6 +1,8 @@
 #include "worker/engine/model_validator.h"
 
+#include <algorithm>
 #include <exception>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -225,6 +227,81 @@ absl::Status CheckTypes(const onnx::GraphProto& graph) {
   return absl::OkStatus();
 }
 
+// Declared dims of `what`: each >= 0 and their byte size (elements times
+// `element_size`) within int64. Unknown dims (dim_param, or no value) are
+// skipped.
+absl::Status CheckDims(absl::string_view what, const std::vector<int64_t>& dims, int64_t element_size,
+                       int64_t* elements) {
+  int64_t n = 1;
+  for (int64_t d : dims) {
+    if (d < 0) return absl::InvalidArgumentError(absl::StrCat(what, " declares negative dimension ", d));
+    if (d != 0 && n > std::numeric_limits<int64_t>::max() / std::max<int64_t>(element_size, 1) / d) {
+      return absl::InvalidArgumentError(absl::StrCat(what, " declares dims whose byte size overflows int64"));
+    }
+    n *= d;
+  }
+  *elements = n;
+  return absl::OkStatus();
+}
+
+// A tensor stored in the model (initializer or Constant value): sane dims,
+// no external data, and exactly as much data as its dims declare -- checked
+// before the engine allocates anything for it, so that a few bytes declaring
+// 2^40 elements are refused instead of allocated.
+absl::Status CheckStoredTensor(const onnx::TensorProto& t, absl::string_view what) {
+  const std::string name = absl::StrCat(what, " '", t.name(), "'");
+  if (t.data_location() == onnx::TensorProto::EXTERNAL || t.external_data_size() > 0) {
+    return absl::UnimplementedError(absl::StrCat(name, " uses external data, which is not supported"));
+  }
+  absl::StatusOr<DataType> dtype = DataTypeFromOnnx(t.data_type());
+  if (!dtype.ok()) return absl::OkStatus();  // CheckTypes names it
+  const int64_t element_size = static_cast<int64_t>(DataTypeSize(*dtype));
+  int64_t elements = 0;
+  TESSERA_RETURN_IF_ERROR(CheckDims(name, std::vector<int64_t>(t.dims().begin(), t.dims().end()), element_size,
+                                    &elements));
+  if (t.has_raw_data()) {
+    if (static_cast<int64_t>(t.raw_data().size()) != elements * element_size) {
+      return absl::InvalidArgumentError(absl::StrCat(name, " declares ", elements, " elements (",
+                                                     elements * element_size, " bytes) but holds ",
+                                                     t.raw_data().size(), " bytes of raw data"));
+    }
+    return absl::OkStatus();
+  }
+  const int64_t values = static_cast<int64_t>(t.float_data_size()) + t.double_data_size() + t.int32_data_size() +
+                         t.int64_data_size() + t.uint64_data_size() + t.string_data_size();
+  if (values != elements) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " declares ", elements, " elements but holds ", values, " values"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckValueDims(const onnx::ValueInfoProto& v, absl::string_view what) {
+  if (!v.has_type() || !v.type().has_tensor_type() || !v.type().tensor_type().has_shape()) return absl::OkStatus();
+  std::vector<int64_t> dims;
+  for (const auto& d : v.type().tensor_type().shape().dim()) {
+    if (d.has_dim_value()) dims.push_back(d.dim_value());
+  }
+  absl::StatusOr<DataType> dtype = DataTypeFromOnnx(v.type().tensor_type().elem_type());
+  const int64_t element_size = dtype.ok() ? static_cast<int64_t>(DataTypeSize(*dtype)) : 8;
+  int64_t elements = 0;
+  return CheckDims(absl::StrCat(what, " '", v.name(), "'"), dims, element_size, &elements);
+}
+
+absl::Status CheckSizes(const onnx::GraphProto& graph) {
+  for (const auto& t : graph.initializer()) TESSERA_RETURN_IF_ERROR(CheckStoredTensor(t, "initializer"));
+  for (const auto& node : graph.node()) {
+    for (const auto& a : node.attribute()) {
+      if (!a.has_t()) continue;
+      TESSERA_RETURN_IF_ERROR(
+          CheckStoredTensor(a.t(), absl::StrCat("node '", node.name(), "' attribute '", a.name(), "' tensor")));
+    }
+  }
+  for (const auto& v : graph.input()) TESSERA_RETURN_IF_ERROR(CheckValueDims(v, "graph input"));
+  for (const auto& v : graph.output()) TESSERA_RETURN_IF_ERROR(CheckValueDims(v, "graph output"));
+  for (const auto& v : graph.value_info()) TESSERA_RETURN_IF_ERROR(CheckValueDims(v, "tensor"));
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -258,6 +335,7 @@ absl::StatusOr<onnx::ModelProto> ParseAndValidateModel(absl::string_view bytes) 
   TESSERA_RETURN_IF_ERROR(CheckOpsets(model));
   TESSERA_RETURN_IF_ERROR(CheckAndSortNodes(model.mutable_graph()));
   TESSERA_RETURN_IF_ERROR(CheckTypes(model.graph()));
+  TESSERA_RETURN_IF_ERROR(CheckSizes(model.graph()));
   try {
     onnx::checker::check_model(model);
   } catch (const std::exception& e) {

@@ -5,7 +5,12 @@
 // [kMinOpset, kMaxOpset] and other domains are ones Tessera implements;
 // every node's operator has a kernel; every node input is a graph input, an
 // initializer or another node's output; the graph has no cycle (nodes are
-// then re-ordered topologically); every element type is supported; the ONNX
+// then re-ordered topologically); every element type is supported; every
+// stored tensor (initializer, Constant value) has dims >= 0 whose byte size
+// fits int64, no external data, and exactly the data its dims declare, and
+// declared graph input, output and value dims are >= 0 without overflow
+// (so a small file declaring 2^40 elements is refused before anything is
+// allocated for it); the ONNX
 // checker passes; shape inference runs (best effort: unknown shapes stay
 // unknown, contradictions are errors).
 #pragma once

@@ -1,11 +1,24 @@
 #include "worker/engine/node_runner.h"
 
+#include <new>
+#include <stdexcept>
+
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "worker/engine/kernel_registry.h"
 #include "worker/engine/node_context.h"
 
 namespace tessera::engine {
+
+absl::Status ComputeNode(const OpKernel& kernel, KernelContext& ctx) {
+  try {
+    return kernel.Compute(ctx);
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError("out of memory: its tensors do not fit in memory");
+  } catch (const std::length_error&) {
+    return absl::ResourceExhaustedError("out of memory: a tensor is too large to allocate");
+  }
+}
 
 std::string NodeLabel(const onnx::NodeProto& node) {
   return absl::StrCat("node '", node.name().empty() ? node.output_size() > 0 ? node.output(0) : "?" : node.name(),
@@ -30,7 +43,7 @@ absl::StatusOr<std::vector<Tensor>> RunNodeOnce(const onnx::NodeProto& node, int
   std::vector<Tensor*> slots;
   for (int i = 0; i < node.output_size(); ++i) slots.push_back(node.output(i).empty() ? nullptr : &outputs[i]);
   NodeContext ctx(inputs, std::move(slots), threads, nullptr);
-  TESSERA_RETURN_IF_ERROR(kernel->Compute(ctx));
+  TESSERA_RETURN_IF_ERROR(ComputeNode(*kernel, ctx));
   return outputs;
 }
 

@@ -336,10 +336,42 @@ TEST(DecodeInferInputsTest, EnforcesTheRequestByteLimit) {
   KServeTensorOptions options;
   options.max_request_bytes = 64;  // the request holds 4*(1+1+1+4+8+4+8) = 108 bytes
   auto t = DecodeInferInputs(AllTypesTyped(), AllTypesSignature(), options);
-  EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(t.status().message(), HasSubstr("takes the request's inputs over the limit of 64 bytes"));
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(t.status().message(), HasSubstr("over the per-request limit of 64 bytes"));
   options.max_request_bytes = 108;
   EXPECT_TRUE(DecodeInferInputs(AllTypesTyped(), AllTypesSignature(), options).ok());
+}
+
+TEST(DecodeInferInputsTest, ByteLimitIsCheckedFromTheDeclaredShapeBeforeTheContents) {
+  // A declared shape of 2^30 x 3 FP32 (12 GiB) with no data at all: refused
+  // for its declared size (the contents are never looked at, nothing is
+  // allocated), raw or typed.
+  ModelSignature sig;
+  sig.model_name = "big";
+  sig.version = 1;
+  sig.inputs = {{"x", DataType::kFloat32, {-1, 3}}};
+  sig.outputs = {{"y", DataType::kFloat32, {-1, 3}}};
+  inference::ModelInferRequest r;
+  r.set_model_name("big");
+  auto* x = r.add_inputs();
+  x->set_name("x");
+  x->set_datatype("FP32");
+  x->add_shape(int64_t{1} << 30);
+  x->add_shape(3);
+  KServeTensorOptions options;  // the default limit, 256 MiB
+  auto t = DecodeInferInputs(r, sig, options);
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(t.status().message(),
+              HasSubstr("input 'x' declares [1073741824,3] of FP32 = 12884901888 bytes, taking the request's input "
+                        "tensors to 12884901888 bytes, over the per-request limit of 268435456 bytes"));
+  r.add_raw_input_contents("abcd");
+  t = DecodeInferInputs(r, sig, options);
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kResourceExhausted);
+  // Just within the limit, the contents are then checked.
+  r.mutable_inputs(0)->set_shape(0, (int64_t{256} << 20) / 12);
+  t = DecodeInferInputs(r, sig, options);
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(t.status().message(), HasSubstr("raw_input_contents[0] holds 4 bytes"));
 }
 
 TEST(DecodeInferInputsTest, UnbatchedModelsAcceptZeroSizedDims) {
@@ -351,6 +383,41 @@ TEST(DecodeInferInputsTest, UnbatchedModelsAcceptZeroSizedDims) {
   auto t = DecodeInferInputs(r, AllTypesSignature());
   ASSERT_TRUE(t.ok()) << t.status();
   EXPECT_EQ((*t)[0].tensor.num_elements(), 0);
+}
+
+TEST(CheckInferRequestParametersTest, ChecksTheParametersTesseraReads) {
+  inference::ModelInferRequest r = RawRequest();
+  auto p = CheckInferRequestParameters(r);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->timeout, absl::InfiniteDuration());
+  (*r.mutable_parameters())["timeout"].set_int64_param(2500);
+  (*r.mutable_parameters())["priority"].set_uint64_param(3);
+  (*r.mutable_parameters())["binary_data_output"].set_bool_param(true);
+  (*r.mutable_parameters())["anything_else"].set_string_param("ignored");
+  p = CheckInferRequestParameters(r);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->timeout, absl::Microseconds(2500));
+
+  auto refused = [](const std::string& key, std::function<void(inference::InferParameter*)> set,
+                    absl::StatusCode code, const std::string& message) {
+    inference::ModelInferRequest bad = RawRequest();
+    set(&(*bad.mutable_parameters())[key]);
+    auto st = CheckInferRequestParameters(bad).status();
+    EXPECT_EQ(st.code(), code) << key << ": " << st;
+    EXPECT_THAT(st.message(), HasSubstr(message)) << key;
+  };
+  refused("timeout", [](auto* v) { v->set_string_param("5s"); }, absl::StatusCode::kInvalidArgument,
+          "request parameter 'timeout' is a string_param; it must be an int64_param or uint64_param");
+  refused("timeout", [](auto* v) { v->set_int64_param(-1); }, absl::StatusCode::kInvalidArgument,
+          "request parameter 'timeout' is -1; it must be >= 0");
+  refused("priority", [](auto* v) { v->set_double_param(0.5); }, absl::StatusCode::kInvalidArgument,
+          "request parameter 'priority' is a double_param");
+  refused("binary_data_output", [](auto* v) { v->set_int64_param(1); }, absl::StatusCode::kInvalidArgument,
+          "'binary_data_output' is a int64_param; it must be a bool_param");
+  refused("sequence_id", [](auto* v) { v->set_int64_param(7); }, absl::StatusCode::kUnimplemented,
+          "sequence batching is not supported");
+  refused("shared_memory_region", [](auto* v) { v->set_string_param("r"); }, absl::StatusCode::kUnimplemented,
+          "shared memory");
 }
 
 TEST(RequestedOutputNamesTest, EmptyMeansAllAndErrorsNameTheOutput) {

@@ -364,6 +364,54 @@ TEST(ModelRepositoryTest, LoadUnloadReload) {
   EXPECT_EQ(r->Unload("never_heard_of").code(), absl::StatusCode::kNotFound);
 }
 
+TEST(ModelRepositoryTest, LoadOverrideServesTheGivenModelThroughTheSameChecks) {
+  TempRepository repo;
+  repo.Config("disk", "platform: \"onnx\"\nmax_batch_size: 4\n");
+  repo.Model("disk", 1, ReluModel());
+  auto r = Open(repo);
+  ASSERT_TRUE(r->LoadAll().ok());
+
+  ModelOverride model;
+  model.config.set_platform("onnx");
+  model.config.set_max_batch_size(4);
+  model.config.mutable_version_policy()->mutable_latest()->set_num_versions(1);
+  model.files[1] = ReluModel();
+  model.files[2] = TwoInputModel();
+  ASSERT_TRUE(r->LoadOverride("sent", model).ok());
+  auto v = r->Get("sent", "");
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ((*v)->version, 2);  // the policy picked the latest given version
+  EXPECT_EQ((*v)->model_path, "file:2/model.onnx");
+  EXPECT_EQ((*v)->signature.inputs.size(), 3u);
+  EXPECT_FALSE(fs::exists(fs::path(repo.root()) / "sent")) << "nothing is written to the repository";
+
+  // Bad models and configs fail alone and keep what was served.
+  ModelOverride bad = model;
+  bad.files = {{1, "garbage bytes"}};
+  absl::Status st = r->LoadOverride("sent", bad);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(st.message(), AllOf(HasSubstr("model 'sent' version 1"), HasSubstr("file:1/model.onnx"),
+                                  HasSubstr("not a valid ONNX protobuf")));
+  EXPECT_EQ((*r->Get("sent", ""))->version, 2);
+  bad.files = {{1, UnsupportedOpModel()}};
+  st = r->LoadOverride("fresh", bad);
+  EXPECT_FALSE(st.ok());
+  EXPECT_THAT(st.message(), HasSubstr("FancyOp"));
+  EXPECT_EQ(r->Get("fresh", "").status().code(), absl::StatusCode::kNotFound);
+  bad = model;
+  bad.config.set_name("other");
+  st = r->LoadOverride("sent", bad);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
+  bad = model;
+  bad.files.clear();
+  EXPECT_EQ(r->LoadOverride("sent", bad).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r->LoadOverride("../x", model).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(r->Get("disk", "").ok());
+  // Unload works as for a model from the directory.
+  EXPECT_TRUE(r->Unload("sent").ok());
+  EXPECT_EQ(r->Get("sent", "").status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST(ModelRepositoryTest, RefusesNamesOutsideTheRepository) {
   TempRepository repo;
   auto r = Open(repo);

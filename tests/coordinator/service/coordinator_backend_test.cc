@@ -424,6 +424,64 @@ TEST_F(CoordinatorBackendTest, BatchedModelQueueBoundAndShutdown) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
 }
 
+TEST_F(CoordinatorBackendTest, AdmissionBoundsTheRequestsOfEachModel) {
+  AddModel("cnn_slow", cnn_, "max_batch_size: 8 dynamic_batching { max_queue_delay_microseconds: 10000000 }");
+  ASSERT_TRUE(repository_->Load("cnn_slow").ok());
+  CoordinatorOptions options;
+  options.max_requests_per_model = 2;
+  backend_ = std::make_unique<CoordinatorBackend>(options, repository_.get(), &timed_, [this] { return cluster_; });
+  ASSERT_TRUE(backend_->Deploy().ok());
+  const inference::ModelInferRequest request = Request("cnn_slow", RandomInput({1, 3, 32, 32}, 1));
+  std::vector<inference::ModelInferRequest> held(2, request);
+  absl::Notification done[2];
+  absl::Status results[2];
+  for (int i = 0; i < 2; ++i) {
+    backend_->ModelInfer(&held[i], absl::Now() + absl::Seconds(30), [&, i](auto r) {
+      results[i] = r.status();
+      done[i].Notify();
+    });
+  }
+  // The third is refused at once, naming the model and the limit.
+  absl::StatusOr<inference::ModelInferResponse> third = Infer(request);
+  EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted) << third.status();
+  EXPECT_NE(third.status().message().find("model 'cnn_slow'"), std::string::npos) << third.status();
+  EXPECT_NE(third.status().message().find("limit per model (2"), std::string::npos) << third.status();
+  // Other models have their own bound; refusals and bad requests give
+  // their slot back.
+  EXPECT_TRUE(Infer(Request("cnn_data", RandomInput({2, 3, 32, 32}, 1))).ok());
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Infer(Request("cnn_data", RandomInput({1, 3, 9, 9}, 1))).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+  EXPECT_TRUE(Infer(Request("cnn_data", RandomInput({1, 3, 32, 32}, 1))).ok());
+  EXPECT_FALSE(done[0].HasBeenNotified());
+  backend_.reset();  // fails the two queued ones
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(done[i].HasBeenNotified());
+    EXPECT_EQ(results[i].code(), absl::StatusCode::kUnavailable) << results[i];
+  }
+}
+
+TEST_F(CoordinatorBackendTest, RequestsNamingNoModelAreInvalid) {
+  ASSERT_TRUE(backend_->Deploy().ok());
+  absl::StatusOr<inference::ModelInferResponse> r = Infer(Request("", RandomInput({1, 3, 32, 32}, 1)));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message(), "ModelInfer names no model (model name is empty)");
+  EXPECT_EQ(backend_->ModelReady({}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(backend_->ModelMetadata({}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(backend_->ModelConfig({}).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(CoordinatorBackendTest, TimeoutParameterShortensTheDeadline) {
+  ASSERT_TRUE(backend_->Deploy().ok());
+  inference::ModelInferRequest request = Request("cnn_batched", RandomInput({1, 3, 32, 32}, 1));
+  (*request.mutable_parameters())["timeout"].set_int64_param(50000);  // 50 ms; the batcher waits 1 s
+  const absl::Time start = absl::Now();
+  absl::StatusOr<inference::ModelInferResponse> r = Infer(request);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded) << r.status();
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(900));
+}
+
 TEST_F(CoordinatorBackendTest, RepositoryUnloadAndLoad) {
   ASSERT_TRUE(backend_->Deploy().ok());
   inference::RepositoryModelUnloadRequest unload;

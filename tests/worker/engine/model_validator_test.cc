@@ -1,5 +1,9 @@
 #include "worker/engine/model_validator.h"
 
+#include <fstream>
+
+#include "worker/engine/engine.h"
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/worker/engine/model_builder.h"
@@ -144,6 +148,145 @@ TEST(ModelValidatorTest, RefusesUndeclaredGraphOutput) {
   auto model = ParseAndValidateModel(b.Bytes());
   EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(model.status().message(), HasSubstr("'nowhere'"));
+}
+
+
+// y = x + W, W [4] float32, whose stored proto the test then corrupts.
+ModelBuilder AddModel() {
+  ModelBuilder b;
+  b.Input("x", kFloat, {4})
+      .Initializer("W", Tensor::FromVector<float>({4}, {1, 2, 3, 4}))
+      .Node("Add", {"x", "W"}, {"y"})
+      .Output("y", {4});
+  return b;
+}
+
+TEST(ModelValidatorTest, RefusesAnInitializerDeclaringFarMoreThanItHolds) {
+  // 16 bytes declaring 2^40 float32 elements: refused before the engine
+  // would allocate 4 TiB for it.
+  ModelBuilder b = AddModel();
+  onnx::TensorProto* w = b.proto().mutable_graph()->mutable_initializer(0);
+  w->clear_dims();
+  w->add_dims(int64_t{1} << 20);
+  w->add_dims(int64_t{1} << 20);
+  auto model = ParseAndValidateModel(b.Bytes());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(model.status().message(),
+              HasSubstr("initializer 'W' declares 1099511627776 elements (4398046511104 bytes) but holds 16 bytes"));
+  auto engine = Engine::LoadFromBytes(b.Bytes(), {.intra_op_threads = 1});
+  EXPECT_EQ(engine.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ModelValidatorTest, RefusesInitializerDimsThatOverflowOrAreNegative) {
+  ModelBuilder b = AddModel();
+  onnx::TensorProto* w = b.proto().mutable_graph()->mutable_initializer(0);
+  w->clear_dims();
+  for (int i = 0; i < 3; ++i) w->add_dims(int64_t{1} << 40);
+  auto model = ParseAndValidateModel(b.Bytes());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(model.status().message(), HasSubstr("initializer 'W' declares dims whose byte size overflows int64"));
+
+  w->clear_dims();
+  w->add_dims(-4);
+  model = ParseAndValidateModel(b.Bytes());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(model.status().message(), HasSubstr("initializer 'W' declares negative dimension -4"));
+}
+
+TEST(ModelValidatorTest, RefusesTypedInitializerDataOfTheWrongCountAndExternalData) {
+  ModelBuilder b = AddModel();
+  onnx::TensorProto* w = b.proto().mutable_graph()->mutable_initializer(0);
+  w->clear_raw_data();
+  for (int i = 0; i < 3; ++i) w->add_float_data(1.0f);
+  auto model = ParseAndValidateModel(b.Bytes());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(model.status().message(), HasSubstr("initializer 'W' declares 4 elements but holds 3 values"));
+
+  w->clear_float_data();
+  w->set_data_location(onnx::TensorProto::EXTERNAL);
+  auto* entry = w->add_external_data();
+  entry->set_key("location");
+  entry->set_value("/etc/passwd");
+  model = ParseAndValidateModel(b.Bytes());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(model.status().message(), HasSubstr("initializer 'W' uses external data"));
+}
+
+TEST(ModelValidatorTest, RefusesGraphInputDimsThatOverflowOrAreNegative) {
+  ModelBuilder b;
+  b.Input("x", kFloat, {int64_t{1} << 30, int64_t{1} << 30, int64_t{1} << 30})
+      .Node("Relu", {"x"}, {"y"})
+      .Output("y", {-1, -1, -1});
+  auto model = ParseAndValidateModel(b.Bytes());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(model.status().message(), HasSubstr("graph input 'x' declares dims whose byte size overflows int64"));
+
+  b.proto().mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(
+      0)->set_dim_value(-7);
+  model = ParseAndValidateModel(b.Bytes());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(model.status().message(), HasSubstr("graph input 'x' declares negative dimension -7"));
+}
+
+TEST(ModelValidatorTest, AcceptsALargeButConsistentDeclaredInput) {
+  // 2^40 elements declared for an input is a (huge) shape, not a corrupt
+  // model: requests are bounded by the coordinator's byte limit.
+  ModelBuilder b;
+  b.Input("x", kFloat, {int64_t{1} << 20, int64_t{1} << 20}).Node("Relu", {"x"}, {"y"}).Output("y", {-1, -1});
+  EXPECT_TRUE(ParseAndValidateModel(b.Bytes()).ok());
+}
+
+// True when a 512 GiB allocation fails at once here (the kernel's heuristic
+// overcommit refuses it) instead of succeeding lazily.
+bool HugeAllocationsFail() {
+  std::ifstream overcommit("/proc/sys/vm/overcommit_memory");
+  int mode = -1;
+  overcommit >> mode;
+  if (mode != 0) return false;
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  int64_t kib = 0, total = 0;
+  std::string unit;
+  while (meminfo >> key >> kib >> unit) {
+    if (key == "MemTotal:" || key == "SwapTotal:") total += kib;
+  }
+  return total > 0 && total < (int64_t{256} << 20);  // under 256 GiB
+}
+
+TEST(ModelValidatorTest, AbsurdSizesComputedAtLoadOrRunTimeAreResourceExhaustedNotACrash) {
+  if (!HugeAllocationsFail()) GTEST_SKIP() << "this machine could grant a 512 GiB allocation";
+  const std::vector<int64_t> huge = {int64_t{1} << 17, int64_t{1} << 18, 4};  // 512 GiB of float32
+  {
+    // Folded at load: ConstantOfShape of a constant shape.
+    ModelBuilder b;
+    b.Input("x", kFloat, {1})
+        .Initializer("s", Tensor::FromVector<int64_t>({3}, huge))
+        .Node("ConstantOfShape", {"s"}, {"c"}, {}, "bomb")
+        .Node("Add", {"x", "c"}, {"y"})
+        .Output("y", {-1, -1, -1});
+    auto engine = Engine::LoadFromBytes(b.Bytes(), {.intra_op_threads = 1});
+    EXPECT_EQ(engine.status().code(), absl::StatusCode::kResourceExhausted) << engine.status();
+    EXPECT_THAT(engine.status().message(), HasSubstr("node 'bomb' (ConstantOfShape)"));
+  }
+  {
+    // At run time: Expand to a shape given as an input.
+    ModelBuilder b;
+    b.Input("x", kFloat, {-1, 4})
+        .Input("s", onnx::TensorProto::INT64, {3})
+        .Node("Expand", {"x", "s"}, {"y"}, {}, "expand")
+        .Output("y", {-1, -1, -1});
+    auto engine = Engine::LoadFromBytes(b.Bytes(), {.intra_op_threads = 1});
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    auto out = (*engine)->Run(
+        {{"x", Tensor::FromVector<float>({1, 4}, {1, 2, 3, 4})}, {"s", Tensor::FromVector<int64_t>({3}, huge)}});
+    EXPECT_EQ(out.status().code(), absl::StatusCode::kResourceExhausted) << out.status();
+    EXPECT_THAT(out.status().message(), HasSubstr("node 'expand' (Expand): out of memory"));
+    // The engine still runs sane requests.
+    out = (*engine)->Run({{"x", Tensor::FromVector<float>({1, 4}, {1, 2, 3, 4})},
+                          {"s", Tensor::FromVector<int64_t>({3}, {3, 2, 4})}});
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ((*out)[0].shape(), (Shape{3, 2, 4}));
+  }
 }
 
 }  // namespace
