@@ -254,6 +254,10 @@ absl::StatusOr<onnx::ModelProto> ParseAndValidateModel(absl::string_view bytes) 
   }
   if (!model.has_graph()) return absl::InvalidArgumentError("model has no graph");
   if (model.ir_version() <= 0) return absl::InvalidArgumentError("model has no ir_version");
+  // ONNX's version converter dereferences the producer of every node input
+  // and graph output (a dangling name crashes it): check the structure first.
+  const int onnx_opset = OpsetFor(model, "");
+  if (onnx_opset > 0 && onnx_opset < kMinOpset) TESSERA_RETURN_IF_ERROR(CheckAndSortNodes(model.mutable_graph()));
   TESSERA_RETURN_IF_ERROR(UpgradeOldOpset(&model));
   TESSERA_RETURN_IF_ERROR(CheckOpsets(model));
   TESSERA_RETURN_IF_ERROR(CheckAndSortNodes(model.mutable_graph()));

@@ -121,6 +121,22 @@ TEST(ModelValidatorTest, UpgradesOldOpsetWithVersionConverter) {
   for (const auto& a : model->graph().node(0).attribute()) EXPECT_NE(a.name(), "broadcast");
 }
 
+// Found by model_loader_fuzzer: ONNX's version converter crashed on an
+// old-opset graph whose output or node input names nothing.
+TEST(ModelValidatorTest, OldOpsetWithDanglingNamesIsRefusedBeforeUpgrade) {
+  ModelBuilder unproduced(6);
+  unproduced.Input("x", kFloat, {2}).Node("Relu", {"x"}, {"Y"}).Output("y", {2});
+  auto model = ParseAndValidateModel(unproduced.Bytes());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(model.status().message(), HasSubstr("graph output 'y'"));
+
+  ModelBuilder dangling(3);
+  dangling.Input("x", kFloat, {2}).Node("Add", {"x", "missing"}, {"y"}).Output("y", {2});
+  model = ParseAndValidateModel(dangling.Bytes());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(model.status().message(), HasSubstr("input 'missing'"));
+}
+
 TEST(ModelValidatorTest, RefusesDuplicateDefinition) {
   ModelBuilder b;
   b.Input("x", kFloat, {2}).Node("Relu", {"x"}, {"y"}).Node("Relu", {"x"}, {"y"}).Output("y", {2});
