@@ -36,13 +36,16 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${SYMBOLIZER:+:external_
 export LSAN_OPTIONS="suppressions=$ROOT/tests/sanitizers/lsan.supp:print_suppressions=0"
 
 declare -A WALL
-timed() {  # timed NAME command...
-  local name=$1 start=$SECONDS
+FAILED=()
+timed() {  # timed NAME command...: runs it, records its wall time and failure
+  local name=$1 start=$SECONDS rc=0
   shift
   echo "=== sanitize: $name"
-  "$@"
+  "$@" || rc=$?
   WALL[$name]=$((SECONDS - start))
-  echo "=== sanitize: $name took ${WALL[$name]} s"
+  echo "=== sanitize: $name took ${WALL[$name]} s$([ $rc -eq 0 ] || echo ", FAILED")"
+  [ $rc -eq 0 ] || FAILED+=("$name")
+  return $rc
 }
 
 configure_asan() {
@@ -55,7 +58,7 @@ asan_test() { ctest --test-dir build-asan --output-on-failure -j "$JOBS"; }
 
 tsan_build() {
   cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Release "${CLANG[@]}" "${LAUNCHER[@]}" \
-    -DTESSERA_WERROR=ON -DTESSERA_SANITIZE=thread
+    -DTESSERA_WERROR=ON -DTESSERA_SANITIZE=thread &&
   cmake --build build-tsan -j "$JOBS" --target tessera_concurrency_tests
 }
 tsan_test() {
@@ -67,9 +70,8 @@ tsan_test() {
 
 fuzz_build() { configure_asan && cmake --build build-asan -j "$JOBS" --target tessera_fuzzers; }
 fuzz_run() {
-  local scratch report=""
+  local scratch report="" failed=0
   scratch=$(mktemp -d)
-  trap 'rm -rf "$scratch"' RETURN
   local -A max_len=([kserve_request_fuzzer]=8192 [npy_fuzzer]=4096 [model_loader_fuzzer]=16384
                     [partition_upload_fuzzer]=16384)
   for fuzzer in kserve_request_fuzzer npy_fuzzer model_loader_fuzzer partition_upload_fuzzer; do
@@ -84,23 +86,32 @@ fuzz_run() {
         [ -f "$crash" ] && echo "reproducer: $(base64 -w0 "$crash")"
       done
       echo "sanitize: $fuzzer FAILED"
-      return 1
+      report+="  $fuzzer: FAILED"$'\n'
+      failed=1
+      continue
     fi
     local runs
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$scratch/$fuzzer.log" | grep -o '[0-9]*$' || echo "?")
     report+="  $fuzzer: $runs executions in ${FUZZ_SECONDS} s, corpus $(ls "tests/fuzz/corpus/$fuzzer" | wc -l) seeds + $(ls "$scratch/$fuzzer" | wc -l) new"$'\n'
   done
-  echo "fuzzers (no crash):"
+  echo "fuzzers:"
   printf '%s' "$report"
+  rm -rf "$scratch"
+  return $failed
 }
 
 for stage in "${stages[@]}"; do
   case $stage in
-    asan) timed asan-build asan_build; timed asan-test asan_test ;;
-    tsan) timed tsan-build tsan_build; timed tsan-test tsan_test ;;
-    fuzz) timed fuzz-build fuzz_build; timed fuzz-run fuzz_run ;;
+    asan) timed asan-build asan_build && timed asan-test asan_test || true ;;
+    tsan) timed tsan-build tsan_build && timed tsan-test tsan_test || true ;;
+    fuzz) timed fuzz-build fuzz_build && timed fuzz-run fuzz_run || true ;;
     *) echo "sanitize: unknown stage '$stage' (asan, tsan, fuzz)" >&2; exit 2 ;;
   esac
 done
 echo "sanitize: wall times (s):"
 for name in "${!WALL[@]}"; do echo "  $name ${WALL[$name]}"; done | sort
+if [ ${#FAILED[@]} -gt 0 ]; then
+  echo "sanitize: FAILED: ${FAILED[*]}"
+  exit 1
+fi
+echo "sanitize: all stages passed"
