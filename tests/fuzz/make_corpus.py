@@ -102,6 +102,21 @@ def onnx_models():
     out["old_opset"] = model([helper.make_node("Relu", ["x"], ["y"])],
                              [helper.make_tensor_value_info("x", f, [2])],
                              [helper.make_tensor_value_info("y", f, [2])], opset=3)
+    # Regressions (bugs the fuzzers found, fixed): an old-opset graph output
+    # nothing produces, an old Conv with 2 pads for 2 spatial dims, a zero
+    # pooling stride, an initializer claiming far more data than it holds.
+    out["regress_old_unproduced"] = model([helper.make_node("Relu", ["x"], ["Y"])],
+                                          [helper.make_tensor_value_info("x", f, [2])],
+                                          [helper.make_tensor_value_info("y", f, [2])], opset=6)
+    out["regress_old_conv_pads"] = model([helper.make_node("Conv", ["x", "k"], ["y"], pads=[402628605, 1])],
+                                         [helper.make_tensor_value_info("x", f, [1, 1, 4, 4])],
+                                         [helper.make_tensor_value_info("y", f, [1, 2, 4, 4])], [k], opset=1)
+    out["regress_zero_stride"] = model([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2], strides=[0, 2])],
+                                       [helper.make_tensor_value_info("x", f, [1, 1, 4, 4])],
+                                       [helper.make_tensor_value_info("y", f, [1, 1, 2, 2])])
+    huge = TensorProto(name="w", data_type=f, dims=[1 << 20, 1 << 17], raw_data=b"\0\0\0\0")
+    out["regress_huge_initializer"] = model([helper.make_node("Identity", ["w"], ["y"])], [],
+                                            [helper.make_tensor_value_info("y", f, [1 << 20, 1 << 17])], [huge])
     return out
 
 
