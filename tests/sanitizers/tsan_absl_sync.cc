@@ -54,7 +54,28 @@ void* NotifiedFlag(absl::Notification* n) {
   return reinterpret_cast<char*>(n) + offsetof(NotificationLayout, notified_yet);
 }
 
+// A Condition is evaluated with the mutex held, but inside the library:
+// in the waiting thread before Await / LockWhen return, or in a thread
+// that is unlocking. The wrapper orders each evaluation after the
+// mutex's last release and before its next acquire.
+struct GuardedCondition {
+  const absl::Condition* condition;
+  absl::Mutex* mu;
+};
+
+bool EvalGuarded(void* arg) {
+  auto* guarded = static_cast<GuardedCondition*>(arg);
+  __tsan_acquire(guarded->mu);
+  const bool result = guarded->condition->Eval();
+  __tsan_release(guarded->mu);
+  return result;
+}
+
 }  // namespace
+
+#define TESSERA_GUARD(cond)                         \
+  GuardedCondition guarded_arg{&(cond), this};      \
+  const Condition guarded(&EvalGuarded, &guarded_arg)
 
 namespace absl {
 
@@ -93,62 +114,71 @@ void Mutex::ReaderUnlock() {
 }
 void Mutex::LockWhen(const Condition& cond) {
   TESSERA_REAL(void (*)(Mutex*, const Condition&), "_ZN4absl7debian35Mutex8LockWhenERKNS0_9ConditionE");
-  real(this, cond);
+  TESSERA_GUARD(cond);
+  real(this, guarded);
   __tsan_acquire(this);
 }
 void Mutex::ReaderLockWhen(const Condition& cond) {
   TESSERA_REAL(void (*)(Mutex*, const Condition&), "_ZN4absl7debian35Mutex14ReaderLockWhenERKNS0_9ConditionE");
-  real(this, cond);
+  TESSERA_GUARD(cond);
+  real(this, guarded);
   __tsan_acquire(this);
 }
 bool Mutex::LockWhenWithTimeout(const Condition& cond, Duration timeout) {
   TESSERA_REAL(bool (*)(Mutex*, const Condition&, Duration),
                "_ZN4absl7debian35Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  bool ok = real(this, cond, timeout);
+  TESSERA_GUARD(cond);
+  bool ok = real(this, guarded, timeout);
   __tsan_acquire(this);
   return ok;
 }
 bool Mutex::ReaderLockWhenWithTimeout(const Condition& cond, Duration timeout) {
   TESSERA_REAL(bool (*)(Mutex*, const Condition&, Duration),
                "_ZN4absl7debian35Mutex25ReaderLockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  bool ok = real(this, cond, timeout);
+  TESSERA_GUARD(cond);
+  bool ok = real(this, guarded, timeout);
   __tsan_acquire(this);
   return ok;
 }
 bool Mutex::LockWhenWithDeadline(const Condition& cond, Time deadline) {
   TESSERA_REAL(bool (*)(Mutex*, const Condition&, Time),
                "_ZN4absl7debian35Mutex20LockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
-  bool ok = real(this, cond, deadline);
+  TESSERA_GUARD(cond);
+  bool ok = real(this, guarded, deadline);
   __tsan_acquire(this);
   return ok;
 }
 bool Mutex::ReaderLockWhenWithDeadline(const Condition& cond, Time deadline) {
   TESSERA_REAL(bool (*)(Mutex*, const Condition&, Time),
                "_ZN4absl7debian35Mutex26ReaderLockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
-  bool ok = real(this, cond, deadline);
+  TESSERA_GUARD(cond);
+  bool ok = real(this, guarded, deadline);
   __tsan_acquire(this);
   return ok;
 }
 // Await* release the mutex while waiting and hold it again on return.
 void Mutex::Await(const Condition& cond) {
   TESSERA_REAL(void (*)(Mutex*, const Condition&), "_ZN4absl7debian35Mutex5AwaitERKNS0_9ConditionE");
+  TESSERA_GUARD(cond);
   __tsan_release(this);
-  real(this, cond);
+  real(this, guarded);
   __tsan_acquire(this);
 }
 bool Mutex::AwaitWithTimeout(const Condition& cond, Duration timeout) {
   TESSERA_REAL(bool (*)(Mutex*, const Condition&, Duration),
                "_ZN4absl7debian35Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE");
+  TESSERA_GUARD(cond);
   __tsan_release(this);
-  bool ok = real(this, cond, timeout);
+  bool ok = real(this, guarded, timeout);
   __tsan_acquire(this);
   return ok;
 }
 bool Mutex::AwaitWithDeadline(const Condition& cond, Time deadline) {
   TESSERA_REAL(bool (*)(Mutex*, const Condition&, Time),
                "_ZN4absl7debian35Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE");
+  TESSERA_GUARD(cond);
   __tsan_release(this);
-  bool ok = real(this, cond, deadline);
+  bool ok = real(this, guarded, deadline);
   __tsan_acquire(this);
   return ok;
 }
