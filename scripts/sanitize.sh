@@ -31,7 +31,7 @@ if command -v ccache >/dev/null; then
 fi
 SYMBOLIZER=$(command -v llvm-symbolizer-14 || command -v llvm-symbolizer || true)
 
-export ASAN_OPTIONS="detect_leaks=1:strict_string_checks=1:check_initialization_order=1:detect_stack_use_after_return=1${SYMBOLIZER:+:external_symbolizer_path=$SYMBOLIZER}"
+export ASAN_OPTIONS="detect_leaks=1:check_initialization_order=1:detect_stack_use_after_return=1${SYMBOLIZER:+:external_symbolizer_path=$SYMBOLIZER}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${SYMBOLIZER:+:external_symbolizer_path=$SYMBOLIZER}"
 export LSAN_OPTIONS="suppressions=$ROOT/tests/sanitizers/lsan.supp:print_suppressions=0"
 
@@ -62,7 +62,8 @@ tsan_build() {
   cmake --build build-tsan -j "$JOBS" --target tessera_concurrency_tests
 }
 tsan_test() {
-  # libgomp is not instrumented: one OpenMP thread keeps kernels serial.
+  # The OpenMP runtime (clang links libomp) is not instrumented: one
+  # OpenMP thread keeps the kernels serial.
   OMP_NUM_THREADS=1 \
   TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$ROOT/tests/sanitizers/tsan.supp${SYMBOLIZER:+:external_symbolizer_path=$SYMBOLIZER}" \
     ctest --test-dir build-tsan -L concurrency --output-on-failure -j "$JOBS"
