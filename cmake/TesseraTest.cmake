@@ -1,10 +1,22 @@
 # tessera_add_test(NAME SOURCES... [LIBS libs...] [LABELS labels...])
 # Builds one GoogleTest binary and registers it with ctest.
+# In a TSan build (TESSERA_SANITIZE=thread) every test binary also links
+# tests/sanitizers/tsan_absl_sync.cc, which makes Debian's uninstrumented
+# absl::Mutex & co. visible to TSan.
 find_package(GTest REQUIRED)
+if(TESSERA_SANITIZE MATCHES "thread")
+  add_library(tessera_tsan_absl_sync OBJECT ${PROJECT_SOURCE_DIR}/tests/sanitizers/tsan_absl_sync.cc)
+  target_link_libraries(tessera_tsan_absl_sync PUBLIC absl::synchronization absl::time ${CMAKE_DL_LIBS})
+endif()
 function(tessera_add_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES} ${ARG_UNPARSED_ARGUMENTS})
   target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gmock GTest::gtest_main)
+  if(TARGET tessera_tsan_absl_sync)
+    target_link_libraries(${name} PRIVATE tessera_tsan_absl_sync)
+    # Export the interposing definitions to the shared libraries (gRPC).
+    set_target_properties(${name} PROPERTIES ENABLE_EXPORTS ON)
+  endif()
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES TIMEOUT 600)
   if(ARG_LABELS)

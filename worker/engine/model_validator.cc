@@ -61,6 +61,62 @@ void AdaptOpset6PRelu(onnx::ModelProto* model) {
   }
 }
 
+// ONNX's shape inference for Conv and the pooling operators (this ONNX
+// version's) trusts their attributes: it indexes pads, strides and
+// dilations by the kernel's spatial rank without checking their lengths,
+// and divides by the strides, crashing on a mismatch or a zero. They are
+// checked here first: every stride, dilation and kernel size >= 1, pads >=
+// 0, and lengths agreeing with the kernel's rank (kernel_shape's length,
+// or for Conv the weight's rank - 2 when it is an initializer or a graph
+// input with a shape, or the data input's rank - 2 when that is known).
+absl::Status CheckConvPoolAttributes(const onnx::GraphProto& graph) {
+  absl::flat_hash_map<std::string, int> ranks;
+  for (const auto& init : graph.initializer()) ranks[init.name()] = init.dims_size();
+  for (const auto& in : graph.input()) {
+    if (in.type().tensor_type().has_shape()) ranks[in.name()] = in.type().tensor_type().shape().dim_size();
+  }
+  const absl::flat_hash_set<std::string> conv_pool = {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool"};
+  for (int i = 0; i < graph.node_size(); ++i) {
+    const auto& node = graph.node(i);
+    if (!IsOnnxDomain(node.domain()) || !conv_pool.contains(node.op_type())) continue;
+    int spatial = -1;
+    if (node.input_size() >= 2 && ranks.contains(node.input(1))) spatial = ranks[node.input(1)] - 2;
+    for (const auto& attr : node.attribute()) {
+      if (attr.name() == "kernel_shape") spatial = attr.ints_size();
+    }
+    if (node.input_size() >= 1 && ranks.contains(node.input(0))) {
+      const int data_spatial = ranks[node.input(0)] - 2;
+      if (data_spatial < 0 || (spatial >= 0 && spatial != data_spatial)) {
+        return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node, i), ": input '", node.input(0), "' has rank ",
+                                                       ranks[node.input(0)], ", the kernel ", spatial,
+                                                       " spatial dimensions"));
+      }
+      spatial = data_spatial;
+    }
+    for (const auto& attr : node.attribute()) {
+      const bool is_pads = attr.name() == "pads";
+      if (!is_pads && attr.name() != "strides" && attr.name() != "dilations" && attr.name() != "kernel_shape") continue;
+      for (int64_t v : attr.ints()) {
+        if (v < (is_pads ? 0 : 1)) {
+          return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node, i), ": attribute '", attr.name(),
+                                                         "' has the value ", v, ", must be >= ", is_pads ? 0 : 1));
+        }
+      }
+    }
+    if (spatial < 0) continue;
+    for (const auto& attr : node.attribute()) {
+      const int expected = attr.name() == "pads" ? 2 * spatial
+                           : (attr.name() == "strides" || attr.name() == "dilations") ? spatial
+                                                                                        : -1;
+      if (expected >= 0 && attr.ints_size() != expected) {
+        return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node, i), ": attribute '", attr.name(), "' has ",
+                                                       attr.ints_size(), " values, ", expected, " expected"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 // Models older than kMinOpset are upgraded with ONNX's own version
 // converter (it rewrites e.g. the opset-6 `broadcast` attributes); newer
 // ones are refused.
@@ -331,9 +387,18 @@ absl::StatusOr<onnx::ModelProto> ParseAndValidateModel(absl::string_view bytes) 
   }
   if (!model.has_graph()) return absl::InvalidArgumentError("model has no graph");
   if (model.ir_version() <= 0) return absl::InvalidArgumentError("model has no ir_version");
+  // ONNX's version converter dereferences the producer of every node input
+  // and graph output (a dangling name crashes it), and the old Conv / pool
+  // shape inference trusts attribute lengths: check these first.
+  const int onnx_opset = OpsetFor(model, "");
+  if (onnx_opset > 0 && onnx_opset < kMinOpset) {
+    TESSERA_RETURN_IF_ERROR(CheckAndSortNodes(model.mutable_graph()));
+    TESSERA_RETURN_IF_ERROR(CheckConvPoolAttributes(model.graph()));
+  }
   TESSERA_RETURN_IF_ERROR(UpgradeOldOpset(&model));
   TESSERA_RETURN_IF_ERROR(CheckOpsets(model));
   TESSERA_RETURN_IF_ERROR(CheckAndSortNodes(model.mutable_graph()));
+  TESSERA_RETURN_IF_ERROR(CheckConvPoolAttributes(model.graph()));
   TESSERA_RETURN_IF_ERROR(CheckTypes(model.graph()));
   TESSERA_RETURN_IF_ERROR(CheckSizes(model.graph()));
   try {

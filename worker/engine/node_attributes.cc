@@ -78,14 +78,17 @@ absl::StatusOr<Tensor> TensorFromProto(const onnx::TensorProto& proto) {
   Shape shape(proto.dims().begin(), proto.dims().end());
   TESSERA_RETURN_IF_ERROR(ValidateShape(shape, type));
   const int64_t n = NumElements(shape);
-  Tensor t = Tensor::Allocate(type, shape);
+  // The data present must match the declared shape before anything is
+  // allocated: a few bytes must not claim gigabytes.
+  const size_t byte_size = static_cast<size_t>(n) * DataTypeSize(type);
   if (proto.has_raw_data()) {
-    if (proto.raw_data().size() != t.byte_size()) {
+    if (proto.raw_data().size() != byte_size) {
       return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' has ", proto.raw_data().size(),
                                                      " bytes of raw data, shape ", ShapeToString(shape),
-                                                     " needs ", t.byte_size()));
+                                                     " needs ", byte_size));
     }
-    if (t.byte_size() > 0) std::memcpy(t.raw_data(), proto.raw_data().data(), t.byte_size());
+    Tensor t = Tensor::Allocate(type, shape);
+    if (byte_size > 0) std::memcpy(t.raw_data(), proto.raw_data().data(), byte_size);
     return t;
   }
   int64_t have = 0;
@@ -99,6 +102,7 @@ absl::StatusOr<Tensor> TensorFromProto(const onnx::TensorProto& proto) {
     return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' has ", have, " values, shape ",
                                                    ShapeToString(shape), " needs ", n));
   }
+  Tensor t = Tensor::Allocate(type, shape);
   switch (type) {
     case DataType::kFloat32: CopyTyped<float>(proto.float_data(), t); break;
     case DataType::kFloat64: CopyTyped<double>(proto.double_data(), t); break;

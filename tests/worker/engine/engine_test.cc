@@ -105,6 +105,30 @@ TEST(EngineTest, RefusesBadInputs) {
   EXPECT_TRUE(TensorsNear((*out)[0], ReluAddExpected(good)));
 }
 
+// Found by partition_upload_fuzzer: an initializer declaring a huge shape
+// over a few bytes of data was allocated before its size was
+// checked (512 GiB here: bad_alloc). Now refused without allocating.
+TEST(EngineTest, RefusesInitializerWhoseDataDoesNotMatchItsShape) {
+  for (bool raw : {true, false}) {
+    ModelBuilder b;
+    b.Node("Identity", {"w"}, {"y"}).Output("y", {int64_t{1} << 20, int64_t{1} << 17});
+    onnx::TensorProto* w = b.proto().mutable_graph()->add_initializer();
+    w->set_name("w");
+    w->set_data_type(onnx::TensorProto::FLOAT);
+    w->add_dims(int64_t{1} << 20);
+    w->add_dims(int64_t{1} << 17);
+    if (raw) {
+      w->set_raw_data(std::string(4, '\0'));
+    } else {
+      w->add_float_data(1.0f);
+    }
+    auto engine = Engine::LoadFromBytes(b.Bytes());
+    EXPECT_EQ(engine.status().code(), absl::StatusCode::kInvalidArgument) << raw;
+    EXPECT_THAT(engine.status().message(), HasSubstr(raw ? "has 4 bytes of raw data" : "has 1 values")) << raw;
+    EXPECT_THAT(engine.status().message(), HasSubstr("'w'")) << raw;
+  }
+}
+
 TEST(EngineTest, ConcurrentRunsOnOneEngine) {
   auto engine = ReluAddEngine();
   ASSERT_NE(engine, nullptr);

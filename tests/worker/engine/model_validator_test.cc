@@ -22,6 +22,13 @@ onnx::AttributeProto Int(const std::string& name, int64_t v) {
   a.set_i(v);
   return a;
 }
+onnx::AttributeProto Ints(const std::string& name, const std::vector<int64_t>& v) {
+  onnx::AttributeProto a;
+  a.set_name(name);
+  a.set_type(onnx::AttributeProto::INTS);
+  for (int64_t x : v) a.add_ints(x);
+  return a;
+}
 }  // namespace testing_attr
 constexpr int32_t kFloat = onnx::TensorProto::FLOAT;
 
@@ -123,6 +130,47 @@ TEST(ModelValidatorTest, UpgradesOldOpsetWithVersionConverter) {
   ASSERT_TRUE(model.ok()) << model.status();
   EXPECT_EQ(OpsetFor(*model, ""), kMinOpset);
   for (const auto& a : model->graph().node(0).attribute()) EXPECT_NE(a.name(), "broadcast");
+}
+
+// Found by model_loader_fuzzer: ONNX's version converter crashed on an
+// old-opset graph whose output or node input names nothing.
+TEST(ModelValidatorTest, OldOpsetWithDanglingNamesIsRefusedBeforeUpgrade) {
+  ModelBuilder unproduced(6);
+  unproduced.Input("x", kFloat, {2}).Node("Relu", {"x"}, {"Y"}).Output("y", {2});
+  auto model = ParseAndValidateModel(unproduced.Bytes());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(model.status().message(), HasSubstr("graph output 'y'"));
+
+  ModelBuilder dangling(3);
+  dangling.Input("x", kFloat, {2}).Node("Add", {"x", "missing"}, {"y"}).Output("y", {2});
+  model = ParseAndValidateModel(dangling.Bytes());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(model.status().message(), HasSubstr("input 'missing'"));
+}
+
+// Found by model_loader_fuzzer: ONNX's shape inference for the old Conv
+// schema crashed on a pads attribute of the wrong length.
+TEST(ModelValidatorTest, OldOpsetConvWithWrongPadsIsRefusedBeforeShapeInference) {
+  ModelBuilder b(1);
+  b.Input("x", kFloat, {1, 1, 4, 4})
+      .Initializer("k", Tensor::Zeros(DataType::kFloat32, {2, 1, 3, 3}))
+      .Node("Conv", {"x", "k"}, {"y"}, {testing_attr::Ints("pads", {402628605, 1})})
+      .Output("y", {1, 2, 4, 4});
+  auto model = ParseAndValidateModel(b.Bytes());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(model.status().message(), HasSubstr("attribute 'pads' has 2 values, 4 expected"));
+}
+
+// Found by partition_upload_fuzzer: ONNX's Conv / pool shape inference
+// divided by a zero stride (SIGFPE).
+TEST(ModelValidatorTest, ConvPoolAttributesAreCheckedBeforeShapeInference) {
+  ModelBuilder b;
+  b.Input("x", kFloat, {1, 1, 4, 4})
+      .Node("MaxPool", {"x"}, {"y"}, {testing_attr::Ints("kernel_shape", {2, 2}), testing_attr::Ints("strides", {0, 2})})
+      .Output("y", {1, 1, 2, 2});
+  auto model = ParseAndValidateModel(b.Bytes());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(model.status().message(), HasSubstr("attribute 'strides' has the value 0, must be >= 1"));
 }
 
 TEST(ModelValidatorTest, RefusesDuplicateDefinition) {
