@@ -124,7 +124,7 @@ TEST(EngineTest, RefusesInitializerWhoseDataDoesNotMatchItsShape) {
     }
     auto engine = Engine::LoadFromBytes(b.Bytes());
     EXPECT_EQ(engine.status().code(), absl::StatusCode::kInvalidArgument) << raw;
-    EXPECT_THAT(engine.status().message(), HasSubstr(raw ? "has 4 bytes of raw data" : "has 1 values")) << raw;
+    EXPECT_THAT(engine.status().message(), HasSubstr(raw ? "holds 4 bytes of raw data" : "holds 1 values")) << raw;
     EXPECT_THAT(engine.status().message(), HasSubstr("'w'")) << raw;
   }
 }
