@@ -68,10 +68,10 @@ int DelaysIn(const StagePartition& stage) {
 
 class MeasuredReplanTest : public ::testing::Test {
  protected:
-  void SetUp() override { Setup(""); }
+  void SetUp() override { StartWith(""); }
 
   // The repository holds "chain" with `extra_config` appended to its config.
-  void Setup(const std::string& extra_config) {
+  void StartWith(const std::string& extra_config) {
     root_ = fs::temp_directory_path() / ("tessera_replan_test_" + std::to_string(::getpid()));
     fs::remove_all(root_);
     fs::create_directories(root_ / "chain" / "1");
@@ -256,7 +256,7 @@ TEST_F(MeasuredReplanTest, BatchedModelRunsOnTheNewCut) {
   pool_.reset();
   runner_.reset();
   profiler_.reset();
-  Setup("dynamic_batching { max_queue_delay_microseconds: 1000 }");
+  StartWith("dynamic_batching { max_queue_delay_microseconds: 1000 }");
   fleet_->fake("w2:1")->SetProfileTimes({{"delay2", 20.0}, {"delay3", 20.0}}, 0.01);
   StartBackend();
   const std::shared_ptr<const Deployment> first = Current();
@@ -277,7 +277,7 @@ TEST_F(MeasuredReplanTest, RequestQueuedInTheBatcherSurvivesTheReplan) {
   pool_.reset();
   runner_.reset();
   profiler_.reset();
-  Setup("dynamic_batching { max_queue_delay_microseconds: 3000000 }");
+  StartWith("dynamic_batching { max_queue_delay_microseconds: 3000000 }");
   fleet_->fake("w2:1")->SetProfileTimes({{"delay2", 20.0}, {"delay3", 20.0}}, 0.01);
   fleet_->fake("w2:1")->SetDelay(absl::Milliseconds(200));  // the re-plan takes a while
   StartBackend();
