@@ -31,7 +31,7 @@ if command -v ccache >/dev/null; then
 fi
 SYMBOLIZER=$(command -v llvm-symbolizer-14 || command -v llvm-symbolizer || true)
 
-export ASAN_OPTIONS="detect_leaks=1:check_initialization_order=1:detect_stack_use_after_return=1${SYMBOLIZER:+:external_symbolizer_path=$SYMBOLIZER}"
+export ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1:check_initialization_order=1:detect_stack_use_after_return=1${SYMBOLIZER:+:external_symbolizer_path=$SYMBOLIZER}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${SYMBOLIZER:+:external_symbolizer_path=$SYMBOLIZER}"
 export LSAN_OPTIONS="suppressions=$ROOT/tests/sanitizers/lsan.supp:print_suppressions=0"
 

@@ -148,6 +148,14 @@ void ClusterPieceRunner::Try(std::shared_ptr<Attempt> attempt) {
   std::weak_ptr<Dispatch> weak = dispatch;
   const uint64_t worker_id = worker->id();
   dispatch->ticket = worker->StartPiece([this, attempt, weak, worker_id](const absl::Status& why) {
+    // With no other healthy worker to replay on, keep waiting for this
+    // one's own answer (a slow worker may still give it; a hung one ends at
+    // the deadline) rather than fail the piece at once.
+    const std::vector<WorkerPool::WorkerPtr> healthy = pool_->Healthy();
+    if (std::none_of(healthy.begin(), healthy.end(),
+                     [worker_id](const WorkerPool::WorkerPtr& w) { return w->id() != worker_id; })) {
+      return;
+    }
     std::shared_ptr<Dispatch> d = weak.lock();
     if (d == nullptr || !d->Settle()) return;
     attempt->failed.push_back(worker_id);

@@ -15,7 +15,8 @@
 // Options::max_attempts and never past the request's deadline (then
 // DEADLINE_EXCEEDED). A piece in flight on a worker whose health poll fails
 // (dead, hung, cut off: WorkerHandle::LosePieces) is replayed at once
-// without waiting for its own answer, which is ignored if it comes. Request
+// without waiting for its own answer, which is ignored if it comes; when no
+// other healthy worker is left it keeps waiting for that answer instead. Request
 // errors (INVALID_ARGUMENT, ...) are returned at once. Execute timings feed
 // the pool's capacity estimates. Every replay counts on Options::retries.
 //

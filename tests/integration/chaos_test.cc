@@ -11,6 +11,7 @@
 //
 // TESSERA_CHAOS_SECONDS shortens (or lengthens, up to 300) the run for
 // local tries. Registered as two ctest tests (label `chaos`).
+#include <algorithm>
 #include <signal.h>
 
 #include <atomic>
@@ -123,11 +124,26 @@ void RunChaos(const std::string& model, int workers) {
 
   // Every worker is back; a few more requests, then each restarted worker
   // (its counters start at zero in the new process) has run pieces.
+  // Rounds of 8 concurrent requests (a replica is chosen by load, so serial
+  // requests could all go to the first one), until every worker has run
+  // pieces or 20 s have passed.
   EXPECT_TRUE(cluster.WaitHealthy(workers, absl::Seconds(10)));
-  for (int i = 0; i < 16; ++i) {
-    inference::ModelInferResponse response;
-    grpc::Status st = cluster.Infer(model, inputs[i % inputs.size()], absl::Seconds(30), &response);
-    EXPECT_TRUE(st.ok()) << st.error_message();
+  const absl::Time settle_end = absl::Now() + absl::Seconds(20);
+  for (int round = 0; round < 200 && absl::Now() < settle_end; ++round) {
+    std::vector<std::thread> settle;
+    for (int i = 0; i < 8; ++i) {
+      settle.emplace_back([&, i] {
+        inference::ModelInferResponse response;
+        grpc::Status st = cluster.Infer(model, inputs[i % inputs.size()], absl::Seconds(30), &response);
+        EXPECT_TRUE(st.ok()) << st.error_message();
+      });
+    }
+    for (std::thread& t : settle) t.join();
+    absl::StatusOr<status::GetStatusResponse> now = cluster.ClusterStatus();
+    if (now.ok() && std::all_of(now->workers().begin(), now->workers().end(),
+                                [](const status::WorkerStatus& w) { return w.executes_total() > 0; })) {
+      break;
+    }
   }
   const double retries = cluster.Metric("tessera_piece_retries_total") - retries_before;
   const double refused = cluster.Metric("tessera_piece_retries_refused_total");

@@ -242,15 +242,18 @@ TEST_F(ClusterPieceRunnerFailureTest, PieceOnAHungWorkerMovesWhenItsHealthPollFa
   EXPECT_EQ(fleet_.fake("w1:1")->CountCalls(Method::kExecute), 3);
 }
 
-TEST_F(ClusterPieceRunnerFailureTest, HungWorkerWithNoOtherLeftFailsUnavailableBeforeTheDeadline) {
+// With no other worker to replay on, a piece on a worker that failed its
+// health poll is not given up (a slow worker may still answer): it ends at
+// its deadline, which the worker's call carries.
+TEST_F(ClusterPieceRunnerFailureTest, HungWorkerWithNoOtherLeftIsWaitedForUntilTheDeadline) {
   MakeRunner({"w1:1"}, /*start_polls=*/true);
   fleet_.fake("w1:1")->SetHung(true);
   const absl::Time start = absl::Now();
-  absl::StatusOr<worker::ExecuteResponse> answer = Run(Piece(1), 0, absl::Seconds(10));
-  EXPECT_EQ(answer.status().code(), absl::StatusCode::kUnavailable) << answer.status();
-  EXPECT_NE(answer.status().message().find("health check"), absl::string_view::npos) << answer.status();
-  EXPECT_NE(answer.status().message().find("no other healthy worker"), absl::string_view::npos) << answer.status();
-  EXPECT_LT(absl::Now() - start, absl::Milliseconds(1500));
+  absl::StatusOr<worker::ExecuteResponse> answer = Run(Piece(1), 0, absl::Seconds(1));
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_EQ(answer.status().code(), absl::StatusCode::kDeadlineExceeded) << answer.status();
+  EXPECT_GE(took, absl::Milliseconds(950)) << took;
+  EXPECT_LT(took, absl::Milliseconds(3000)) << took;
 }
 
 TEST_F(ClusterPieceRunnerFailureTest, SlowWorkerFailsDeadlineExceededAtTheDeadline) {
