@@ -18,6 +18,18 @@
 #include "tests/integration/limits_cluster.h"
 #include "tests/worker/engine/model_builder.h"
 
+// AddressSanitizer (GCC defines __SANITIZE_ADDRESS__, clang has the feature).
+#if defined(__SANITIZE_ADDRESS__)
+#define TESSERA_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TESSERA_UNDER_ASAN 1
+#endif
+#endif
+#ifndef TESSERA_UNDER_ASAN
+#define TESSERA_UNDER_ASAN 0
+#endif
+
 namespace tessera {
 namespace {
 
@@ -241,9 +253,15 @@ TEST(OverloadTest, FloodsAreRefusedAtOnceAdmittedAnsweredMemoryBounded) {
   // the machine's load): the coordinator holds at most 2 x kBound requests
   // (~3 MiB), while each wave sends 50 MiB at once. Keeping every request
   // would add 150 MiB over the three waves and 100 MiB after the first.
+#if TESSERA_UNDER_ASAN
+  // AddressSanitizer keeps freed memory in quarantine (256 MiB by default):
+  // RSS then says nothing about what the coordinator holds.
+  std::printf("overload: memory bounds not checked under AddressSanitizer\n");
+#else
   const int64_t wave_kib = 2 * kRequests * kFeatures * 4 / 1024;
   EXPECT_LT(rss_after - rss_before, 2 * wave_kib);
   EXPECT_LT(rss_after - rss_after_first, wave_kib);
+#endif
   EXPECT_TRUE(cluster.AllAlive());
 }
 
