@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "client/cli.h"
 #include "client/exit_codes.h"
 #include "client/process.h"
+#include "common/certificate_authority.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -322,6 +324,35 @@ TEST_F(UpProcessTest, BadTokensFileIsRefusedBeforeStarting) {
   EXPECT_THAT(missing->StderrTail(), HasSubstr(Path("no_such_tokens")));
 }
 
+// With --certs DIR (the user's directory), a generated token goes into a
+// temporary directory of its own, never into DIR, and is removed on exit.
+TEST_F(UpProcessTest, GeneratedTokenWithGivenCertsStaysOutOfTheCertsDirectory) {
+  ASSERT_TRUE(MakeClusterCertificates(Path("certs"), {}).ok());
+  std::set<std::string> before;
+  for (const auto& entry : fs::directory_iterator(Path("certs"))) before.insert(entry.path().filename());
+  WriteScript("tessera-worker", "echo \"tessera-worker: listening on 127.0.0.1:40003\"\nexec sleep 60");
+  WriteScript("tessera-coordinator", absl::StrCat("echo \"$@\" > ", Path("coordinator_args"), "\nexit 3"));
+  std::unique_ptr<Process> up = StartUp({"--workers", "1", "--certs", Path("certs"), "--client-auth=token"});
+  ASSERT_NE(up, nullptr);
+  absl::StatusOr<std::string> line = up->ReadStdoutLine(absl::Seconds(30));
+  ASSERT_TRUE(line.ok()) << line.status() << up->StderrTail();
+  ASSERT_TRUE(absl::StartsWith(*line, "token-file: ")) << *line;
+  const std::string token_file = line->substr(12, line->find(' ', 12) - 12);
+  EXPECT_NE(fs::path(token_file).parent_path(), fs::path(Path("certs")));
+  absl::StatusOr<ExitStatus> status = up->Wait(absl::Seconds(30));
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->ToString(), "exit code 1");
+  std::ifstream coordinator_args(Path("coordinator_args"));
+  std::string args;
+  ASSERT_TRUE(std::getline(coordinator_args, args));
+  EXPECT_THAT(args, HasSubstr(absl::StrCat("--client-tokens-file=", token_file)));
+  EXPECT_FALSE(fs::exists(token_file));
+  EXPECT_FALSE(fs::exists(fs::path(token_file).parent_path()));
+  std::set<std::string> after;
+  for (const auto& entry : fs::directory_iterator(Path("certs"))) after.insert(entry.path().filename());
+  EXPECT_EQ(before, after);
+}
+
 // ---------------------------------------------------------------------------
 // The real cluster: needs tessera-coordinator next to tessera. Four workers,
 // because examples/models serves demo_cnn_hybrid (2 stages x 2 replicas) and
@@ -371,6 +402,58 @@ TEST(UpClusterTest, ServesTheDemoRepositoryAndStopsOnSigterm) {
 // CA, no client certificate) is answered; one with the client certificate but
 // no token, and one with a token not in the file, are refused with
 // UNAUTHENTICATED.
+// Token mode with the user's tokens file (a comment and two tokens): readiness
+// is polled with its first token, and a client holding the second is served.
+TEST(UpClusterTest, TokenModeWithAGivenTokensFile) {
+  const std::string bin_dir = fs::path(CliBinary()).parent_path().string();
+  if (!fs::exists(fs::path(bin_dir) / "tessera-coordinator") || !fs::exists(fs::path(bin_dir) / "tessera-worker")) {
+    GTEST_SKIP() << "tessera-coordinator or tessera-worker not built in " << bin_dir;
+  }
+  const fs::path dir = fs::path(::testing::TempDir()) / absl::StrCat("up_token_file_cluster_", ::getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir / "models");
+  fs::copy(TESSERA_SOURCE_DIR "/examples/models/demo_cnn", dir / "models" / "demo_cnn",
+           fs::copy_options::recursive);
+  const std::string tokens = (dir / "tokens").string();
+  std::ofstream(tokens) << "# clients\nfirst-token-0123456789abcdef\nsecond-token-0123456789abcdef\n";
+  const std::string second = (dir / "second").string();
+  std::ofstream(second) << "second-token-0123456789abcdef\n";
+
+  Process::Options options;
+  options.argv = {CliBinary(), "up", "--model-repository", (dir / "models").string(), "--workers", "1",
+                  "--listen", "127.0.0.1:0", "--threads", "1", "--ready-timeout-s", "60", "--client-auth", "token",
+                  "--client-tokens-file", tokens};
+  absl::StatusOr<std::unique_ptr<Process>> up = Process::Spawn(std::move(options));
+  ASSERT_TRUE(up.ok()) << up.status();
+  std::string certs, token_line, address;
+  const absl::Time deadline = absl::Now() + absl::Seconds(90);
+  while (address.empty() && absl::Now() < deadline) {
+    absl::StatusOr<std::string> line = (*up)->ReadStdoutLine(absl::Seconds(1));
+    if (!line.ok()) {
+      ASSERT_EQ(line.status().code(), absl::StatusCode::kDeadlineExceeded) << (*up)->StderrTail();
+      continue;
+    }
+    if (absl::StartsWith(*line, "certificates: ")) certs = line->substr(14, line->find(' ', 14) - 14);
+    if (absl::StartsWith(*line, "token-file: ")) token_line = *line;
+    if (absl::StartsWith(*line, "ready: ")) address = line->substr(7);
+  }
+  ASSERT_FALSE(address.empty()) << "no ready line; stderr:\n" << (*up)->StderrTail();
+  EXPECT_EQ(token_line, absl::StrCat("token-file: ", tokens));
+  std::ostringstream out, err;
+  EXPECT_EQ(RunCli({"infer", "--server", address, "--ca", certs + "/ca.pem", "--token-file", second, "--model",
+                    "demo_cnn", "--random-input", "input=1x3x32x32", "--json", "--timeout-ms", "30000"},
+                   out, err),
+            kExitOk)
+      << err.str();
+  EXPECT_THAT(out.str(), HasSubstr("\"model_name\": \"demo_cnn\""));
+  ASSERT_TRUE((*up)->Signal(SIGTERM).ok());
+  absl::StatusOr<ExitStatus> status = (*up)->Wait(absl::Seconds(15));
+  ASSERT_TRUE(status.ok()) << status.status() << "\n" << (*up)->StderrTail();
+  EXPECT_EQ(status->ToString(), "exit code 0") << (*up)->StderrTail();
+  EXPECT_TRUE(fs::exists(tokens)) << "the user's tokens file must stay";
+  fs::remove_all(dir);
+}
+
 TEST(UpClusterTest, TokenModeAnswersTheTokenAndRefusesCallsWithoutIt) {
   const std::string bin_dir = fs::path(CliBinary()).parent_path().string();
   if (!fs::exists(fs::path(bin_dir) / "tessera-coordinator") || !fs::exists(fs::path(bin_dir) / "tessera-worker")) {
