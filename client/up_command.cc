@@ -16,7 +16,10 @@
 #include <utility>
 
 #include <grpcpp/client_context.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -26,7 +29,9 @@
 #include "client/exit_codes.h"
 #include "client/flag_argument.h"
 #include "client/process.h"
+#include "common/bearer_token_auth.h"
 #include "common/certificate_authority.h"
+#include "common/file_contents.h"
 #include "common/tls_credentials.h"
 #include "proto/inference.grpc.pb.h"
 
@@ -40,6 +45,12 @@ constexpr char kCoordinatorAnnounce[] = "tessera-coordinator: listening on ";
 // The server binaries take dashed flag names (common/dashed_flags.h).
 constexpr char kWorkerMemoryFlag[] = "--worker-memory-mb";
 constexpr char kModelRepositoryFlag[] = "--model-repository";
+constexpr char kClientAuthFlag[] = "--client-auth";
+constexpr char kClientTokensFileFlag[] = "--client-tokens-file";
+// The generated tokens file's name, in the run's temporary directory.
+constexpr char kGeneratedTokenFileName[] = "client-token";
+// Random bytes in a generated token (64 hex characters).
+constexpr int kGeneratedTokenBytes = 32;
 // How long a worker may take to announce its port.
 constexpr absl::Duration kWorkerStartTimeout = absl::Seconds(30);
 // Bounds of the shutdown: per group (coordinator, then workers).
@@ -251,6 +262,22 @@ class TemporaryDirectory {
   std::string path_;
 };
 
+// Writes a file holding one fresh random token (kGeneratedTokenBytes from
+// OpenSSL's CSPRNG, hex) and a newline, mode 0600. The token is wiped from
+// memory afterwards and never returned.
+absl::Status WriteGeneratedTokenFile(const std::string& path) {
+  unsigned char bytes[kGeneratedTokenBytes];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
+    return absl::InternalError("cannot generate a bearer token: OpenSSL's RAND_bytes failed");
+  }
+  std::string contents = absl::StrCat(
+      absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes))), "\n");
+  OPENSSL_cleanse(bytes, sizeof(bytes));
+  absl::Status written = WriteFileAtomically(path, contents, 0600);
+  OPENSSL_cleanse(contents.data(), contents.size());
+  return written;
+}
+
 // The cluster's lifetime: everything UpCommand does after parsing.
 int RunCluster(const UpOptions& options, std::ostream& out, Log& log) {
   // Blocked before any thread starts, so that every thread inherits the mask.
@@ -291,6 +318,41 @@ int RunCluster(const UpOptions& options, std::ostream& out, Log& log) {
       if (absl::Status s = ValidateTlsFiles(TlsFiles::InDirectory(certs_dir, role)); !s.ok()) return fail(s);
     }
   }
+  // Token mode: the tokens file the coordinator checks calls against, the
+  // one AwaitReady and the printed command line use as the client's.
+  std::unique_ptr<TemporaryDirectory> temporary_token_dir;
+  std::string tokens_file;
+  if (options.token_auth) {
+    if (!options.client_tokens_file.empty()) {
+      tokens_file = std::filesystem::absolute(options.client_tokens_file, error).string();
+      // Checked now, as the coordinator will: a bad file stops everything
+      // before a process starts, with the file and line named.
+      absl::StatusOr<std::shared_ptr<BearerTokenAuthenticator>> check =
+          BearerTokenAuthenticator::Create({.tokens_file = tokens_file, .start_refresh_thread = false});
+      if (!check.ok()) return fail(check.status());
+      out << "token-file: " << tokens_file << "\n";
+    } else {
+      std::string dir;
+      if (temporary_certs != nullptr) {
+        dir = temporary_certs->path();
+      } else {
+        absl::StatusOr<std::unique_ptr<TemporaryDirectory>> created = TemporaryDirectory::Create();
+        if (!created.ok()) return fail(created.status());
+        temporary_token_dir = *std::move(created);
+        dir = temporary_token_dir->path();
+      }
+      tokens_file = (std::filesystem::path(dir) / kGeneratedTokenFileName).string();
+      if (absl::Status s = WriteGeneratedTokenFile(tokens_file); !s.ok()) return fail(s);
+      out << "token-file: " << tokens_file << " (temporary; removed when the cluster stops)\n";
+    }
+    out.flush();
+    // The client side of token mode: the CA to trust the server, no
+    // certificate of its own, the token on every call.
+    client_tls.files.cert.clear();
+    client_tls.files.key.clear();
+    client_tls.bearer_token_file = tokens_file;
+  }
+
   std::vector<std::string> security = options.insecure ? std::vector<std::string>{"--insecure"}
                                                        : std::vector<std::string>{"--certs", certs_dir};
 
@@ -346,6 +408,10 @@ int RunCluster(const UpOptions& options, std::ostream& out, Log& log) {
   std::vector<std::string> argv = {coordinator_path, "--listen", options.listen, kModelRepositoryFlag, repository,
                                    "--workers", absl::StrJoin(worker_addresses, ",")};
   argv.insert(argv.end(), security.begin(), security.end());
+  if (options.token_auth) {
+    argv.push_back(absl::StrCat(kClientAuthFlag, "=token"));
+    argv.push_back(absl::StrCat(kClientTokensFileFlag, "=", tokens_file));
+  }
   if (options.threads >= 0) argv.push_back(absl::StrCat("--threads=", options.threads));
   absl::StatusOr<Child> coordinator = spawn("coordinator", std::move(argv));
   if (!coordinator.ok()) return abandon(coordinator.status());
@@ -367,6 +433,9 @@ int RunCluster(const UpOptions& options, std::ostream& out, Log& log) {
   out.flush();
   if (options.insecure) {
     log.Line("tessera up: ", absl::StrCat("try: tessera infer --server ", address, " --insecure --model NAME"));
+  } else if (options.token_auth) {
+    log.Line("tessera up: ", absl::StrCat("try: tessera infer --server ", address, " --ca ", client_tls.files.ca,
+                                          " --token-file ", tokens_file, " --model NAME"));
   } else {
     log.Line("tessera up: ", absl::StrCat("try: tessera infer --server ", address, " --certs ", certs_dir,
                                           " --model NAME"));
@@ -390,6 +459,7 @@ int RunCluster(const UpOptions& options, std::ostream& out, Log& log) {
 
 std::string UpUsage() {
   return R"(usage: tessera up --model-repository DIR --workers N [--listen ADDR] [--certs DIR | --insecure]
+                  [--client-auth mtls|token [--client-tokens-file F]]
                   [--worker-memory-mb M] [--threads T] [--bin-dir DIR] [--ready-timeout-s S]
 
 Starts a Tessera cluster on this machine -- N tessera-worker processes and one
@@ -404,6 +474,15 @@ and stops everything on Ctrl-C (SIGINT) or SIGTERM.
                           default: fresh ones in a temporary directory, printed
                           as "certificates: DIR" and removed on exit
   --insecure              plaintext, no authentication (local experiments only)
+  --client-auth MODE      how clients authenticate to the coordinator: mtls (a
+                          client certificate, the default) or token (server-side
+                          TLS and "authorization: Bearer <token>" on every call;
+                          workers still use mutual TLS)
+  --client-tokens-file F  with --client-auth=token: the accepted tokens, one a
+                          line; default: one fresh random token in a temporary
+                          file (mode 0600), printed as "token-file: PATH" and
+                          removed on exit. Clients pass
+                          --ca DIR/ca.pem --token-file PATH
   --worker-memory-mb M    memory budget of each worker's partition cache
   --threads T             engine threads per worker and coordinator
   --bin-dir DIR           where tessera-worker and tessera-coordinator are
@@ -435,9 +514,9 @@ absl::StatusOr<UpOptions> ParseUpArgs(const std::vector<std::string>& args) {
       options.insecure = true;
       continue;
     }
-    static const std::set<std::string> kValueFlags = {"--model-repository", "--workers", "--listen",
-                                                      "--certs",            "--worker-memory-mb", "--threads",
-                                                      "--bin-dir",          "--ready-timeout-s"};
+    static const std::set<std::string> kValueFlags = {
+        "--model-repository", "--workers",  "--listen",          "--certs",         "--client-auth",
+        "--client-tokens-file", "--worker-memory-mb", "--threads", "--bin-dir", "--ready-timeout-s"};
     if (kValueFlags.count(flag) == 0) return Usage(absl::StrCat("unknown flag '", flag, "'"));
     if (absl::Status taken = parsed->TakeValue(args, i); !taken.ok()) return taken;
     if (value.empty()) return Usage(absl::StrCat(flag, " needs a non-empty value"));
@@ -459,6 +538,13 @@ absl::StatusOr<UpOptions> ParseUpArgs(const std::vector<std::string>& args) {
       options.listen = value;
     } else if (flag == "--certs") {
       options.certs_dir = value;
+    } else if (flag == "--client-auth") {
+      if (value != "mtls" && value != "token") {
+        return Usage(absl::StrCat("--client-auth expects mtls or token, got '", value, "'"));
+      }
+      options.token_auth = value == "token";
+    } else if (flag == "--client-tokens-file") {
+      options.client_tokens_file = value;
     } else if (flag == "--worker-memory-mb") {
       if (absl::Status s = integer(0, &n); !s.ok()) return s;
       options.worker_memory_mb = n;
@@ -477,6 +563,10 @@ absl::StatusOr<UpOptions> ParseUpArgs(const std::vector<std::string>& args) {
   if (options.model_repository.empty()) return Usage("--model-repository is required");
   if (options.workers == 0) return Usage("--workers is required");
   if (options.insecure && !options.certs_dir.empty()) return Usage("--certs and --insecure exclude each other");
+  if (!options.client_tokens_file.empty() && !options.token_auth) {
+    return Usage("--client-tokens-file needs --client-auth=token");
+  }
+  if (options.token_auth && options.insecure) return Usage("--client-auth=token needs TLS; drop --insecure");
   return options;
 }
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "client/cli.h"
 #include "client/exit_codes.h"
 #include "client/process.h"
+#include "common/certificate_authority.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -39,6 +41,8 @@ TEST(ParseUpArgsTest, DefaultsAndFlags) {
   EXPECT_EQ(minimal->worker_memory_mb, -1);
   EXPECT_EQ(minimal->threads, -1);
   EXPECT_EQ(minimal->ready_timeout_s, 120);
+  EXPECT_FALSE(minimal->token_auth);
+  EXPECT_TRUE(minimal->client_tokens_file.empty());
 
   absl::StatusOr<UpOptions> full =
       ParseUpArgs({"--model-repository=r", "--workers=3", "--listen", "0.0.0.0:9000", "--certs", "c",
@@ -55,6 +59,19 @@ TEST(ParseUpArgsTest, DefaultsAndFlags) {
   absl::StatusOr<UpOptions> insecure = ParseUpArgs({"--model-repository=r", "--workers=1", "--insecure"});
   ASSERT_TRUE(insecure.ok());
   EXPECT_TRUE(insecure->insecure);
+
+  absl::StatusOr<UpOptions> token = ParseUpArgs({"--model-repository=r", "--workers=1", "--client-auth=token"});
+  ASSERT_TRUE(token.ok()) << token.status();
+  EXPECT_TRUE(token->token_auth);
+  EXPECT_TRUE(token->client_tokens_file.empty());
+  absl::StatusOr<UpOptions> token_file = ParseUpArgs(
+      {"--model-repository=r", "--workers=1", "--client-auth", "token", "--client-tokens-file", "t.txt"});
+  ASSERT_TRUE(token_file.ok()) << token_file.status();
+  EXPECT_TRUE(token_file->token_auth);
+  EXPECT_EQ(token_file->client_tokens_file, "t.txt");
+  absl::StatusOr<UpOptions> mtls = ParseUpArgs({"--model-repository=r", "--workers=1", "--client-auth=mtls"});
+  ASSERT_TRUE(mtls.ok()) << mtls.status();
+  EXPECT_FALSE(mtls->token_auth);
 }
 
 TEST(ParseUpArgsTest, UsageErrors) {
@@ -73,6 +90,15 @@ TEST(ParseUpArgsTest, UsageErrors) {
       {{"--model-repository", "r", "--workers"}, "--workers needs a value"},
       {{"--model-repository", "r", "--workers", "1", "--threads", "-1"}, "--threads expects an integer >= 0"},
       {{"--model-repository", "r", "--workers", "1", "stray"}, "unexpected argument 'stray'"},
+      {{"--model-repository", "r", "--workers", "1", "--client-auth", "bearer"},
+       "--client-auth expects mtls or token, got 'bearer'"},
+      {{"--model-repository", "r", "--workers", "1", "--client-auth="}, "--client-auth needs a non-empty value"},
+      {{"--model-repository", "r", "--workers", "1", "--client-tokens-file", "t"},
+       "--client-tokens-file needs --client-auth=token"},
+      {{"--model-repository", "r", "--workers", "1", "--client-auth=mtls", "--client-tokens-file", "t"},
+       "--client-tokens-file needs --client-auth=token"},
+      {{"--model-repository", "r", "--workers", "1", "--client-auth=token", "--insecure"},
+       "--client-auth=token needs TLS; drop --insecure"},
   };
   for (const Case& c : cases) {
     const absl::Status status = ParseUpArgs(c.args).status();
@@ -215,6 +241,118 @@ TEST_F(UpProcessTest, SigtermWhileStartingStopsCleanly) {
   EXPECT_EQ(status->ToString(), "exit code 0");
 }
 
+// Token mode without a tokens file: a fresh token in a 0600 file in the
+// temporary directory, handed to the coordinator (not the workers), its path
+// printed and the token itself nowhere in the output; removed on exit.
+TEST_F(UpProcessTest, GeneratedTokenFileGoesToTheCoordinatorOnly) {
+  WriteScript("tessera-worker", absl::StrCat("echo \"$@\" >> ", Path("worker_args"),
+                                             "\necho \"tessera-worker: listening on 127.0.0.1:40002\"\nexec sleep 60"));
+  // The stand-in coordinator keeps a copy of the file and its mode, then fails.
+  WriteScript("tessera-coordinator",
+              absl::StrCat("for a in \"$@\"; do case \"$a\" in --client-tokens-file=*) f=\"${a#*=}\"; "
+                           "stat -c %a \"$f\" > ", Path("token_mode"), "; cp \"$f\" ", Path("token_copy"),
+                           ";; esac; done\necho \"$@\" > ", Path("coordinator_args"), "\nexit 3"));
+  std::unique_ptr<Process> up = StartUp({"--workers", "1", "--client-auth=token"});
+  ASSERT_NE(up, nullptr);
+  std::string stdout_text, token_file;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline) {
+    absl::StatusOr<std::string> line = up->ReadStdoutLine(absl::Seconds(1));
+    if (!line.ok()) {
+      if (line.status().code() == absl::StatusCode::kOutOfRange) break;
+      continue;
+    }
+    absl::StrAppend(&stdout_text, *line, "\n");
+    if (absl::StartsWith(*line, "token-file: ")) token_file = line->substr(12, line->find(' ', 12) - 12);
+  }
+  absl::StatusOr<ExitStatus> status = up->Wait(absl::Seconds(30));
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->ToString(), "exit code 1");
+  ASSERT_FALSE(token_file.empty()) << stdout_text;
+  EXPECT_THAT(stdout_text, HasSubstr("(temporary; removed when the cluster stops)"));
+  EXPECT_EQ(fs::path(token_file).filename(), "client-token");
+
+  std::ifstream mode(Path("token_mode"));
+  std::string mode_text;
+  ASSERT_TRUE(std::getline(mode, mode_text));
+  EXPECT_EQ(mode_text, "600");
+  std::ifstream copy(Path("token_copy"));
+  std::string token;
+  ASSERT_TRUE(std::getline(copy, token));
+  EXPECT_THAT(token, ::testing::MatchesRegex("[0-9a-f]{64}"));
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_THAT(stdout_text, ::testing::Not(HasSubstr(token)));
+  EXPECT_THAT(up->StderrTail(), ::testing::Not(HasSubstr(token)));
+
+  std::ifstream coordinator_args(Path("coordinator_args"));
+  std::string line;
+  ASSERT_TRUE(std::getline(coordinator_args, line));
+  EXPECT_THAT(line, HasSubstr(absl::StrCat("--client-auth=token --client-tokens-file=", token_file)));
+  std::ifstream worker_args(Path("worker_args"));
+  ASSERT_TRUE(std::getline(worker_args, line));
+  EXPECT_THAT(line, ::testing::Not(HasSubstr("client-auth")));
+  EXPECT_FALSE(fs::exists(token_file)) << token_file << " should be removed on exit";
+}
+
+// A tokens file the coordinator would refuse stops `tessera up` before any
+// process starts, naming the file and line but not the line's contents.
+TEST_F(UpProcessTest, BadTokensFileIsRefusedBeforeStarting) {
+  WriteScript("tessera-worker", absl::StrCat("echo started >> ", Path("worker_args"), "\nexit 1"));
+  WriteScript("tessera-coordinator", "exit 1");
+  std::ofstream(Path("tokens")) << "# tokens\nshort-secret\n";
+  std::unique_ptr<Process> up =
+      StartUp({"--workers", "1", "--client-auth=token", "--client-tokens-file", Path("tokens")});
+  ASSERT_NE(up, nullptr);
+  absl::StatusOr<ExitStatus> status = up->Wait(absl::Seconds(30));
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->ToString(), "exit code 1");
+  absl::SleepFor(absl::Milliseconds(200));
+  const std::string err = up->StderrTail();
+  EXPECT_THAT(err, HasSubstr(Path("tokens")));
+  EXPECT_THAT(err, HasSubstr("line 2"));
+  EXPECT_THAT(err, ::testing::Not(HasSubstr("short-secret")));
+  EXPECT_FALSE(fs::exists(Path("worker_args"))) << "a worker was started";
+
+  // A missing file is named too.
+  std::unique_ptr<Process> missing =
+      StartUp({"--workers", "1", "--client-auth=token", "--client-tokens-file", Path("no_such_tokens")});
+  ASSERT_NE(missing, nullptr);
+  status = missing->Wait(absl::Seconds(30));
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->ToString(), "exit code 1");
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_THAT(missing->StderrTail(), HasSubstr(Path("no_such_tokens")));
+}
+
+// With --certs DIR (the user's directory), a generated token goes into a
+// temporary directory of its own, never into DIR, and is removed on exit.
+TEST_F(UpProcessTest, GeneratedTokenWithGivenCertsStaysOutOfTheCertsDirectory) {
+  ASSERT_TRUE(MakeClusterCertificates(Path("certs"), {}).ok());
+  std::set<std::string> before;
+  for (const auto& entry : fs::directory_iterator(Path("certs"))) before.insert(entry.path().filename());
+  WriteScript("tessera-worker", "echo \"tessera-worker: listening on 127.0.0.1:40003\"\nexec sleep 60");
+  WriteScript("tessera-coordinator", absl::StrCat("echo \"$@\" > ", Path("coordinator_args"), "\nexit 3"));
+  std::unique_ptr<Process> up = StartUp({"--workers", "1", "--certs", Path("certs"), "--client-auth=token"});
+  ASSERT_NE(up, nullptr);
+  absl::StatusOr<std::string> line = up->ReadStdoutLine(absl::Seconds(30));
+  ASSERT_TRUE(line.ok()) << line.status() << up->StderrTail();
+  ASSERT_TRUE(absl::StartsWith(*line, "token-file: ")) << *line;
+  const std::string token_file = line->substr(12, line->find(' ', 12) - 12);
+  EXPECT_NE(fs::path(token_file).parent_path(), fs::path(Path("certs")));
+  absl::StatusOr<ExitStatus> status = up->Wait(absl::Seconds(30));
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->ToString(), "exit code 1");
+  std::ifstream coordinator_args(Path("coordinator_args"));
+  std::string args;
+  ASSERT_TRUE(std::getline(coordinator_args, args));
+  EXPECT_THAT(args, HasSubstr(absl::StrCat("--client-tokens-file=", token_file)));
+  EXPECT_FALSE(fs::exists(token_file));
+  EXPECT_FALSE(fs::exists(fs::path(token_file).parent_path()));
+  std::set<std::string> after;
+  for (const auto& entry : fs::directory_iterator(Path("certs"))) after.insert(entry.path().filename());
+  EXPECT_EQ(before, after);
+}
+
 // ---------------------------------------------------------------------------
 // The real cluster: needs tessera-coordinator next to tessera. Four workers,
 // because examples/models serves demo_cnn_hybrid (2 stages x 2 replicas) and
@@ -257,6 +395,130 @@ TEST(UpClusterTest, ServesTheDemoRepositoryAndStopsOnSigterm) {
   ASSERT_TRUE(status.ok()) << status.status() << "\n" << (*up)->StderrTail();
   EXPECT_EQ(status->ToString(), "exit code 0") << (*up)->StderrTail();
   EXPECT_FALSE(fs::exists(certs));
+}
+
+// Token mode with the real binaries, one worker and a repository of only the
+// data-parallel demo model: an infer with the generated token file (and the
+// CA, no client certificate) is answered; one with the client certificate but
+// no token, and one with a token not in the file, are refused with
+// UNAUTHENTICATED.
+// Token mode with the user's tokens file (a comment and two tokens): readiness
+// is polled with its first token, and a client holding the second is served.
+TEST(UpClusterTest, TokenModeWithAGivenTokensFile) {
+  const std::string bin_dir = fs::path(CliBinary()).parent_path().string();
+  if (!fs::exists(fs::path(bin_dir) / "tessera-coordinator") || !fs::exists(fs::path(bin_dir) / "tessera-worker")) {
+    GTEST_SKIP() << "tessera-coordinator or tessera-worker not built in " << bin_dir;
+  }
+  const fs::path dir = fs::path(::testing::TempDir()) / absl::StrCat("up_token_file_cluster_", ::getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir / "models");
+  fs::copy(TESSERA_SOURCE_DIR "/examples/models/demo_cnn", dir / "models" / "demo_cnn",
+           fs::copy_options::recursive);
+  const std::string tokens = (dir / "tokens").string();
+  std::ofstream(tokens) << "# clients\nfirst-token-0123456789abcdef\nsecond-token-0123456789abcdef\n";
+  const std::string second = (dir / "second").string();
+  std::ofstream(second) << "second-token-0123456789abcdef\n";
+
+  Process::Options options;
+  options.argv = {CliBinary(), "up", "--model-repository", (dir / "models").string(), "--workers", "1",
+                  "--listen", "127.0.0.1:0", "--threads", "1", "--ready-timeout-s", "60", "--client-auth", "token",
+                  "--client-tokens-file", tokens};
+  absl::StatusOr<std::unique_ptr<Process>> up = Process::Spawn(std::move(options));
+  ASSERT_TRUE(up.ok()) << up.status();
+  std::string certs, token_line, address;
+  const absl::Time deadline = absl::Now() + absl::Seconds(90);
+  while (address.empty() && absl::Now() < deadline) {
+    absl::StatusOr<std::string> line = (*up)->ReadStdoutLine(absl::Seconds(1));
+    if (!line.ok()) {
+      ASSERT_EQ(line.status().code(), absl::StatusCode::kDeadlineExceeded) << (*up)->StderrTail();
+      continue;
+    }
+    if (absl::StartsWith(*line, "certificates: ")) certs = line->substr(14, line->find(' ', 14) - 14);
+    if (absl::StartsWith(*line, "token-file: ")) token_line = *line;
+    if (absl::StartsWith(*line, "ready: ")) address = line->substr(7);
+  }
+  ASSERT_FALSE(address.empty()) << "no ready line; stderr:\n" << (*up)->StderrTail();
+  EXPECT_EQ(token_line, absl::StrCat("token-file: ", tokens));
+  std::ostringstream out, err;
+  EXPECT_EQ(RunCli({"infer", "--server", address, "--ca", certs + "/ca.pem", "--token-file", second, "--model",
+                    "demo_cnn", "--random-input", "input=1x3x32x32", "--json", "--timeout-ms", "30000"},
+                   out, err),
+            kExitOk)
+      << err.str();
+  EXPECT_THAT(out.str(), HasSubstr("\"model_name\": \"demo_cnn\""));
+  ASSERT_TRUE((*up)->Signal(SIGTERM).ok());
+  absl::StatusOr<ExitStatus> status = (*up)->Wait(absl::Seconds(15));
+  ASSERT_TRUE(status.ok()) << status.status() << "\n" << (*up)->StderrTail();
+  EXPECT_EQ(status->ToString(), "exit code 0") << (*up)->StderrTail();
+  EXPECT_TRUE(fs::exists(tokens)) << "the user's tokens file must stay";
+  fs::remove_all(dir);
+}
+
+TEST(UpClusterTest, TokenModeAnswersTheTokenAndRefusesCallsWithoutIt) {
+  const std::string bin_dir = fs::path(CliBinary()).parent_path().string();
+  if (!fs::exists(fs::path(bin_dir) / "tessera-coordinator") || !fs::exists(fs::path(bin_dir) / "tessera-worker")) {
+    GTEST_SKIP() << "tessera-coordinator or tessera-worker not built in " << bin_dir;
+  }
+  const fs::path dir = fs::path(::testing::TempDir()) / absl::StrCat("up_token_cluster_", ::getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir / "models");
+  fs::copy(TESSERA_SOURCE_DIR "/examples/models/demo_cnn", dir / "models" / "demo_cnn",
+           fs::copy_options::recursive);
+
+  Process::Options options;
+  options.argv = {CliBinary(), "up", "--model-repository", (dir / "models").string(), "--workers", "1",
+                  "--listen", "127.0.0.1:0", "--threads", "1", "--ready-timeout-s", "60", "--client-auth=token"};
+  absl::StatusOr<std::unique_ptr<Process>> up = Process::Spawn(std::move(options));
+  ASSERT_TRUE(up.ok()) << up.status();
+  std::string certs, token_file, address;
+  const absl::Time deadline = absl::Now() + absl::Seconds(90);
+  while (address.empty() && absl::Now() < deadline) {
+    absl::StatusOr<std::string> line = (*up)->ReadStdoutLine(absl::Seconds(1));
+    if (!line.ok()) {
+      ASSERT_EQ(line.status().code(), absl::StatusCode::kDeadlineExceeded) << (*up)->StderrTail();
+      continue;
+    }
+    if (absl::StartsWith(*line, "certificates: ")) certs = line->substr(14, line->find(' ', 14) - 14);
+    if (absl::StartsWith(*line, "token-file: ")) token_file = line->substr(12, line->find(' ', 12) - 12);
+    if (absl::StartsWith(*line, "ready: ")) address = line->substr(7);
+  }
+  ASSERT_FALSE(address.empty()) << "no ready line; stderr:\n" << (*up)->StderrTail();
+  ASSERT_FALSE(certs.empty());
+  ASSERT_EQ(fs::path(token_file).parent_path(), fs::path(certs));
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_THAT((*up)->StderrTail(), HasSubstr(absl::StrCat("try: tessera infer --server ", address, " --ca ", certs,
+                                                          "/ca.pem --token-file ", token_file, " --model NAME")));
+
+  const std::vector<std::string> request = {"--model", "demo_cnn", "--random-input", "input=2x3x32x32",
+                                            "--json", "--timeout-ms", "30000"};
+  auto infer = [&](std::vector<std::string> security, std::string* out_text, std::string* err_text) {
+    std::vector<std::string> args = {"infer", "--server", address};
+    args.insert(args.end(), security.begin(), security.end());
+    args.insert(args.end(), request.begin(), request.end());
+    std::ostringstream out, err;
+    const int code = RunCli(args, out, err);
+    *out_text = out.str();
+    *err_text = err.str();
+    return code;
+  };
+  std::string out, err;
+  EXPECT_EQ(infer({"--ca", certs + "/ca.pem", "--token-file", token_file}, &out, &err), kExitOk) << err;
+  EXPECT_THAT(out, HasSubstr("\"model_name\": \"demo_cnn\""));
+
+  EXPECT_NE(infer({"--certs", certs}, &out, &err), kExitOk) << out;
+  EXPECT_THAT(err, HasSubstr("UNAUTHENTICATED"));
+
+  const std::string wrong_token = (dir / "wrong-token").string();
+  std::ofstream(wrong_token) << "0123456789abcdef0123456789abcdef\n";
+  EXPECT_NE(infer({"--ca", certs + "/ca.pem", "--token-file", wrong_token}, &out, &err), kExitOk) << out;
+  EXPECT_THAT(err, HasSubstr("UNAUTHENTICATED"));
+
+  ASSERT_TRUE((*up)->Signal(SIGTERM).ok());
+  absl::StatusOr<ExitStatus> status = (*up)->Wait(absl::Seconds(15));
+  ASSERT_TRUE(status.ok()) << status.status() << "\n" << (*up)->StderrTail();
+  EXPECT_EQ(status->ToString(), "exit code 0") << (*up)->StderrTail();
+  EXPECT_FALSE(fs::exists(token_file));
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -12,23 +12,32 @@ part itself, from the Compose file alone:
   * the image is stood in for by the files the Dockerfile copies into it:
     its COPY lines map /usr/local/bin/tessera* to build/bin and
     deploy/docker, put first on PATH;
-  * volumes are the one thing that legitimately differs: a named volume is a
+  * several files (--compose-file A --compose-file B, as `docker compose -f A
+    -f B`) are merged the way Compose merges them (see merge());
+  * volumes are one thing that legitimately differs: a named volume is a
     temporary directory, a bind mount the host directory it names, and a
     container path in a command or an environment value becomes that
-    directory;
+    directory; secrets the other: a file secret (mounted at
+    /run/secrets/NAME) is a file the operator makes, so the test makes a
+    stand-in in its temporary directory holding one random token;
   * services start in depends_on order: service_completed_successfully waits
     for exit 0, service_healthy runs the service's own healthcheck command in
     its namespace until it passes;
   * a published port is forwarded from localhost in a "host" namespace.
 
 Then it checks what Compose users rely on: every flag and TESSERA_* variable
-is one the binaries' --help lists; /healthz and /readyz answer 200 on each
+is one the binaries' --help lists; the first file alone keeps the
+coordinator's clients on mutual TLS (bearer tokens are opt-in); /healthz and /readyz answer 200 on each
 server's ops port; `tessera infer` through the coordinator, by service name
 and through the published port, gives the answers `tessera run` gives locally
-(`tessera compare`); SIGTERM stops every server with exit 0 within its
+(`tessera compare`) -- when the merged files turn bearer tokens on
+(--client-auth=token, docker-compose.tokens.yml), with the CA and the token
+file only, and a call with the client certificate but no token must be
+refused with UNAUTHENTICATED; SIGTERM stops every server with exit 0 within its
 stop_grace_period.
 
-Usage: compose_test.py --build-dir BUILD --source-dir REPO
+Usage: compose_test.py --build-dir BUILD --source-dir REPO [--compose-file F ...]
+                       [--expect-client-auth mtls|token]
 Needs root and iproute2; exits 77 (ctest: skipped) with the reason otherwise.
 Everything it creates (namespaces, links, /etc/netns entries, processes,
 temporary files) is removed on the way out, and every wait is bounded.
@@ -39,6 +48,7 @@ import atexit
 import ipaddress
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -141,6 +151,52 @@ def duration(text, default):
     for amount, unit in re.findall(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)", str(text)):
         total += float(amount) * {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6}[unit]
     return total
+
+
+# Keys whose lists a later file extends instead of replacing (Compose's merge
+# rules for the keys these files use); other lists (command, entrypoint,
+# healthcheck test) are replaced and mappings merged key by key.
+_APPENDED = {"ports", "volumes", "secrets", "expose", "dns", "extra_hosts"}
+
+
+def merge(base, override, key=None):
+    """`docker compose -f base -f override`: the override file merged in."""
+    if key == "environment":
+        merged = as_env(base)
+        merged.update(as_env(override))
+        return merged
+    if key == "depends_on":
+        merged = {name: {"condition": c} for name, c in depends_on({"depends_on": base}).items()}
+        for name, condition in depends_on({"depends_on": override}).items():
+            merged[name] = {"condition": condition}
+        return merged
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for k, v in override.items():
+            merged[k] = merge(base[k], v, k) if k in base else v
+        return merged
+    if key in _APPENDED and isinstance(base, list) and isinstance(override, list):
+        return base + [item for item in override if item not in base]
+    return override
+
+
+def load_compose(paths):
+    """The files merged in order, as one document."""
+    doc = {}
+    for path in paths:
+        with open(path) as f:
+            doc = merge(doc, yaml.safe_load(f) or {})
+    return doc
+
+
+def coordinator_client_auth(doc):
+    """(service, --client-auth mode) of the service running tessera-coordinator."""
+    for name, service in (doc.get("services") or {}).items():
+        command = as_list(service.get("command"))
+        if command[:1] == ["tessera-coordinator"]:
+            mode = tessera_flags.flag_value(command[1:], as_env(service.get("environment")), "client_auth")
+            return name, mode or "mtls"
+    return None, None
 
 
 # ----------------------------------------------------------- the network --
@@ -265,15 +321,17 @@ class Instance:
 
 
 class Cluster:
-    def __init__(self, compose_path, build_dir, source_dir, work):
-        self.compose_dir = os.path.dirname(os.path.abspath(compose_path))
-        with open(compose_path) as f:
-            self.doc = yaml.safe_load(f)
+    def __init__(self, compose_paths, build_dir, source_dir, work):
+        # Compose's project directory, against which relative paths resolve:
+        # the first file's.
+        self.compose_dir = os.path.dirname(os.path.abspath(compose_paths[0]))
+        self.doc = load_compose(compose_paths)
         self.services = self.doc["services"]
         self.build_dir, self.source_dir, self.work = build_dir, source_dir, work
         self.network = Network()
         self.instances = {}  # service -> [Instance]
         self.volumes = {}  # service -> [(container path, host path)]
+        self.secret_files = {}  # secret name -> stand-in file
         self.path_dir = os.path.join(work, "image-path")
         self.forwarders = []  # published-port processes
 
@@ -323,8 +381,29 @@ class Cluster:
                 else:
                     raise Failure("%s: volume %r is neither declared nor a path" % (service_name, volume))
                 mounts.append((target.rstrip("/"), host))
+            for secret in service.get("secrets") or []:
+                source, target = (secret, None) if isinstance(secret, str) else (secret["source"],
+                                                                                   secret.get("target"))
+                declared = (self.doc.get("secrets") or {}).get(source)
+                if not declared or "file" not in declared:
+                    raise Failure("%s: secret %r is not declared with a file" % (service_name, source))
+                target = target or source
+                target = target if target.startswith("/") else "/run/secrets/" + target
+                mounts.append((target, self.secret_stand_in(source)))
             # Longest container path first, so /models/x is not read as /models + /x.
             self.volumes[service_name] = sorted(mounts, key=lambda m: -len(m[0]))
+
+    def secret_stand_in(self, name):
+        """The operator's secret file, made here: one random token (what
+        the files' comments tell the operator to put there), mode 0600."""
+        if name not in self.secret_files:
+            directory = os.path.join(self.work, "secrets")
+            os.makedirs(directory, exist_ok=True)
+            path = os.path.join(directory, name)
+            with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+                f.write("# stand-in for the operator's %s\n%s\n" % (name, secrets.token_hex(32)))
+            self.secret_files[name] = path
+        return self.secret_files[name]
 
     def map_paths(self, service_name, text):
         return tessera_flags.map_paths(text, dict(self.volumes.get(service_name, [])))
@@ -552,11 +631,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--build-dir", required=True)
     parser.add_argument("--source-dir", required=True)
-    parser.add_argument("--compose-file", default=None)
+    parser.add_argument("--compose-file", action="append", default=None,
+                        help="a Compose file; repeated: merged in order, as docker compose -f A -f B")
+    parser.add_argument("--expect-client-auth", choices=("mtls", "token"), default=None,
+                        help="fail unless the merged files give the coordinator this --client-auth mode")
     options = parser.parse_args()
     source_dir = os.path.abspath(options.source_dir)
     build_dir = os.path.abspath(options.build_dir)
-    compose_path = options.compose_file or os.path.join(source_dir, "deploy", "compose", "docker-compose.yml")
+    compose_paths = options.compose_file or [os.path.join(source_dir, "deploy", "compose", "docker-compose.yml")]
 
     if os.geteuid() != 0:
         print("compose_test: SKIP: needs root (network namespaces, /etc/netns)")
@@ -567,7 +649,7 @@ def main():
 
     Network.sweep()
     work = tempfile.mkdtemp(prefix="tessera-compose-test-")
-    cluster = Cluster(compose_path, build_dir, source_dir, work)
+    cluster = Cluster(compose_paths, build_dir, source_dir, work)
     cleaned = []
 
     def cleanup():
@@ -584,6 +666,18 @@ def main():
 
     failures = []
     try:
+        # Bearer tokens are opt-in: the first file alone keeps mutual TLS.
+        base_coordinator, base_mode = coordinator_client_auth(load_compose(compose_paths[:1]))
+        if base_coordinator is not None and base_mode != "mtls":
+            raise Failure("%s alone sets --client-auth=%s; token mode must be off by default" % (
+                compose_paths[0], base_mode))
+        _, client_auth = coordinator_client_auth(cluster.doc)
+        log("the coordinator's clients authenticate with %s%s" % (
+            client_auth, "" if len(compose_paths) == 1 else " (files: %s)" % ", ".join(
+                os.path.basename(p) for p in compose_paths)))
+        if options.expect_client_auth and client_auth != options.expect_client_auth:
+            raise Failure("the files give the coordinator --client-auth=%s, expected %s" % (
+                client_auth, options.expect_client_auth))
         cluster.prepare_image()
         problems = cluster.check_flags()
         if problems:
@@ -624,7 +718,19 @@ def main():
         command = as_list(cluster.services[coordinator].get("command"))
         grpc_port = tessera_flags.port_of(tessera_flags.flag_value(
             command[1:], as_env(cluster.services[coordinator].get("environment")), "listen"))
+        coordinator_env = as_env(cluster.services[coordinator].get("environment"))
         certs_dir = cluster.map_paths(coordinator, tessera_flags.flag_value(command[1:], {}, "certs"))
+        # How a client authenticates: the client certificate, or in token
+        # mode the CA and a token from the coordinator's tokens file (the
+        # first line a client's --token-file takes is the file's first token).
+        client_security = ["--certs", certs_dir]
+        if client_auth == "token":
+            tokens = tessera_flags.flag_value(command[1:], coordinator_env, "client_tokens_file")
+            tokens_host = cluster.map_paths(coordinator, tokens or "")
+            if not tokens or not os.path.isfile(tokens_host):
+                raise Failure("--client-auth=token, but --client-tokens-file %r is not a file mounted into %s" % (
+                    tokens, coordinator))
+            client_security = ["--ca", os.path.join(certs_dir, "ca.pem"), "--token-file", tokens_host]
         models_dir = cluster.map_paths(coordinator, tessera_flags.flag_value(command[1:], {}, "model_repository"))
         workers = sum(cluster.replicas(n) for n in cluster.services
                       if as_list(cluster.services[n].get("command"))[:1] == ["tessera-worker"])
@@ -644,7 +750,7 @@ def main():
                 env={"PATH": cluster.path_dir + ":/usr/bin:/bin"})
             for target in targets:
                 out = os.path.join(work, "infer", model, target.replace(":", "_"))
-                result = cluster.in_host(["tessera", "infer", "--server", target, "--certs", certs_dir,
+                result = cluster.in_host(["tessera", "infer", "--server", target] + client_security + [
                                           "--model", model, "--input", "%s=%s" % (input_name, input_path),
                                           "--output-dir", out], timeout=INFER_TIMEOUT)
                 if result.returncode != 0:
@@ -658,6 +764,21 @@ def main():
                     log("%s via %s, %s: %s" % (model, target, npy, verdict[-1] if verdict else compared.returncode))
                     if compared.returncode != 0:
                         failures.append("%s via %s: %s differs from tessera run" % (model, target, npy))
+
+        # Token mode: a call without a token is refused, whatever certificate
+        # it presents.
+        if client_auth == "token" and models:
+            for target in targets:
+                result = cluster.in_host(["tessera", "infer", "--server", target, "--certs", certs_dir, "--model",
+                                          models[0][0], "--input", "%s=%s" % (input_name, input_path)],
+                                         timeout=INFER_TIMEOUT)
+                output = result.stdout.decode(errors="replace")
+                log("without a token via %s: exit %d (%s)" % (
+                    target, result.returncode, output.strip().splitlines()[-1] if output.strip() else ""))
+                if result.returncode == 0 or "UNAUTHENTICATED" not in output:
+                    failures.append("token mode: tessera infer --server %s with a client certificate and no token "
+                                    "was not refused with UNAUTHENTICATED (exit %d):\n%s" % (
+                                        target, result.returncode, output[-2000:]))
 
         # docker compose down: SIGTERM, exit 0 within stop_grace_period.
         failures += ["did not stop cleanly on SIGTERM: " + b for b in cluster.stop_all(check_exit=True)]

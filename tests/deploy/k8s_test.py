@@ -22,6 +22,12 @@ kustomize) and checks the manifests as a cluster would meet them:
     workers, the DNS name the coordinator dials) or by the documented
     `kubectl create secret` in deploy/k8s/README.md;
   * --model-repository is a read-only mounted volume;
+  * bearer tokens (an overlay with components/client-tokens): --client-auth
+    (or TESSERA_CLIENT_AUTH) is mtls or token, --client-tokens-file is set
+    exactly in token mode and is an item of a read-only mounted Secret
+    volume, and that Secret is made by the documented `kubectl create secret
+    generic ... --from-file=KEY=` in deploy/k8s/README.md; overlays without
+    the component keep mutual TLS (token mode is off by default);
   * the NetworkPolicy selects the worker pods and admits only coordinator
     pods on the workers' gRPC port, the ops port open; the HPA
     (autoscaling/v2, cpu) targets the worker Deployment; PodDisruptionBudgets
@@ -31,13 +37,17 @@ kustomize) and checks the manifests as a cluster would meet them:
     the certificate directory laid out by the volume's items from a real
     `tessera certs`), in a network namespace of their own so the fixed ports
     are free; their probe paths are fetched over HTTP (needs root and `ip`;
-    skipped with a message otherwise).
+    skipped with a message otherwise). A coordinator in token mode gets a
+    generated tokens file through its Secret volume, and `tessera status`
+    with that token (and the CA only) must be answered, while one with the
+    client certificate and no token must be refused with UNAUTHENTICATED.
 
 Usage: k8s_test.py --build-dir BUILD --source-dir REPO
 """
 
 import argparse
 import math
+import secrets
 import os
 import re
 import shutil
@@ -251,6 +261,7 @@ class Overlay:
                     self.error("%s: the Secret's items give %s, the server reads %s" % (
                         where, sorted(paths), sorted(expected)))
                 self.ctx.secrets_used.append((self, secret["secretName"], role, set(paths.values())))
+        self.check_client_tokens(where, program, args, flag_env, volumes, mounts)
         models = tessera_flags.flag_value(args, flag_env, "model_repository")
         if models is not None:
             mount = mounts.get(models.rstrip("/"))
@@ -261,6 +272,38 @@ class Overlay:
                 claim = volume["persistentVolumeClaim"]["claimName"]
                 if not any(p["metadata"]["name"] == claim for p in self.of_kind("PersistentVolumeClaim")):
                     self.error("%s: PersistentVolumeClaim %s is not in the manifests" % (where, claim))
+
+    def check_client_tokens(self, where, program, args, flag_env, volumes, mounts):
+        """--client-auth / --client-tokens-file (common/bearer_token_auth.h)."""
+        mode = tessera_flags.flag_value(args, flag_env, "client_auth")
+        tokens = tessera_flags.flag_value(args, flag_env, "client_tokens_file")
+        if program != "tessera-coordinator":
+            if mode is not None or tokens is not None:
+                self.error("%s: only the coordinator takes --client-auth / --client-tokens-file" % where)
+            return
+        if mode not in (None, "mtls", "token"):
+            self.error("%s: --client-auth %r is neither mtls nor token" % (where, mode))
+            return
+        if mode != "token":
+            if tokens:
+                self.error("%s: --client-tokens-file %s without --client-auth=token" % (where, tokens))
+            return
+        self.ctx.token_overlays.add(self.name)
+        if not tokens:
+            self.error("%s: --client-auth=token needs --client-tokens-file" % where)
+            return
+        directory, file_name = os.path.split(tokens.rstrip("/"))
+        mount = mounts.get(directory)
+        volume = volumes.get(mount["name"]) if mount else None
+        secret = (volume or {}).get("secret")
+        if not secret or not mount.get("readOnly"):
+            self.error("%s: --client-tokens-file %s is not in a read-only mounted Secret volume" % (where, tokens))
+            return
+        keys = {item["key"] for item in secret.get("items") or [] if item["path"] == file_name}
+        if not keys:
+            self.error("%s: the Secret volume at %s has no item with path %s" % (where, directory, file_name))
+            return
+        self.ctx.secrets_used.append((self, secret["secretName"], "client-tokens", keys))
 
     # --- services and discovery
     def check_services(self):
@@ -393,6 +436,7 @@ class Context:
         self.readme = open(os.path.join(source_dir, "deploy", "k8s", "README.md")).read()
         self.secrets_used = []  # (overlay, secret name, role, keys)
         self.worker_hosts = []  # (overlay, host the coordinator dials)
+        self.token_overlays = set()  # overlays whose coordinator takes bearer tokens
 
     def role_files(self, role):
         """The files of `tessera certs` a server of `role` reads: the CA
@@ -454,6 +498,10 @@ class LiveRun:
         self.certs_dir = os.path.join(self.ctx.work, self.overlay.name, "tessera-certs")
         subprocess.run([self.ctx.image["tessera"], "certs", "--out", self.certs_dir, "--hosts",
                         ",".join(hosts + ["localhost"])], check=True, stdout=subprocess.DEVNULL, timeout=60)
+        # What an operator puts in a tokens Secret: one random token a line.
+        self.token_file = os.path.join(self.ctx.work, self.overlay.name, "client-token")
+        with open(os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            f.write("# tessera client tokens\n%s\n" % secrets.token_hex(32))
         return self
 
     def __exit__(self, *exc):
@@ -480,7 +528,8 @@ class LiveRun:
     def lay_out(self, deployment, container):
         """Temporary directories for the container's volume mounts: a Secret
         volume becomes its items, taken from a real `tessera certs` output
-        stored under the Secret's keys; the model volume is examples/models."""
+        stored under the Secret's keys (a tokens Secret's item: a generated
+        tokens file); the model volume is examples/models."""
         volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"].get("volumes") or []}
         as_secret = {"tls.crt": "%s.pem", "tls.key": "%s.key", "ca.crt": "ca.pem"}
         role = ROLE_OF_BINARY.match(container["command"][0]).group(1)
@@ -491,9 +540,12 @@ class LiveRun:
             if "secret" in volume:
                 os.makedirs(host)
                 for item in volume["secret"].get("items") or []:
-                    source = as_secret.get(item["key"], "%s")
-                    source = source % role if "%s" in source else source
-                    shutil.copy(os.path.join(self.certs_dir, source), os.path.join(host, item["path"]))
+                    if item["key"] in as_secret:
+                        source = as_secret[item["key"]]
+                        source = os.path.join(self.certs_dir, source % role if "%s" in source else source)
+                    else:
+                        source = self.token_file
+                    shutil.copy(source, os.path.join(host, item["path"]))
                     os.chmod(os.path.join(host, item["path"]), 0o600)
             elif "persistentVolumeClaim" in volume:
                 host = os.path.join(self.ctx.source_dir, "examples", "models")
@@ -518,6 +570,13 @@ class LiveRun:
                                        stdin=subprocess.DEVNULL, start_new_session=True)
         self.processes.append((process, log_path))
         return process, log_path
+
+    def cli(self, argv, timeout=30):
+        """`tessera ARGV` inside the namespace: (exit code, output)."""
+        result = subprocess.run(["ip", "netns", "exec", self.ns, self.ctx.image["tessera"]] + argv,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout, check=False,
+                                env={"PATH": "/usr/bin:/bin", "HOME": self.ctx.work})
+        return result.returncode, result.stdout.decode(errors="replace")
 
     def get(self, port, path):
         result = subprocess.run(["ip", "netns", "exec", self.ns, "curl", "-s", "-o", "/dev/null", "-m", "3",
@@ -557,12 +616,36 @@ def live_check(context, overlay):
                         break
                     time.sleep(0.3)
                 log("%s: %s with the rendered args and env: %s" % (overlay.name, program, answers))
+                if program == "tessera-coordinator" and overlay.name in context.token_overlays and good(answers):
+                    errors += token_check(live, overlay, args, env)
                 if process.poll() is not None or not good(answers):
                     with open(log_path, errors="replace") as f:
                         tail = "".join(f.readlines()[-20:])
                     errors.append("%s: %s started as rendered answered %s%s:\n%s" % (
                         overlay.name, program, answers or "nothing",
                         "" if process.poll() is None else " and exited %d" % process.returncode, tail))
+    return errors
+
+
+def token_check(live, overlay, args, env):
+    """The coordinator in token mode: `tessera status` with the token and the
+    CA alone is answered; with the client certificate and no token it is
+    refused with UNAUTHENTICATED."""
+    flag_env = {k: v for k, v in env.items() if tessera_flags.env_flag(k) is not None}
+    server = "localhost:%d" % tessera_flags.port_of(tessera_flags.flag_value(args, flag_env, "listen"))
+    errors = []
+    code, output = live.cli(["status", "--server", server, "--ca", os.path.join(live.certs_dir, "ca.pem"),
+                             "--token-file", live.token_file, "--json"])
+    log("%s: tessera status with the token: exit %d" % (overlay.name, code))
+    if code != 0:
+        errors.append("%s: tessera status --token-file against the token-mode coordinator exited %d:\n%s" % (
+            overlay.name, code, output[-1500:]))
+    code, output = live.cli(["status", "--server", server, "--certs", live.certs_dir, "--json"])
+    log("%s: tessera status with a client certificate and no token: exit %d (%s)" % (
+        overlay.name, code, output.strip().splitlines()[-1] if output.strip() else ""))
+    if code == 0 or "UNAUTHENTICATED" not in output:
+        errors.append("%s: a call without a token was not refused with UNAUTHENTICATED (exit %d):\n%s" % (
+            overlay.name, code, output[-1500:]))
     return errors
 
 
@@ -606,6 +689,16 @@ def main():
         for overlay in overlays:
             errors += overlay.run()
         errors += context.check_secrets()
+        # Bearer tokens are opt-in: the shipped overlays that do not list the
+        # client-tokens component keep mutual TLS for clients.
+        for name in names:
+            tokens_component = "client-tokens" in open(os.path.join(overlays_dir, name, "kustomization.yaml")).read()
+            if (name in context.token_overlays) != tokens_component:
+                errors.append("%s: token mode is %s, but the overlay %s the client-tokens component" % (
+                    name, "on" if name in context.token_overlays else "off",
+                    "lists" if tokens_component else "does not list"))
+        if not context.token_overlays:
+            errors.append("no overlay turns bearer tokens on (overlays/dev-tokens should), so that mode is untested")
 
         if os.geteuid() != 0 or shutil.which("ip") is None or shutil.which("curl") is None:
             log("SKIP live part: starting the rendered containers needs root, ip and curl")
