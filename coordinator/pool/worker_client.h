@@ -38,6 +38,11 @@ class WorkerClient {
                              absl::Time deadline, Callback<worker::LoadPartitionResponse> done) = 0;
 
   // `request` must stay alive until `done` runs (shared ownership).
+  // `deadline` is the call's (gRPC's relative timeout on the wire); the
+  // caller also puts it in request->deadline_unix_us (worker.proto: the
+  // absolute deadline a worker that reads the call late still honours).
+  // The client sends the request as it is (no copy to add the field); the
+  // scheduler's RequestExecutor sets it on every piece it builds.
   virtual void Execute(std::shared_ptr<const worker::ExecuteRequest> request, absl::Time deadline,
                        Callback<worker::ExecuteResponse> done) = 0;
 
