@@ -147,14 +147,24 @@ void ClusterPieceRunner::Try(std::shared_ptr<Attempt> attempt) {
   // Holds the dispatch weakly: the ticket inside it owns this callback.
   std::weak_ptr<Dispatch> weak = dispatch;
   const uint64_t worker_id = worker->id();
-  dispatch->ticket = worker->StartPiece([this, attempt, weak, worker_id](const absl::Status& why) {
-    // With no other healthy worker to replay on, keep waiting for this
-    // one's own answer (a slow worker may still give it; a hung one ends at
-    // the deadline) rather than fail the piece at once.
-    const std::vector<WorkerPool::WorkerPtr> healthy = pool_->Healthy();
-    if (std::none_of(healthy.begin(), healthy.end(),
-                     [worker_id](const WorkerPool::WorkerPtr& w) { return w->id() != worker_id; })) {
-      return;
+  // The workers that had failed this piece before this dispatch (copied:
+  // the attempt belongs to whoever settles the dispatch).
+  dispatch->ticket = worker->StartPiece([this, attempt, weak, worker_id,
+                                         failed_before = attempt->failed](const absl::Status& why) {
+    // The pool gives pieces up only when another worker is healthy
+    // (worker_pool.h). If this piece had failed elsewhere before, that
+    // worker may be the only other one: with no healthy worker left that
+    // has not failed it, keep waiting for this one's own answer (a slow
+    // worker may still give it; a hung one ends at the deadline) rather
+    // than fail the piece at once.
+    if (!failed_before.empty()) {
+      const std::vector<WorkerPool::WorkerPtr> healthy = pool_->Healthy();
+      if (std::none_of(healthy.begin(), healthy.end(), [&](const WorkerPool::WorkerPtr& w) {
+            return w->id() != worker_id &&
+                   std::find(failed_before.begin(), failed_before.end(), w->id()) == failed_before.end();
+          })) {
+        return;
+      }
     }
     std::shared_ptr<Dispatch> d = weak.lock();
     if (d == nullptr || !d->Settle()) return;
@@ -271,8 +281,10 @@ void ClusterPieceRunner::RunChain(const Deployment& deployment, std::shared_ptr<
   auto join = std::make_shared<Join>();
   join->pending = stages;
   join->done = std::move(done);
-  // A hop's worker failing its health poll ends the chain at once (the
-  // executor replays it by RELAY); the chain's own answer is then ignored.
+  // A hop's worker that misses its health poll while another worker is
+  // healthy (the pool gives its pieces up only then, worker_pool.h) ends
+  // the chain at once (the executor replays it by RELAY); the chain's own
+  // answer is then ignored. A lone worker's chain keeps waiting for it.
   std::weak_ptr<Join> weak = join;
   for (const WorkerPool::WorkerPtr& worker : chosen) {
     join->tickets.push_back(worker->StartPiece([this, weak](const absl::Status& why) {
