@@ -88,6 +88,8 @@ void ClusterPieceRunner::Retry(std::shared_ptr<Attempt> attempt, bool budgeted) 
 struct ClusterPieceRunner::Dispatch {
   std::atomic<bool> settled{false};
   InFlightTicket ticket;
+  // Cancels the Execute call on the wire when the piece is given up.
+  const std::shared_ptr<CallCanceller> canceller = std::make_shared<CallCanceller>();
   bool Settle() { return !settled.exchange(true); }
 };
 
@@ -168,6 +170,8 @@ void ClusterPieceRunner::Try(std::shared_ptr<Attempt> attempt) {
     }
     std::shared_ptr<Dispatch> d = weak.lock();
     if (d == nullptr || !d->Settle()) return;
+    // The hung call ends now (CANCELLED, ignored) instead of at its deadline.
+    d->canceller->Cancel();
     attempt->failed.push_back(worker_id);
     attempt->last_failure = why;
     Retry(attempt);
@@ -189,8 +193,8 @@ void ClusterPieceRunner::Try(std::shared_ptr<Attempt> attempt) {
       dispatch->ticket.Release();
       return;  // given up while the partition was pushed
     }
-    worker->client().Execute(
-        attempt->request, attempt->deadline,
+    worker->client().ExecuteCancellable(
+        attempt->request, attempt->deadline, dispatch->canceller,
         [this, attempt, worker, dispatch](absl::StatusOr<worker::ExecuteResponse> response) {
           const bool mine = dispatch->Settle();
           dispatch->ticket.Release();
@@ -277,6 +281,8 @@ void ClusterPieceRunner::RunChain(const Deployment& deployment, std::shared_ptr<
     // Answered (or given up): `done` is called by whoever settles first.
     std::atomic<bool> settled{false};
     bool Settle() { return !settled.exchange(true); }
+    // Cancels the chain's call to stage 0 when the chain is given up.
+    const std::shared_ptr<CallCanceller> canceller = std::make_shared<CallCanceller>();
   };
   auto join = std::make_shared<Join>();
   join->pending = stages;
@@ -290,14 +296,15 @@ void ClusterPieceRunner::RunChain(const Deployment& deployment, std::shared_ptr<
     join->tickets.push_back(worker->StartPiece([this, weak](const absl::Status& why) {
       std::shared_ptr<Join> j = weak.lock();
       if (j == nullptr || !j->Settle()) return;
+      j->canceller->Cancel();
       if (options_.retries != nullptr) options_.retries->Increment();
       Done done = std::move(j->done);
       done(why);
     }));
   }
   auto dispatch = [this, &deployment, request, deadline, chosen, join]() {
-    chosen[0]->client().Execute(
-        request, deadline,
+    chosen[0]->client().ExecuteCancellable(
+        request, deadline, join->canceller,
         [this, &deployment, request, chosen, join](absl::StatusOr<worker::ExecuteResponse> response) {
           for (InFlightTicket& ticket : join->tickets) ticket.Release();
           if (!join->Settle()) return;

@@ -257,8 +257,13 @@ TEST_F(ClusterPieceRunnerFailureTest, PieceOnAHungWorkerMovesWhenItsHealthPollFa
   EXPECT_FALSE(pool_->Find("w1:1")->healthy());
   EXPECT_NE(pool_->Find("w1:1")->last_failure().message(), "");
   EXPECT_EQ(retries_->Value(), 1);
-  // The abandoned call is still counted in flight on w1 until it ends.
-  EXPECT_EQ(pool_->Find("w1:1")->in_flight(), 1);
+  // The abandoned call was cancelled on the wire: it ended (CANCELLED,
+  // ignored) and is no longer counted in flight on w1.
+  EXPECT_EQ(fleet_.fake("w1:1")->CountCancelled(), 1);
+  const absl::Time cancel_deadline = absl::Now() + absl::Seconds(5);
+  while (pool_->Find("w1:1")->in_flight() > 0 && absl::Now() < cancel_deadline) absl::SleepFor(absl::Milliseconds(5));
+  EXPECT_EQ(pool_->Find("w1:1")->in_flight(), 0);
+  EXPECT_EQ(retries_->Value(), 1);  // the cancelled answer was not replayed again
   // The worker answers again: re-admitted by the next poll, and gets work.
   fleet_.fake("w1:1")->SetHung(false);
   const absl::Time give_up = absl::Now() + absl::Seconds(5);
@@ -361,6 +366,11 @@ TEST_F(ClusterPieceRunnerFailureTest, ChainThroughAHungWorkerEndsWhenItsHealthPo
   EXPECT_NE(answer.status().message().find("w1:1"), absl::string_view::npos) << answer.status();
   EXPECT_LT(absl::Now() - start, absl::Milliseconds(1500));
   EXPECT_EQ(retries_->Value(), 1);
+  // The chain's call to w1 was cancelled on the wire, not left to its 10 s.
+  EXPECT_EQ(fleet_.fake("w1:1")->CountCancelled(), 1);
+  const absl::Time cancel_deadline = absl::Now() + absl::Seconds(5);
+  while (pool_->Find("w1:1")->in_flight() > 0 && absl::Now() < cancel_deadline) absl::SleepFor(absl::Milliseconds(5));
+  EXPECT_EQ(pool_->Find("w1:1")->in_flight(), 0);
 }
 
 // The pool gives a hung worker's pieces up only when another worker is
@@ -380,6 +390,7 @@ TEST_F(ClusterPieceRunnerFailureTest, ChainOnALoneSlowWorkerIsNotFailedByAMissed
       << "no poll missed: the test did not make its point";
   EXPECT_EQ(retries_->Value(), 0);
   EXPECT_EQ(fleet_.fake("w1:1")->CountCalls(Method::kExecute), 2);
+  EXPECT_EQ(fleet_.fake("w1:1")->CountCancelled(), 0);
 }
 
 // The same for a plain piece.
