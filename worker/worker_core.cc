@@ -1,5 +1,6 @@
 #include "worker/worker_core.h"
 
+#include <algorithm>
 #include <random>
 #include <thread>
 #include <utility>
@@ -27,6 +28,12 @@ std::string RandomBootId() {
 constexpr char kForwardFailurePrefix[] = "forwarding to stage ";
 
 uint64_t Micros(absl::Duration d) { return static_cast<uint64_t>(absl::ToInt64Microseconds(d)); }
+
+// ExecuteRequest.deadline_unix_us as a time; none (0 or negative): never.
+absl::Time AbsoluteDeadline(const ExecuteRequest& request) {
+  if (request.deadline_unix_us() <= 0) return absl::InfiniteFuture();
+  return absl::FromUnixMicros(request.deadline_unix_us());
+}
 
 }  // namespace
 
@@ -95,6 +102,15 @@ void WorkerCore::Execute(ExecuteRequest* request, ExecuteResponse* response, std
     done(absl::FailedPreconditionError("this worker cannot forward to other workers (no peer client)"));
     return;
   }
+  // The earlier of the call's deadline and the request's absolute one (a
+  // stopped worker reads a call's relative timeout late; worker.proto).
+  const absl::Time absolute = AbsoluteDeadline(*request);
+  deadline = std::min(deadline, absolute);
+  if (const absl::Time now = absl::Now(); now >= deadline) {
+    done(absl::DeadlineExceededError(absl::StrCat("the piece's deadline passed ", absl::FormatDuration(now - deadline),
+                                                  " before this worker read it; not run")));
+    return;
+  }
   std::shared_ptr<const LoadedPartition> partition = cache_.Find(request->partition_id());
   if (partition == nullptr) {
     done(absl::NotFoundError(absl::StrCat("partition ", request->partition_id(), " is not loaded on this worker")));
@@ -119,7 +135,7 @@ void WorkerCore::Execute(ExecuteRequest* request, ExecuteResponse* response, std
     };
     // Past its deadline while queued: dropped without running (the caller
     // has given up on it, or replayed it elsewhere).
-    if (absl::Now() >= deadline) {
+    if (start >= deadline) {
       release_slot();
       return done(absl::DeadlineExceededError(absl::StrCat(
           "the piece passed its deadline after ", absl::FormatDuration(start - queued), " in the queue; not run")));
@@ -204,6 +220,7 @@ void WorkerCore::ContinueChain(ExecuteRequest* request, ExecuteResponse* respons
   next->mutable_forward()->CopyFrom(
       google::protobuf::RepeatedPtrField<ForwardHop>(request->forward().begin() + 1, request->forward().end()));
   next->mutable_return_names()->CopyFrom(request->return_names());
+  if (deadline != absl::InfiniteFuture()) next->set_deadline_unix_us(absl::ToUnixMicros(deadline));
   // Names needed after the next hop: carried unless the next hop consumes them.
   std::vector<std::string> later;
   absl::flat_hash_set<std::string> later_set;

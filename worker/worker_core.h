@@ -63,16 +63,20 @@ class WorkerCore {
   void FinishLoad(PartitionUpload upload, LoadPartitionResponse* response,
                   std::function<void(absl::Status)> done);
 
-  // Runs request on its partition (NOT_FOUND when not cached). A piece
-  // whose `deadline` passed while it was queued is not run:
-  // DEADLINE_EXCEEDED. `cancelled` is polled before the work starts too
-  // (client gone: CANCELLED).
+  // Runs request on its partition (NOT_FOUND when not cached).
+  //
+  // Deadline: the earlier of `deadline` (the call's, from gRPC) and the
+  // request's deadline_unix_us (absolute wall clock; 0: none). A piece past
+  // it when it arrives, or once it leaves the queue, is not run:
+  // DEADLINE_EXCEEDED, with a message saying where it was. `cancelled` is
+  // polled before the work starts too (client gone: CANCELLED).
   // The input tensors' contents are moved out of `request` into the engine
   // (no copy); the rest of it stays as it was.
   //
   // A chained request (forward or return_names set, see worker.proto) is
-  // then forwarded to the next hop through Options::peers with `deadline`
-  // (the caller's), and answered with the final hop's outputs and every
+  // then forwarded to the next hop through Options::peers with that
+  // (earlier) deadline, as the call's deadline and as the next request's
+  // deadline_unix_us, and answered with the final hop's outputs and every
   // hop's timings; the execution slot is free while the next hop runs. A
   // downstream failure keeps its code, its message names the hop.
   void Execute(ExecuteRequest* request, ExecuteResponse* response, std::function<bool()> cancelled,

@@ -207,6 +207,36 @@ void FakeWorkerClient::Execute(std::shared_ptr<const worker::ExecuteRequest> req
       });
 }
 
+void FakeWorkerClient::ExecuteCancellable(std::shared_ptr<const worker::ExecuteRequest> request, absl::Time deadline,
+                                          std::shared_ptr<CallCanceller> canceller,
+                                          Callback<worker::ExecuteResponse> done) {
+  if (canceller == nullptr) return Execute(std::move(request), deadline, std::move(done));
+  // Answered once: by the call, or by the cancellation if it comes first.
+  struct Once {
+    std::atomic<bool> answered{false};
+    Callback<worker::ExecuteResponse> done;
+    void Answer(absl::StatusOr<worker::ExecuteResponse> result) {
+      if (!answered.exchange(true)) done(std::move(result));
+    }
+  };
+  auto once = std::make_shared<Once>();
+  once->done = std::move(done);
+  // Attached before the call starts, so that the call's end always detaches
+  // it (the action never outlives the call, nor this fake).
+  canceller->Attach([this, once] {
+    if (once->answered.load()) return;
+    {
+      absl::MutexLock lock(&mu_);
+      ++cancelled_;
+    }
+    Schedule(absl::Now(), [once](bool) { once->Answer(absl::CancelledError("the call was cancelled (fake worker)")); });
+  });
+  Execute(std::move(request), deadline, [once, canceller](absl::StatusOr<worker::ExecuteResponse> result) {
+    canceller->Detach();
+    once->Answer(std::move(result));
+  });
+}
+
 absl::StatusOr<worker::LoadPartitionResponse> FakeWorkerClient::ScriptedLoad(const worker::PartitionHeader& header,
                                                                              const std::string& bytes) {
   worker::LoadPartitionResponse response;
@@ -417,6 +447,11 @@ bool FakeWorkerClient::HasPartition(const std::string& partition_id) const {
 std::vector<FakeWorkerClient::Call> FakeWorkerClient::calls() const {
   absl::MutexLock lock(&mu_);
   return calls_;
+}
+
+int FakeWorkerClient::CountCancelled() const {
+  absl::MutexLock lock(&mu_);
+  return cancelled_;
 }
 
 int FakeWorkerClient::CountCalls(Method method) const {

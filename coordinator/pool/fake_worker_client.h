@@ -29,7 +29,8 @@
 //                       its ONNX bytes at load) with the given time, or the
 //                       default; engine mode runs the real core and then
 //                       replaces the times of the named nodes
-// Every call is recorded (calls(), CountCalls).
+// Every call is recorded (calls(), CountCalls); Execute calls cancelled
+// through ExecuteCancellable are counted (CountCancelled).
 //
 // Callbacks never run on the caller's thread: they run on the fake's own
 // dispatch thread, in both modes. Destroying the fake lets engine work in
@@ -92,6 +93,10 @@ class FakeWorkerClient final : public WorkerClient {
                      absl::Time deadline, Callback<worker::LoadPartitionResponse> done) override;
   void Execute(std::shared_ptr<const worker::ExecuteRequest> request, absl::Time deadline,
                Callback<worker::ExecuteResponse> done) override;
+  // A cancelled call (not yet answered) answers CANCELLED at once, on the
+  // dispatch thread; its scripted or engine answer is then dropped.
+  void ExecuteCancellable(std::shared_ptr<const worker::ExecuteRequest> request, absl::Time deadline,
+                          std::shared_ptr<CallCanceller> canceller, Callback<worker::ExecuteResponse> done) override;
   void Status(absl::Time deadline, Callback<worker::StatusResponse> done) override;
   void Unload(const std::string& partition_id, absl::Time deadline, Callback<worker::UnloadResponse> done) override;
   void Profile(const worker::ProfileRequest& request, absl::Time deadline,
@@ -113,6 +118,9 @@ class FakeWorkerClient final : public WorkerClient {
   bool HasPartition(const std::string& partition_id) const;
   std::vector<Call> calls() const;
   int CountCalls(Method method) const;
+  // Execute calls cancelled through their CallCanceller before they were
+  // answered.
+  int CountCancelled() const;
   // The in-process core (engine mode; nullptr otherwise). Replaced by Restart.
   worker::WorkerCore* core() const;
 
@@ -162,6 +170,7 @@ class FakeWorkerClient final : public WorkerClient {
   std::vector<Call> calls_ ABSL_GUARDED_BY(mu_);
   absl::Time started_ ABSL_GUARDED_BY(mu_);
   uint64_t executes_total_ ABSL_GUARDED_BY(mu_) = 0;
+  int cancelled_ ABSL_GUARDED_BY(mu_) = 0;
 
   // The dispatch thread's queue, ordered by (at, sequence).
   absl::CondVar queue_changed_;

@@ -35,17 +35,22 @@ struct UnaryCall {
 
 // Starts a unary call through `method`(stub, context, request, response,
 // callback) on a heap state that the completion callback owns and releases.
+// `canceller` (may be null) can cancel the call (TryCancel) while it runs.
 template <typename Request, typename Response, typename Method>
 void StartUnary(const std::shared_ptr<worker::Worker::Stub>& stub, Method method,
-                std::shared_ptr<const Request> request, absl::Time deadline, WorkerClient::Callback<Response> done) {
+                std::shared_ptr<const Request> request, absl::Time deadline, WorkerClient::Callback<Response> done,
+                std::shared_ptr<CallCanceller> canceller = nullptr) {
   auto call = std::make_shared<UnaryCall<Request, Response>>();
   call->stub = stub;
   call->request = std::move(request);
   call->done = std::move(done);
   SetDeadline(&call->context, deadline);
   UnaryCall<Request, Response>* raw = call.get();
+  // Held weakly: a cancel that comes after the call ended finds nothing.
+  std::weak_ptr<UnaryCall<Request, Response>> weak = call;
   method(stub.get(), &raw->context, raw->request.get(), &raw->response,
-         [call = std::move(call)](grpc::Status status) mutable {
+         [call = std::move(call), canceller](grpc::Status status) mutable {
+           if (canceller != nullptr) canceller->Detach();
            // The call's state (context, stub) goes before the caller hears
            // the answer, so nothing of it is left once `done` returns.
            WorkerClient::Callback<Response> done = std::move(call->done);
@@ -53,6 +58,12 @@ void StartUnary(const std::shared_ptr<worker::Worker::Stub>& stub, Method method
            call.reset();
            done(std::move(result));
          });
+  // Attached once the call started (TryCancel before that would be lost).
+  if (canceller != nullptr) {
+    canceller->Attach([weak] {
+      if (auto live = weak.lock()) live->context.TryCancel();
+    });
+  }
 }
 
 // One LoadPartition stream: the header, then chunks of the bytes. gRPC calls
@@ -143,13 +154,19 @@ void GrpcWorkerClient::LoadPartition(const worker::PartitionHeader& header,
 
 void GrpcWorkerClient::Execute(std::shared_ptr<const worker::ExecuteRequest> request, absl::Time deadline,
                                Callback<worker::ExecuteResponse> done) {
+  ExecuteCancellable(std::move(request), deadline, nullptr, std::move(done));
+}
+
+void GrpcWorkerClient::ExecuteCancellable(std::shared_ptr<const worker::ExecuteRequest> request, absl::Time deadline,
+                                          std::shared_ptr<CallCanceller> canceller,
+                                          Callback<worker::ExecuteResponse> done) {
   StartUnary<worker::ExecuteRequest, worker::ExecuteResponse>(
       stub_,
       [](worker::Worker::Stub* stub, grpc::ClientContext* context, const worker::ExecuteRequest* request,
          worker::ExecuteResponse* response, std::function<void(grpc::Status)> callback) {
         stub->async()->Execute(context, request, response, std::move(callback));
       },
-      std::move(request), deadline, std::move(done));
+      std::move(request), deadline, std::move(done), std::move(canceller));
 }
 
 void GrpcWorkerClient::Status(absl::Time deadline, Callback<worker::StatusResponse> done) {

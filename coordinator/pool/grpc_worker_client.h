@@ -61,6 +61,9 @@ class GrpcWorkerClient final : public WorkerClient {
                      absl::Time deadline, Callback<worker::LoadPartitionResponse> done) override;
   void Execute(std::shared_ptr<const worker::ExecuteRequest> request, absl::Time deadline,
                Callback<worker::ExecuteResponse> done) override;
+  // Cancels through grpc::ClientContext::TryCancel.
+  void ExecuteCancellable(std::shared_ptr<const worker::ExecuteRequest> request, absl::Time deadline,
+                          std::shared_ptr<CallCanceller> canceller, Callback<worker::ExecuteResponse> done) override;
   void Status(absl::Time deadline, Callback<worker::StatusResponse> done) override;
   void Unload(const std::string& partition_id, absl::Time deadline, Callback<worker::UnloadResponse> done) override;
   void Profile(const worker::ProfileRequest& request, absl::Time deadline,

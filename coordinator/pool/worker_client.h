@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "coordinator/pool/call_canceller.h"
 #include "proto/worker.pb.h"
 
 namespace tessera::coordinator {
@@ -38,8 +39,24 @@ class WorkerClient {
                              absl::Time deadline, Callback<worker::LoadPartitionResponse> done) = 0;
 
   // `request` must stay alive until `done` runs (shared ownership).
+  // `deadline` is the call's (gRPC's relative timeout on the wire); the
+  // caller also puts it in request->deadline_unix_us (worker.proto: the
+  // absolute deadline a worker that reads the call late still honours).
+  // The client sends the request as it is (no copy to add the field); the
+  // scheduler's RequestExecutor sets it on every piece it builds.
   virtual void Execute(std::shared_ptr<const worker::ExecuteRequest> request, absl::Time deadline,
                        Callback<worker::ExecuteResponse> done) = 0;
+
+  // Execute that `canceller` (may be null) can cancel while it runs: the
+  // call ends with CANCELLED (unless answered first) and the worker sees it
+  // cancelled. The scheduler cancels the calls of pieces it gave up (a hung
+  // worker's) instead of leaving them open until their deadlines. The
+  // default cannot cancel: it is plain Execute.
+  virtual void ExecuteCancellable(std::shared_ptr<const worker::ExecuteRequest> request, absl::Time deadline,
+                                  std::shared_ptr<CallCanceller> canceller, Callback<worker::ExecuteResponse> done) {
+    (void)canceller;
+    Execute(std::move(request), deadline, std::move(done));
+  }
 
   virtual void Status(absl::Time deadline, Callback<worker::StatusResponse> done) = 0;
 

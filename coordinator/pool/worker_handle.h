@@ -102,7 +102,9 @@ class WorkerHandle : public std::enable_shared_from_this<WorkerHandle> {
   // Calls (outside the lock) and forgets the lost callbacks of every piece
   // in flight; the pieces stay counted in flight until their tickets go.
   // Returns how many callbacks ran. WorkerPool calls it when a health poll
-  // fails: the worker died, hangs or is cut off.
+  // gets no answer (the worker hangs or is cut off) and another worker of
+  // the pool is healthy then (worker_pool.h): a lost callback may count on
+  // someone else having been able to take the piece at that moment.
   int LosePieces(const absl::Status& why);
 
   // Measured samples per compute-second for `partition_id`, if any

@@ -57,6 +57,31 @@ struct WorkerPool::Listeners {
   }
 };
 
+// The current members, shared with poll callbacks (which never need the
+// pool itself) so that a hung worker's pieces are given up only when
+// another member could take them.
+struct WorkerPool::Members {
+  mutable absl::Mutex mu;
+  std::map<std::string, WorkerPtr> workers ABSL_GUARDED_BY(mu);  // by address
+  uint64_t next_id ABSL_GUARDED_BY(mu) = 1;
+
+  std::vector<WorkerPtr> All() const {
+    absl::MutexLock lock(&mu);
+    std::vector<WorkerPtr> out;
+    out.reserve(workers.size());
+    for (const auto& [address, worker] : workers) out.push_back(worker);
+    return out;
+  }
+  // Whether a member other than `worker` is healthy now.
+  bool AnyOtherHealthy(const WorkerHandle& worker) const {
+    absl::MutexLock lock(&mu);
+    for (const auto& [address, other] : workers) {
+      if (other.get() != &worker && other->healthy()) return true;
+    }
+    return false;
+  }
+};
+
 // Counts polls in flight; waits for them to end, bounded.
 struct WorkerPool::PollRound {
   absl::Mutex mu;
@@ -97,6 +122,7 @@ absl::StatusOr<std::vector<std::string>> ParseWorkerList(absl::string_view list)
 WorkerPool::WorkerPool(ConstructionKey, Options options)
     : options_(std::move(options)),
       listeners_(std::make_shared<Listeners>()),
+      members_(std::make_shared<Members>()),
       outstanding_(std::make_shared<PollRound>()) {}
 
 absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Create(Options options) {
@@ -156,8 +182,8 @@ void WorkerPool::Poll(const std::vector<WorkerPtr>& workers, const std::shared_p
     const absl::Time started = absl::Now();
     worker->client().Status(
         started + options_.health_deadline,
-        [worker, started, outstanding = outstanding_,
-         listeners = listeners_](absl::StatusOr<worker::StatusResponse> status) {
+        [worker, started, outstanding = outstanding_, listeners = listeners_,
+         members = members_](absl::StatusOr<worker::StatusResponse> status) {
           if (status.ok()) {
             const WorkerHandle::PollOutcome outcome = worker->OnStatus(*status, started);
             if (outcome.restarted && !worker->removed()) listeners->NotifyRestarted(worker);
@@ -167,10 +193,14 @@ void WorkerPool::Poll(const std::vector<WorkerPtr>& workers, const std::shared_p
             // No answer at all within the poll's deadline: the worker hangs
             // or is cut off, and so do the calls in flight there; they are
             // given up (and replayed elsewhere by their owners) instead of
-            // waiting for the requests' deadlines. Other failures (refused:
-            // a draining worker still finishes its calls; reset: a dead
+            // waiting for the requests' deadlines -- when another healthy
+            // worker could take them. Without one they keep waiting for
+            // their own answers (a slow worker may still give them; the
+            // next missed poll looks again). Other failures (refused: a
+            // draining worker still finishes its calls; reset: a dead
             // worker's calls fail by themselves) leave them alone.
-            if (status.status().code() == absl::StatusCode::kDeadlineExceeded) {
+            if (status.status().code() == absl::StatusCode::kDeadlineExceeded &&
+                members->AnyOtherHealthy(*worker)) {
               worker->LosePieces(absl::UnavailableError(absl::StrCat(
                   "worker ", worker->address(), " failed its health check: ", status.status().message())));
             }
@@ -198,10 +228,10 @@ absl::Status WorkerPool::UpdateMembership(const std::vector<WorkerEndpoint>& end
   std::vector<WorkerEndpoint> to_add;
   MembershipChange change;
   {
-    absl::MutexLock lock(&mu_);
+    absl::MutexLock lock(&members_->mu);
     for (const auto& [address, endpoint] : wanted) {
-      auto it = workers_.find(address);
-      if (it == workers_.end() || it->second->tls_server_name() != endpoint.tls_server_name) {
+      auto it = members_->workers.find(address);
+      if (it == members_->workers.end() || it->second->tls_server_name() != endpoint.tls_server_name) {
         to_add.push_back(endpoint);
       }
     }
@@ -218,8 +248,9 @@ absl::Status WorkerPool::UpdateMembership(const std::vector<WorkerEndpoint>& end
     clients.emplace_back(endpoint, *std::move(client));
   }
   {
-    absl::MutexLock lock(&mu_);
-    for (auto it = workers_.begin(); it != workers_.end();) {
+    absl::MutexLock lock(&members_->mu);
+    std::map<std::string, WorkerPtr>& workers = members_->workers;
+    for (auto it = workers.begin(); it != workers.end();) {
       auto want = wanted.find(it->first);
       if (want != wanted.end() && want->second.tls_server_name == it->second->tls_server_name()) {
         ++it;
@@ -227,12 +258,12 @@ absl::Status WorkerPool::UpdateMembership(const std::vector<WorkerEndpoint>& end
       }
       it->second->MarkRemoved();
       change.removed.push_back(it->second);
-      it = workers_.erase(it);
+      it = workers.erase(it);
     }
     for (auto& [endpoint, client] : clients) {
-      auto worker = std::make_shared<WorkerHandle>(next_worker_id_++, std::move(client), options_.capacity_smoothing,
-                                                   endpoint.tls_server_name);
-      workers_.emplace(endpoint.address, worker);
+      auto worker = std::make_shared<WorkerHandle>(members_->next_id++, std::move(client),
+                                                   options_.capacity_smoothing, endpoint.tls_server_name);
+      workers.emplace(endpoint.address, worker);
       change.added.push_back(std::move(worker));
     }
   }
@@ -252,18 +283,12 @@ std::vector<WorkerPool::WorkerPtr> WorkerPool::Healthy() const {
   return out;
 }
 
-std::vector<WorkerPool::WorkerPtr> WorkerPool::All() const {
-  absl::MutexLock lock(&mu_);
-  std::vector<WorkerPtr> out;
-  out.reserve(workers_.size());
-  for (const auto& [address, worker] : workers_) out.push_back(worker);
-  return out;
-}
+std::vector<WorkerPool::WorkerPtr> WorkerPool::All() const { return members_->All(); }
 
 WorkerPool::WorkerPtr WorkerPool::Find(const std::string& address) const {
-  absl::MutexLock lock(&mu_);
-  auto it = workers_.find(address);
-  return it == workers_.end() ? nullptr : it->second;
+  absl::MutexLock lock(&members_->mu);
+  auto it = members_->workers.find(address);
+  return it == members_->workers.end() ? nullptr : it->second;
 }
 
 bool WorkerPool::IsWorkerFailure(const absl::Status& status) {

@@ -17,9 +17,16 @@
 // deadline (DEADLINE_EXCEEDED) also gives up the pieces in flight on the
 // worker (WorkerHandle::LosePieces), so that a worker that hangs (SIGSTOP, a
 // cut link: the connection stays up, calls just wait) holds requests for at
-// most health_interval + health_deadline, not until their deadlines. Other
-// poll failures do not: a draining worker refuses polls but finishes its
-// calls, and a dead worker's calls fail by themselves. A boot_id different from the last one
+// most health_interval + health_deadline, not until their deadlines -- but
+// only when another member is healthy at that moment, so that someone can
+// take them: a lone (or last healthy) worker that misses a poll keeps its
+// pieces, which wait for their own answers (a slow worker may still give
+// them) or their deadlines; every later missed poll looks again, so pieces
+// are given up as soon as another worker is (re-)admitted. This holds for
+// plain pieces and DIRECT chains alike; owners of lost callbacks may rely
+// on it and need not check for another healthy worker themselves. Other
+// poll failures do not give pieces up: a draining worker refuses polls but
+// finishes its calls, and a dead worker's calls fail by themselves. A boot_id different from the last one
 // seen means the worker restarted and lost its partitions: its generation is
 // bumped and OnWorkerRestarted listeners are told, so that partitions are
 // pushed again (partition_loader.h keys what it pushed by generation).
@@ -169,6 +176,7 @@ class WorkerPool {
 
  private:
   struct Listeners;
+  struct Members;
   struct PollRound;
 
   void HealthLoop();
@@ -179,12 +187,11 @@ class WorkerPool {
 
   const Options options_;
   const std::shared_ptr<Listeners> listeners_;
+  const std::shared_ptr<Members> members_;        // the workers, by address
   const std::shared_ptr<PollRound> outstanding_;  // every poll in flight
 
   absl::Mutex update_mu_;  // serializes UpdateMembership
   mutable absl::Mutex mu_;
-  std::map<std::string, WorkerPtr> workers_ ABSL_GUARDED_BY(mu_);
-  uint64_t next_worker_id_ ABSL_GUARDED_BY(mu_) = 1;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread health_thread_;

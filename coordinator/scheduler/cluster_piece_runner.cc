@@ -88,6 +88,8 @@ void ClusterPieceRunner::Retry(std::shared_ptr<Attempt> attempt, bool budgeted) 
 struct ClusterPieceRunner::Dispatch {
   std::atomic<bool> settled{false};
   InFlightTicket ticket;
+  // Cancels the Execute call on the wire when the piece is given up.
+  const std::shared_ptr<CallCanceller> canceller = std::make_shared<CallCanceller>();
   bool Settle() { return !settled.exchange(true); }
 };
 
@@ -147,17 +149,29 @@ void ClusterPieceRunner::Try(std::shared_ptr<Attempt> attempt) {
   // Holds the dispatch weakly: the ticket inside it owns this callback.
   std::weak_ptr<Dispatch> weak = dispatch;
   const uint64_t worker_id = worker->id();
-  dispatch->ticket = worker->StartPiece([this, attempt, weak, worker_id](const absl::Status& why) {
-    // With no other healthy worker to replay on, keep waiting for this
-    // one's own answer (a slow worker may still give it; a hung one ends at
-    // the deadline) rather than fail the piece at once.
-    const std::vector<WorkerPool::WorkerPtr> healthy = pool_->Healthy();
-    if (std::none_of(healthy.begin(), healthy.end(),
-                     [worker_id](const WorkerPool::WorkerPtr& w) { return w->id() != worker_id; })) {
-      return;
+  // The workers that had failed this piece before this dispatch (copied:
+  // the attempt belongs to whoever settles the dispatch).
+  dispatch->ticket = worker->StartPiece([this, attempt, weak, worker_id,
+                                         failed_before = attempt->failed](const absl::Status& why) {
+    // The pool gives pieces up only when another worker is healthy
+    // (worker_pool.h). If this piece had failed elsewhere before, that
+    // worker may be the only other one: with no healthy worker left that
+    // has not failed it, keep waiting for this one's own answer (a slow
+    // worker may still give it; a hung one ends at the deadline) rather
+    // than fail the piece at once.
+    if (!failed_before.empty()) {
+      const std::vector<WorkerPool::WorkerPtr> healthy = pool_->Healthy();
+      if (std::none_of(healthy.begin(), healthy.end(), [&](const WorkerPool::WorkerPtr& w) {
+            return w->id() != worker_id &&
+                   std::find(failed_before.begin(), failed_before.end(), w->id()) == failed_before.end();
+          })) {
+        return;
+      }
     }
     std::shared_ptr<Dispatch> d = weak.lock();
     if (d == nullptr || !d->Settle()) return;
+    // The hung call ends now (CANCELLED, ignored) instead of at its deadline.
+    d->canceller->Cancel();
     attempt->failed.push_back(worker_id);
     attempt->last_failure = why;
     Retry(attempt);
@@ -179,8 +193,8 @@ void ClusterPieceRunner::Try(std::shared_ptr<Attempt> attempt) {
       dispatch->ticket.Release();
       return;  // given up while the partition was pushed
     }
-    worker->client().Execute(
-        attempt->request, attempt->deadline,
+    worker->client().ExecuteCancellable(
+        attempt->request, attempt->deadline, dispatch->canceller,
         [this, attempt, worker, dispatch](absl::StatusOr<worker::ExecuteResponse> response) {
           const bool mine = dispatch->Settle();
           dispatch->ticket.Release();
@@ -267,25 +281,30 @@ void ClusterPieceRunner::RunChain(const Deployment& deployment, std::shared_ptr<
     // Answered (or given up): `done` is called by whoever settles first.
     std::atomic<bool> settled{false};
     bool Settle() { return !settled.exchange(true); }
+    // Cancels the chain's call to stage 0 when the chain is given up.
+    const std::shared_ptr<CallCanceller> canceller = std::make_shared<CallCanceller>();
   };
   auto join = std::make_shared<Join>();
   join->pending = stages;
   join->done = std::move(done);
-  // A hop's worker failing its health poll ends the chain at once (the
-  // executor replays it by RELAY); the chain's own answer is then ignored.
+  // A hop's worker that misses its health poll while another worker is
+  // healthy (the pool gives its pieces up only then, worker_pool.h) ends
+  // the chain at once (the executor replays it by RELAY); the chain's own
+  // answer is then ignored. A lone worker's chain keeps waiting for it.
   std::weak_ptr<Join> weak = join;
   for (const WorkerPool::WorkerPtr& worker : chosen) {
     join->tickets.push_back(worker->StartPiece([this, weak](const absl::Status& why) {
       std::shared_ptr<Join> j = weak.lock();
       if (j == nullptr || !j->Settle()) return;
+      j->canceller->Cancel();
       if (options_.retries != nullptr) options_.retries->Increment();
       Done done = std::move(j->done);
       done(why);
     }));
   }
   auto dispatch = [this, &deployment, request, deadline, chosen, join]() {
-    chosen[0]->client().Execute(
-        request, deadline,
+    chosen[0]->client().ExecuteCancellable(
+        request, deadline, join->canceller,
         [this, &deployment, request, chosen, join](absl::StatusOr<worker::ExecuteResponse> response) {
           for (InFlightTicket& ticket : join->tickets) ticket.Release();
           if (!join->Settle()) return;

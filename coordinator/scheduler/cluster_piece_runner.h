@@ -13,10 +13,15 @@
 // WorkerPool::IsWorkerFailure) marks the worker unhealthy and the piece is
 // replayed on another worker (stage RPCs are idempotent), up to
 // Options::max_attempts and never past the request's deadline (then
-// DEADLINE_EXCEEDED). A piece in flight on a worker whose health poll fails
-// (dead, hung, cut off: WorkerHandle::LosePieces) is replayed at once
-// without waiting for its own answer, which is ignored if it comes; when no
-// other healthy worker is left it keeps waiting for that answer instead. Request
+// DEADLINE_EXCEEDED). A piece in flight on a worker whose health poll gets
+// no answer (hung, cut off: WorkerHandle::LosePieces) is replayed at once
+// without waiting for its own answer, which is ignored if it comes; its
+// call is cancelled on the wire (WorkerClient::ExecuteCancellable), so the
+// worker, if it comes back, drops the piece and the call holds nothing
+// until the deadline. The
+// pool gives pieces up only while another worker is healthy (worker_pool.h);
+// a piece that already failed on the other healthy workers keeps waiting
+// for its own answer too (that check scans the pool only for such pieces). Request
 // errors (INVALID_ARGUMENT, ...) are returned at once. Execute timings feed
 // the pool's capacity estimates. Every replay counts on Options::retries.
 //
@@ -29,7 +34,9 @@
 // executor replays a failed chain by RELAY, whose pieces are.
 //
 // DIRECT forwarding (RunChain): one chained Execute per micro-batch, sent to
-// stage 0's worker, which forwards to the others.
+// stage 0's worker, which forwards to the others. A chain given up (a hop's
+// worker lost, as above) has its call to stage 0 cancelled likewise; the
+// hops that worker already forwarded to end at the chain's deadline.
 //
 // Thread-safe. Borrowed: the pool and loader must outlive it.
 #pragma once

@@ -28,12 +28,19 @@ void MeteredWorkerClient::LoadPartition(const worker::PartitionHeader& header,
 
 void MeteredWorkerClient::Execute(std::shared_ptr<const worker::ExecuteRequest> request, absl::Time deadline,
                                   Callback<worker::ExecuteResponse> done) {
+  ExecuteCancellable(std::move(request), deadline, nullptr, std::move(done));
+}
+
+void MeteredWorkerClient::ExecuteCancellable(std::shared_ptr<const worker::ExecuteRequest> request,
+                                             absl::Time deadline, std::shared_ptr<CallCanceller> canceller,
+                                             Callback<worker::ExecuteResponse> done) {
   Add(metrics_.execute_bytes_sent, static_cast<double>(request->ByteSizeLong()));
-  client_->Execute(std::move(request), deadline,
-                   [metrics = metrics_, done = std::move(done)](absl::StatusOr<worker::ExecuteResponse> response) {
-                     if (response.ok()) Add(metrics.execute_bytes_received, static_cast<double>(response->ByteSizeLong()));
-                     done(std::move(response));
-                   });
+  client_->ExecuteCancellable(
+      std::move(request), deadline, std::move(canceller),
+      [metrics = metrics_, done = std::move(done)](absl::StatusOr<worker::ExecuteResponse> response) {
+        if (response.ok()) Add(metrics.execute_bytes_received, static_cast<double>(response->ByteSizeLong()));
+        done(std::move(response));
+      });
 }
 
 void MeteredWorkerClient::Status(absl::Time deadline, Callback<worker::StatusResponse> done) {

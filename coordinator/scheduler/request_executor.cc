@@ -43,6 +43,7 @@ class RequestState : public std::enable_shared_from_this<RequestState> {
     request->set_partition_id(partition.id);
     request->set_request_id(request_id_);
     request->set_piece_id(PieceId(piece, stage));
+    SetAbsoluteDeadline(request.get());
     uint64_t bytes_sent = 0;
     for (const std::string& name : partition.inputs) {
       auto it = values->find(name);
@@ -79,6 +80,7 @@ class RequestState : public std::enable_shared_from_this<RequestState> {
     request->set_partition_id(first.id);
     request->set_request_id(request_id_);
     request->set_piece_id(PieceId(piece, 0));
+    SetAbsoluteDeadline(request.get());
     for (const std::string& name : first.inputs) {
       auto it = values->find(name);
       if (it == values->end()) {
@@ -113,6 +115,12 @@ class RequestState : public std::enable_shared_from_this<RequestState> {
                        dispatched](absl::StatusOr<worker::ExecuteResponse> response) {
                         self->ChainDone(piece, *request, absl::Now() - dispatched, std::move(response));
                       });
+  }
+
+  // The request's deadline as the piece's absolute one (worker.proto: a
+  // worker that reads the call late still knows when it ends).
+  void SetAbsoluteDeadline(worker::ExecuteRequest* request) const {
+    if (deadline_ != absl::InfiniteFuture()) request->set_deadline_unix_us(absl::ToUnixMicros(deadline_));
   }
 
   static uint64_t PieceId(int piece, int stage) {

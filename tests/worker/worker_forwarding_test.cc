@@ -2,7 +2,8 @@
 // ExecuteRequest.forward) with a fake peer client whose peers are other
 // WorkerCores in this process: a 3-stage chain with a skip connection and an
 // early model output, the exact tensors each hop receives, downstream
-// failures named by hop with their code kept, the deadline passed on, the
+// failures named by hop with their code kept, the deadline (the call's or
+// the request's earlier absolute one) passed on, the
 // per-hop timings, and a worker without a peer client.
 #include <memory>
 #include <string>
@@ -198,13 +199,52 @@ TEST_F(WorkerForwardingTest, TimingsOfEveryHopComeBackInOrder) {
 }
 
 TEST_F(WorkerForwardingTest, DeadlineIsPassedToEveryHop) {
-  const absl::Time deadline = absl::Now() + absl::Seconds(7);
+  // A whole microsecond: the request's absolute deadline carries no less.
+  const absl::Time deadline = absl::FromUnixMicros(absl::ToUnixMicros(absl::Now() + absl::Seconds(7)));
   ExecuteResponse response;
   ASSERT_TRUE(Run(Chain(), &response, deadline).ok());
   const std::vector<FakePeerClient::Call> calls = peers_.calls();
   ASSERT_EQ(calls.size(), 2u);
-  EXPECT_EQ(calls[0].deadline, deadline);
-  EXPECT_EQ(calls[1].deadline, deadline);
+  for (const FakePeerClient::Call& call : calls) {
+    EXPECT_EQ(call.deadline, deadline) << call.address;
+    EXPECT_EQ(call.request.deadline_unix_us(), absl::ToUnixMicros(deadline)) << call.address;
+  }
+}
+
+// The request's absolute deadline, earlier than the call's, is the one each
+// hop gets (as its call's deadline and in its request).
+TEST_F(WorkerForwardingTest, EarlierAbsoluteDeadlineIsPassedToEveryHop) {
+  const absl::Time absolute = absl::FromUnixMicros(absl::ToUnixMicros(absl::Now() + absl::Seconds(5)));
+  ExecuteRequest chain = Chain();
+  chain.set_deadline_unix_us(absl::ToUnixMicros(absolute));
+  ExecuteResponse response;
+  ASSERT_TRUE(Run(chain, &response, absl::Now() + absl::Seconds(60)).ok());
+  const std::vector<FakePeerClient::Call> calls = peers_.calls();
+  ASSERT_EQ(calls.size(), 2u);
+  for (const FakePeerClient::Call& call : calls) {
+    EXPECT_EQ(call.deadline, absolute) << call.address;
+    EXPECT_EQ(call.request.deadline_unix_us(), absl::ToUnixMicros(absolute)) << call.address;
+  }
+  // Without a call deadline (InfiniteFuture) the absolute one still travels.
+  ExecuteRequest again = Chain();
+  again.set_deadline_unix_us(absl::ToUnixMicros(absolute));
+  ASSERT_TRUE(Run(again, &response).ok());
+  ASSERT_EQ(peers_.calls().size(), 4u);
+  EXPECT_EQ(peers_.calls()[3].deadline, absolute);
+  EXPECT_EQ(peers_.calls()[3].request.deadline_unix_us(), absl::ToUnixMicros(absolute));
+}
+
+// A chain read after its absolute deadline (the call itself has a minute)
+// is run nowhere: DEADLINE_EXCEEDED, no hop called.
+TEST_F(WorkerForwardingTest, ChainPastItsAbsoluteDeadlineIsRunNowhere) {
+  ExecuteRequest chain = Chain();
+  chain.set_deadline_unix_us(absl::ToUnixMicros(absl::Now() - absl::Milliseconds(1)));
+  ExecuteResponse response;
+  absl::Status status = Run(chain, &response, absl::Now() + absl::Seconds(60));
+  EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
+  EXPECT_THAT(std::string(status.message()), HasSubstr("not run"));
+  EXPECT_TRUE(peers_.calls().empty());
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(cores_[i]->Status().executes_total(), 0u) << i;
 }
 
 TEST_F(WorkerForwardingTest, DownstreamFailureKeepsItsCodeAndNamesTheFailingHopOnce) {

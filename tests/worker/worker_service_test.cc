@@ -2,7 +2,8 @@
 // (plaintext here; TLS and authorization are tested with the credentials):
 // partitions streamed in chunks and checked, Execute against the local
 // engine, NOT_FOUND for a partition that is not loaded, bad inputs, the
-// memory budget, Status and Unload, concurrent Executes.
+// memory budget, Status and Unload, concurrent Executes, deadlines (the
+// call's and the request's absolute one).
 #include "worker/worker_service.h"
 
 #include <memory>
@@ -374,6 +375,78 @@ TEST_F(WorkerServiceTest, PieceWhoseDeadlinePassedIsNotRun) {
   EXPECT_NE(result.message().find("not run"), absl::string_view::npos) << result;
   EXPECT_EQ(response.outputs_size(), 0);
   EXPECT_EQ(core_->Status().executes_total(), 0u);
+}
+
+// A worker that reads a call late (it was stopped, say) counts gRPC's
+// relative timeout from then; the request's absolute deadline still holds.
+TEST_F(WorkerServiceTest, PieceWhoseAbsoluteDeadlinePassedIsNotRunThoughItsCallHasTime) {
+  const std::string model = MatMulReluModel();
+  LoadPartitionResponse loaded;
+  ASSERT_TRUE(Upload(model, 1 << 20, &loaded).ok());
+  ExecuteRequest request = Request(Sha256Hex(model), {1, 2, 3, 4});
+  request.set_deadline_unix_us(absl::ToUnixMicros(absl::Now() - absl::Milliseconds(50)));
+  ExecuteResponse response;
+  grpc::Status st = Execute(request, &response);  // the call itself has 20 s
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << st.error_message();
+  EXPECT_NE(st.error_message().find("deadline passed"), std::string::npos) << st.error_message();
+  EXPECT_NE(st.error_message().find("before this worker read it; not run"), std::string::npos) << st.error_message();
+  EXPECT_EQ(response.outputs_size(), 0);
+  EXPECT_EQ(core_->Status().executes_total(), 0u);
+
+  // The same piece with its absolute deadline ahead (or none: older
+  // callers) runs.
+  request.set_deadline_unix_us(absl::ToUnixMicros(absl::Now() + absl::Seconds(20)));
+  st = Execute(request, &response);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(response.outputs_size(), 1);
+  request.set_deadline_unix_us(0);
+  st = Execute(request, &response);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(response.outputs_size(), 1);
+  absl::StatusOr<tessera::Tensor> y = TensorFromWire(response.outputs(0));
+  ASSERT_TRUE(y.ok()) << y.status();
+  EXPECT_EQ(y->data<float>()[1], 10.0f);  // [1 2 3 4] @ W = [-2, 10, -2] -> relu
+  EXPECT_EQ(core_->Status().executes_total(), 2u);
+}
+
+TEST_F(WorkerServiceTest, QueuedPiecePastItsAbsoluteDeadlineIsDroppedThoughItsCallHasTime) {
+  TearDown();
+  StartServer({.intra_op_threads = 1, .max_concurrent_executes = 1});
+  const int64_t n = 512;
+  const std::string model = SlowModel(n, 160);
+  LoadPartitionResponse loaded;
+  ASSERT_TRUE(Upload(model, 1 << 20, &loaded).ok());
+  ExecuteRequest slow;
+  slow.set_partition_id(Sha256Hex(model));
+  TensorToWire("x", tessera::Tensor::FromVector<float>({n, n}, std::vector<float>(n * n, 1.0f)), slow.add_inputs());
+
+  // The slow piece takes the only slot...
+  absl::Time slow_ended;
+  grpc::Status slow_status;
+  std::thread first([&] {
+    ExecuteResponse response;
+    slow_status = Execute(slow, &response);
+    slow_ended = absl::Now();
+  });
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (core_->Status().executes_in_flight() == 0 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(1));
+  ASSERT_EQ(core_->Status().executes_in_flight(), 1u);
+  // ... a piece whose absolute deadline is 100 ms away (its call has 20 s)
+  // queues behind it and is dropped when the slot frees.
+  ExecuteRequest quick = slow;
+  quick.set_piece_id(2);
+  const absl::Time absolute = absl::Now() + absl::Milliseconds(100);
+  quick.set_deadline_unix_us(absl::ToUnixMicros(absolute));
+  ExecuteResponse response;
+  grpc::Status st = Execute(quick, &response);
+  first.join();
+  ASSERT_TRUE(slow_status.ok()) << slow_status.error_message();
+  ASSERT_GT(slow_ended, absolute + absl::Milliseconds(50)) << "the slow piece was too fast to make the point";
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << st.error_message();
+  EXPECT_NE(st.error_message().find("in the queue; not run"), std::string::npos) << st.error_message();
+  EXPECT_EQ(response.outputs_size(), 0);
+  while (core_->Status().executes_in_flight() > 0 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(1));
+  EXPECT_EQ(core_->Status().executes_total(), 1u);
 }
 
 }  // namespace

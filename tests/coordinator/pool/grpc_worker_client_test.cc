@@ -3,12 +3,14 @@
 // already_loaded answered early, Execute, Status and Unload; NOT_FOUND after
 // the worker is replaced by a fresh process on the same port, seen by the
 // pool as a restart, and the partition pushed again; DEADLINE_EXCEEDED on a
-// worker that never answers; UNAVAILABLE when nothing listens; mutual TLS
+// worker that never answers, and a cancelled Execute ending at once with the
+// worker seeing the cancellation; UNAVAILABLE when nothing listens; mutual TLS
 // with the cluster's certificates (and a client certificate refused).
 #include "coordinator/pool/grpc_worker_client.h"
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -298,6 +300,73 @@ TEST(GrpcWorkerClientTest, HungWorkerIsDeadlineExceeded) {
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(190));
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
   service.ReleaseAll();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+}
+
+// A worker whose Execute never answers; it records the calls it saw
+// cancelled by the client.
+class HungExecuteService final : public worker::Worker::CallbackService {
+ public:
+  grpc::ServerUnaryReactor* Execute(grpc::CallbackServerContext* context, const worker::ExecuteRequest*,
+                                    worker::ExecuteResponse*) override {
+    class Reactor final : public grpc::ServerUnaryReactor {
+     public:
+      explicit Reactor(HungExecuteService* service) : service_(service) {}
+      void OnCancel() override {
+        ++service_->cancelled_;
+        Finish(grpc::Status::CANCELLED);
+      }
+      void OnDone() override { delete this; }  // gRPC's reactor contract
+
+     private:
+      HungExecuteService* const service_;
+    };
+    ++started_;
+    (void)context;
+    return new Reactor(this);
+  }
+  std::atomic<int> started_{0};
+  std::atomic<int> cancelled_{0};
+};
+
+TEST(GrpcWorkerClientTest, CancelledExecuteEndsAtOnceAndTheWorkerSeesIt) {
+  HungExecuteService service;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  std::unique_ptr<GrpcWorkerClient> client = InsecureClient(absl::StrCat("127.0.0.1:", port));
+  auto canceller = std::make_shared<CallCanceller>();
+  absl::Notification answered;
+  absl::Status status;
+  client->ExecuteCancellable(Request("p"), Deadline(absl::Seconds(30)), canceller,
+                             [&](absl::StatusOr<worker::ExecuteResponse> response) {
+                               status = response.status();
+                               answered.Notify();
+                             });
+  ASSERT_TRUE(WaitUntil([&] { return service.started_.load() == 1; }, absl::Seconds(10)));
+  EXPECT_FALSE(answered.HasBeenNotified());
+  const absl::Time cancelled_at = absl::Now();
+  canceller->Cancel();
+  ASSERT_TRUE(answered.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  EXPECT_LT(absl::Now() - cancelled_at, absl::Seconds(2));  // not the 30 s deadline
+  EXPECT_EQ(status.code(), absl::StatusCode::kCancelled) << status;
+  EXPECT_TRUE(WaitUntil([&] { return service.cancelled_.load() == 1; }));  // the worker saw it
+  EXPECT_TRUE(canceller->cancelled());
+  canceller->Cancel();  // idempotent; the call is gone
+
+  // Cancelled before the call starts: it ends CANCELLED at once.
+  absl::Notification second;
+  absl::Status second_status;
+  client->ExecuteCancellable(Request("p"), Deadline(absl::Seconds(30)), canceller,
+                             [&](absl::StatusOr<worker::ExecuteResponse> response) {
+                               second_status = response.status();
+                               second.Notify();
+                             });
+  ASSERT_TRUE(second.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  EXPECT_EQ(second_status.code(), absl::StatusCode::kCancelled) << second_status;
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
 }
 

@@ -1,6 +1,7 @@
 // WorkerPool with fake workers: the worker list, first admission, health
 // transitions from polls and from reported failures, restart detection by
-// boot_id, capacity estimates and their sources, least-loaded choice,
+// boot_id, pieces given up on a hung worker only while another is healthy,
+// capacity estimates and their sources, least-loaded choice,
 // membership updates, and a bounded Stop with a hung worker.
 #include "coordinator/pool/worker_pool.h"
 
@@ -161,6 +162,66 @@ TEST(WorkerPoolTest, HungWorkerLosesItsPiecesInFlightWhenAPollTimesOut) {
   EXPECT_EQ(w2->in_flight(), 1);
   fleet.fake("w1:1")->SetHung(false);
   ASSERT_TRUE(WaitUntil([&] { return w1->healthy(); }));
+  pool->Stop();
+}
+
+// Pieces are given up only when someone else can take them: a lone healthy
+// worker that misses polls keeps its pieces (a slow worker may still
+// answer); once another worker is admitted, the next missed poll gives them
+// up.
+TEST(WorkerPoolTest, HungWorkerKeepsItsPiecesUntilAnotherWorkerIsHealthy) {
+  FakeWorkerFleet fleet;
+  absl::StatusOr<std::unique_ptr<WorkerPool>> created = WorkerPool::Create({
+      .workers = {"w1:1", "w2:1"},
+      .client_factory = fleet.Factory(),
+      .health_interval = absl::Milliseconds(100),
+      .health_deadline = absl::Milliseconds(200),
+  });
+  ASSERT_TRUE(created.ok()) << created.status();
+  std::unique_ptr<WorkerPool> pool = *std::move(created);
+  fleet.fake("w2:1")->SetUnavailable(true);  // never admitted for now
+  pool->PollNow();
+  WorkerPool::WorkerPtr w1 = pool->Find("w1:1");
+  WorkerPool::WorkerPtr w2 = pool->Find("w2:1");
+  ASSERT_TRUE(w1->healthy());
+  ASSERT_FALSE(w2->healthy());
+  absl::Mutex mu;
+  std::vector<std::string> lost;
+  InFlightTicket piece = w1->StartPiece([&](const absl::Status& why) {
+    absl::MutexLock lock(&mu);
+    lost.push_back(why.ToString());
+  });
+
+  fleet.fake("w1:1")->SetHung(true);
+  const int polls_before = fleet.fake("w1:1")->CountCalls(FakeWorkerClient::Method::kStatus);
+  pool->Start();
+  // Three polls of w1 started: at least two missed (200 ms each) and applied.
+  ASSERT_TRUE(WaitUntil(
+      [&] { return fleet.fake("w1:1")->CountCalls(FakeWorkerClient::Method::kStatus) >= polls_before + 3; }));
+  EXPECT_FALSE(w1->healthy());
+  EXPECT_EQ(w1->last_failure().code(), absl::StatusCode::kDeadlineExceeded) << w1->last_failure();
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_TRUE(lost.empty()) << absl::StrJoin(lost, "; ");
+  }
+  EXPECT_EQ(w1->in_flight(), 1);
+
+  // w2 comes up: the next poll of w1 that gets no answer gives the piece up.
+  fleet.fake("w2:1")->SetUnavailable(false);
+  ASSERT_TRUE(WaitUntil([&] { return w2->healthy(); }));
+  ASSERT_TRUE(WaitUntil([&] {
+    absl::MutexLock lock(&mu);
+    return !lost.empty();
+  }));
+  {
+    absl::MutexLock lock(&mu);
+    ASSERT_EQ(lost.size(), 1u) << absl::StrJoin(lost, "; ");
+    EXPECT_NE(lost[0].find("UNAVAILABLE"), std::string::npos) << lost[0];
+    EXPECT_NE(lost[0].find("w1:1 failed its health check"), std::string::npos) << lost[0];
+  }
+  EXPECT_EQ(w1->in_flight(), 1);  // counted until its ticket goes
+  piece.Release();
+  EXPECT_EQ(w1->in_flight(), 0);
   pool->Stop();
 }
 

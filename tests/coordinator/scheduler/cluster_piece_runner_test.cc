@@ -142,7 +142,6 @@ TEST_F(ClusterPieceRunnerChainTest, WrongRouteLengthIsInternal) {
   EXPECT_EQ(RunChain(request).status().code(), absl::StatusCode::kInternal);
 }
 
-
 // Run (RELAY / DATA pieces) against failing, hung and slow workers, with a
 // pool whose health polls run (every 100 ms, 200 ms deadline).
 class ClusterPieceRunnerFailureTest : public ::testing::Test {
@@ -200,6 +199,33 @@ class ClusterPieceRunnerFailureTest : public ::testing::Test {
     return result;
   }
 
+  // A two-stage PIPELINE deployment for chains (RunChain).
+  void MakeTwoStages() {
+    deployment_.strategy = Strategy::kPipeline;
+    LoadablePartition second = LoadablePartition::FromBytes(std::make_shared<const std::string>("stage 2"));
+    StagePartition stage;
+    stage.id = second.id();
+    stage.onnx_bytes = second.bytes;
+    stage.header = second.header;
+    deployment_.stages.push_back(stage);
+  }
+  absl::StatusOr<worker::ExecuteResponse> RunChain(absl::Duration timeout) {
+    auto request = std::make_shared<worker::ExecuteRequest>();
+    request->set_partition_id(deployment_.stages[0].id);
+    worker::ForwardHop* hop = request->add_forward();
+    hop->set_partition_id(deployment_.stages[1].id);
+    hop->set_stage(1);
+    request->add_return_names("y");
+    absl::Notification done;
+    absl::StatusOr<worker::ExecuteResponse> result;
+    runner_->RunChain(deployment_, std::move(request), absl::Now() + timeout, [&](auto r) {
+      result = std::move(r);
+      done.Notify();
+    });
+    EXPECT_TRUE(done.WaitForNotificationWithTimeout(timeout + absl::Seconds(5)));
+    return result;
+  }
+
   FakeWorkerFleet fleet_;
   std::unique_ptr<WorkerPool> pool_;
   PartitionLoader loader_;
@@ -231,8 +257,13 @@ TEST_F(ClusterPieceRunnerFailureTest, PieceOnAHungWorkerMovesWhenItsHealthPollFa
   EXPECT_FALSE(pool_->Find("w1:1")->healthy());
   EXPECT_NE(pool_->Find("w1:1")->last_failure().message(), "");
   EXPECT_EQ(retries_->Value(), 1);
-  // The abandoned call is still counted in flight on w1 until it ends.
-  EXPECT_EQ(pool_->Find("w1:1")->in_flight(), 1);
+  // The abandoned call was cancelled on the wire: it ended (CANCELLED,
+  // ignored) and is no longer counted in flight on w1.
+  EXPECT_EQ(fleet_.fake("w1:1")->CountCancelled(), 1);
+  const absl::Time cancel_deadline = absl::Now() + absl::Seconds(5);
+  while (pool_->Find("w1:1")->in_flight() > 0 && absl::Now() < cancel_deadline) absl::SleepFor(absl::Milliseconds(5));
+  EXPECT_EQ(pool_->Find("w1:1")->in_flight(), 0);
+  EXPECT_EQ(retries_->Value(), 1);  // the cancelled answer was not replayed again
   // The worker answers again: re-admitted by the next poll, and gets work.
   fleet_.fake("w1:1")->SetHung(false);
   const absl::Time give_up = absl::Now() + absl::Seconds(5);
@@ -323,32 +354,8 @@ TEST_F(ClusterPieceRunnerFailureTest, NotFoundAfterARestartIsNotChargedToTheBudg
 
 TEST_F(ClusterPieceRunnerFailureTest, ChainThroughAHungWorkerEndsWhenItsHealthPollFails) {
   MakeRunner({"w1:1", "w2:2"}, /*start_polls=*/true);
-  deployment_.strategy = Strategy::kPipeline;
-  LoadablePartition second = LoadablePartition::FromBytes(std::make_shared<const std::string>("stage 2"));
-  StagePartition stage;
-  stage.id = second.id();
-  stage.onnx_bytes = second.bytes;
-  stage.header = second.header;
-  deployment_.stages.push_back(stage);
-  auto chain = [&] {
-    auto request = std::make_shared<worker::ExecuteRequest>();
-    request->set_partition_id(deployment_.stages[0].id);
-    worker::ForwardHop* hop = request->add_forward();
-    hop->set_partition_id(deployment_.stages[1].id);
-    hop->set_stage(1);
-    request->add_return_names("y");
-    return request;
-  };
-  auto run_chain = [&](absl::Duration timeout) {
-    absl::Notification done;
-    absl::StatusOr<worker::ExecuteResponse> result;
-    runner_->RunChain(deployment_, chain(), absl::Now() + timeout, [&](auto r) {
-      result = std::move(r);
-      done.Notify();
-    });
-    EXPECT_TRUE(done.WaitForNotificationWithTimeout(timeout + absl::Seconds(5)));
-    return result;
-  };
+  MakeTwoStages();
+  auto run_chain = [&](absl::Duration timeout) { return RunChain(timeout); };
   ASSERT_TRUE(run_chain(absl::Seconds(5)).ok());
   // Stage 2's worker (w2) hangs: the fake's stage 0 (w1) answers at once in
   // scripted mode, so hang stage 0's worker, the one the chain waits on.
@@ -359,6 +366,46 @@ TEST_F(ClusterPieceRunnerFailureTest, ChainThroughAHungWorkerEndsWhenItsHealthPo
   EXPECT_NE(answer.status().message().find("w1:1"), absl::string_view::npos) << answer.status();
   EXPECT_LT(absl::Now() - start, absl::Milliseconds(1500));
   EXPECT_EQ(retries_->Value(), 1);
+  // The chain's call to w1 was cancelled on the wire, not left to its 10 s.
+  EXPECT_EQ(fleet_.fake("w1:1")->CountCancelled(), 1);
+  const absl::Time cancel_deadline = absl::Now() + absl::Seconds(5);
+  while (pool_->Find("w1:1")->in_flight() > 0 && absl::Now() < cancel_deadline) absl::SleepFor(absl::Milliseconds(5));
+  EXPECT_EQ(pool_->Find("w1:1")->in_flight(), 0);
+}
+
+// The pool gives a hung worker's pieces up only when another worker is
+// healthy: a chain on a lone slow worker that misses its polls is waited
+// for, not failed (nor replayed: there is nowhere else to go).
+TEST_F(ClusterPieceRunnerFailureTest, ChainOnALoneSlowWorkerIsNotFailedByAMissedPoll) {
+  MakeRunner({"w1:1"}, /*start_polls=*/true);
+  MakeTwoStages();
+  ASSERT_TRUE(RunChain(absl::Seconds(5)).ok());  // both partitions on w1
+  fleet_.fake("w1:1")->SetDelay(absl::Milliseconds(800));  // polls (200 ms) miss
+  const absl::Time start = absl::Now();
+  absl::StatusOr<worker::ExecuteResponse> answer = RunChain(absl::Seconds(5));
+  const absl::Duration took = absl::Now() - start;
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  EXPECT_GE(took, absl::Milliseconds(750)) << took;
+  EXPECT_EQ(pool_->Find("w1:1")->last_failure().code(), absl::StatusCode::kDeadlineExceeded)
+      << "no poll missed: the test did not make its point";
+  EXPECT_EQ(retries_->Value(), 0);
+  EXPECT_EQ(fleet_.fake("w1:1")->CountCalls(Method::kExecute), 2);
+  EXPECT_EQ(fleet_.fake("w1:1")->CountCancelled(), 0);
+}
+
+// The same for a plain piece.
+TEST_F(ClusterPieceRunnerFailureTest, PieceOnALoneSlowWorkerIsNotFailedByAMissedPoll) {
+  MakeRunner({"w1:1"}, /*start_polls=*/true);
+  ASSERT_TRUE(Run(Piece(1), 0, absl::Seconds(5)).ok());
+  fleet_.fake("w1:1")->SetDelay(absl::Milliseconds(800));
+  absl::StatusOr<worker::ExecuteResponse> answer = Run(Piece(2), 0, absl::Seconds(5));
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  float echoed = 0;
+  ASSERT_EQ(answer->outputs_size(), 1);
+  std::memcpy(&echoed, answer->outputs(0).content().data(), sizeof(echoed));
+  EXPECT_EQ(echoed, 2.0f);
+  EXPECT_EQ(pool_->Find("w1:1")->last_failure().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(retries_->Value(), 0);
 }
 
 }  // namespace

@@ -143,5 +143,18 @@ TEST(MeteredWorkerClientNullMetricsTest, NullCountersRecordNothingAndCallsStillW
               }).ok());
 }
 
+TEST_F(MeteredWorkerClientTest, ExecuteCancellablePassesTheCancellerOn) {
+  ASSERT_TRUE(Load("m", 64).ok());
+  fake_->SetHung(true);
+  auto canceller = std::make_shared<CallCanceller>();
+  absl::StatusOr<worker::ExecuteResponse> answer = SyncCall<worker::ExecuteResponse>([&](auto done) {
+    client_->ExecuteCancellable(Request(Id("m", 64), 10), absl::InfiniteFuture(), canceller, std::move(done));
+    canceller->Cancel();
+  });
+  EXPECT_EQ(answer.status().code(), absl::StatusCode::kCancelled) << answer.status();
+  EXPECT_EQ(fake_->CountCancelled(), 1);
+  EXPECT_EQ(counters_.received.Value(), 0);
+}
+
 }  // namespace
 }  // namespace tessera::coordinator

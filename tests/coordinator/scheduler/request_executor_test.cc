@@ -138,6 +138,51 @@ TEST(RequestExecutorTest, PipelineMicroBatchesCarryTheSkipConnection) {
   EXPECT_EQ(runner.calls.size(), 8u);
 }
 
+// Records each piece's call deadline and the absolute one in its request.
+class DeadlineRecordingRunner : public LocalPieceRunner {
+ public:
+  void Run(const Deployment& deployment, int stage, int replica, std::shared_ptr<const worker::ExecuteRequest> request,
+           absl::Time deadline, Done done) override {
+    {
+      absl::MutexLock lock(&deadlines_mu);
+      deadlines.emplace_back(deadline, request->deadline_unix_us());
+    }
+    LocalPieceRunner::Run(deployment, stage, replica, std::move(request), deadline, std::move(done));
+  }
+  absl::Mutex deadlines_mu;
+  std::vector<std::pair<absl::Time, int64_t>> deadlines ABSL_GUARDED_BY(deadlines_mu);
+};
+
+TEST(RequestExecutorTest, EveryPieceCarriesTheRequestsAbsoluteDeadline) {
+  auto d = std::make_shared<Deployment>();
+  d->model_name = "m";
+  d->strategy = Strategy::kPipeline;
+  d->stages = {Stage(Stage1(), {"x"}, {"h"}), Stage(Stage2(), {"h", "x"}, {"y"})};
+  d->micro_batch_size = 2;
+  d->has_batch_axis = true;
+  d->model_inputs = {"x"};
+  d->model_outputs = {"y"};
+  for (const absl::Time deadline : {absl::Now() + absl::Seconds(10), absl::InfiniteFuture()}) {
+    DeadlineRecordingRunner runner;
+    RequestExecutor executor(d, &runner);
+    absl::Notification done;
+    absl::StatusOr<std::vector<NamedTensor>> result;
+    executor.Infer({{"x", Input(3)}}, deadline, "req", [&](auto r) {
+      result = std::move(r);
+      done.Notify();
+    });
+    done.WaitForNotification();
+    ASSERT_TRUE(result.ok()) << result.status();
+    absl::MutexLock lock(&runner.deadlines_mu);
+    ASSERT_EQ(runner.deadlines.size(), 4u);  // 2 micro-batches through 2 stages
+    for (const auto& [call_deadline, unix_us] : runner.deadlines) {
+      EXPECT_EQ(call_deadline, deadline);
+      // None (0) when the request has no deadline.
+      EXPECT_EQ(unix_us, deadline == absl::InfiniteFuture() ? 0 : absl::ToUnixMicros(deadline));
+    }
+  }
+}
+
 TEST(RequestExecutorTest, StageStatisticsCountPiecesAndTensorBytes) {
   LocalPieceRunner runner;
   auto d = std::make_shared<Deployment>();
@@ -364,6 +409,7 @@ TEST(RequestExecutorTest, DirectSendsOneChainedPiecePerMicroBatchAndAnswersAsRel
   for (const auto& call : runner.chain_calls) {
     const worker::ExecuteRequest& r = call.request;
     EXPECT_EQ(call.deadline, deadline);
+    EXPECT_EQ(r.deadline_unix_us(), absl::ToUnixMicros(deadline));  // absolute, for a worker that reads it late
     EXPECT_EQ(r.request_id(), "req");
     EXPECT_EQ(r.partition_id(), Sha256Hex(Stage1()));
     piece_ids.insert(r.piece_id());
