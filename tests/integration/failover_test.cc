@@ -134,17 +134,17 @@ Summary Summarize(const std::vector<Load::Request>& requests, absl::Time from, a
 
 TEST(FailoverTest, StoppedWorkerIsRoutedAroundAndReadmittedAfterSigcont) {
   RealCluster cluster("failover_stop");
-  for (int i = 0; i < 3; ++i) ASSERT_GE(cluster.StartWorker(), 0);
-  cluster.StartCoordinator({"--health-interval-ms", "250", "--health-deadline-ms", "400"});
+  const absl::Status started =
+      cluster.Start(3, {.flags = {"--health-interval-ms", "250", "--health-deadline-ms", "400"}});
+  ASSERT_TRUE(started.ok()) << started;
   ASSERT_TRUE(cluster.WaitHealthy(3, absl::Seconds(20)));
   // The first worker by address runs DATA shards and stage 1 of the
   // pipeline (placement goes by address).
   absl::StatusOr<status::GetStatusResponse> initial = cluster.ClusterStatus();
   ASSERT_TRUE(initial.ok());
   const std::string victim = initial->workers(0).address();
-  const int victim_index = static_cast<int>(
-      std::find(cluster.worker_addresses().begin(), cluster.worker_addresses().end(), victim) -
-      cluster.worker_addresses().begin());
+  const std::vector<std::string> addresses = cluster.worker_addresses();
+  const int victim_index = static_cast<int>(std::find(addresses.begin(), addresses.end(), victim) - addresses.begin());
   ASSERT_LT(victim_index, 3);
   Load load(&cluster, {"cnn_data", "cnn_pipeline2"}, 4);
   absl::SleepFor(absl::Seconds(2));
@@ -185,15 +185,16 @@ TEST(FailoverTest, StoppedWorkerIsRoutedAroundAndReadmittedAfterSigcont) {
 
 TEST(FailoverTest, ShortDeadlineEndsTheRequestAndReachesTheWorkersPiece) {
   RealCluster cluster("failover_deadline");
-  ASSERT_GE(cluster.StartWorker(), 0);
   // Slow health polls, so that only the deadline can end the request.
-  cluster.StartCoordinator({"--health-interval-ms", "1000", "--health-deadline-ms", "900"});
+  const absl::Status started =
+      cluster.Start(1, {.flags = {"--health-interval-ms", "1000", "--health-deadline-ms", "900"}});
+  ASSERT_TRUE(started.ok()) << started;
   ASSERT_TRUE(cluster.WaitHealthy(1, absl::Seconds(20)));
   const Tensor input = testing::RandomImage(1, 3);
   inference::ModelInferResponse response;
   ASSERT_TRUE(cluster.Infer("cnn_data", input, kDeadline, &response).ok());
   absl::SleepFor(absl::Milliseconds(1200));  // a poll after it
-  absl::StatusOr<status::WorkerStatus> before = WorkerState(cluster, cluster.worker_addresses()[0]);
+  absl::StatusOr<status::WorkerStatus> before = WorkerState(cluster, cluster.worker_address(0));
   ASSERT_TRUE(before.ok());
   // The worker hangs; a request with a 300 ms deadline fails at it.
   cluster.SignalWorker(0, SIGSTOP);
@@ -208,7 +209,7 @@ TEST(FailoverTest, ShortDeadlineEndsTheRequestAndReachesTheWorkersPiece) {
   cluster.SignalWorker(0, SIGCONT);
   ASSERT_TRUE(cluster.WaitHealthy(1, absl::Seconds(10)));
   absl::SleepFor(absl::Milliseconds(1200));  // a poll after the piece was seen
-  absl::StatusOr<status::WorkerStatus> after = WorkerState(cluster, cluster.worker_addresses()[0]);
+  absl::StatusOr<status::WorkerStatus> after = WorkerState(cluster, cluster.worker_address(0));
   ASSERT_TRUE(after.ok());
   std::printf("[failover] 300 ms deadline on a stopped worker: %s after %s; worker executes %llu -> %llu\n",
               grpc::StatusCode::DEADLINE_EXCEEDED == st.error_code() ? "DEADLINE_EXCEEDED" : "other",
@@ -221,8 +222,8 @@ TEST(FailoverTest, ShortDeadlineEndsTheRequestAndReachesTheWorkersPiece) {
 
 TEST(FailoverTest, PipelineWorkerKilledForGoodHasItsStageReplaced) {
   RealCluster cluster("failover_kill");
-  for (int i = 0; i < 3; ++i) ASSERT_GE(cluster.StartWorker(), 0);
-  cluster.StartCoordinator({"--health-interval-ms", "250"});
+  const absl::Status started = cluster.Start(3, {.flags = {"--health-interval-ms", "250"}});
+  ASSERT_TRUE(started.ok()) << started;
   ASSERT_TRUE(cluster.WaitHealthy(3, absl::Seconds(20)));
   const Tensor input = testing::RandomImage(2, 5);
   const Tensor expected = testing::ReferenceOutput(cluster.cnn(), input);
@@ -238,10 +239,9 @@ TEST(FailoverTest, PipelineWorkerKilledForGoodHasItsStageReplaced) {
   ASSERT_TRUE(initial.ok());
   ASSERT_EQ(initial->workers_size(), 3);
   const std::string spare = initial->workers(2).address();
+  const std::vector<std::string> addresses = cluster.worker_addresses();
   const int victim_index = static_cast<int>(
-      std::find(cluster.worker_addresses().begin(), cluster.worker_addresses().end(),
-                initial->workers(0).address()) -
-      cluster.worker_addresses().begin());
+      std::find(addresses.begin(), addresses.end(), initial->workers(0).address()) - addresses.begin());
   ASSERT_LT(victim_index, 3);
   absl::StatusOr<status::WorkerStatus> idle = WorkerState(cluster, spare);
   ASSERT_TRUE(idle.ok());
@@ -328,14 +328,20 @@ TEST(FailoverTest, LinkCutInANetworkNamespace) {
   if (Shell(absl::StrCat(IpTool(), " netns list")) != 0) GTEST_SKIP() << "`ip netns` does not work here";
   NetnsLink link;
   ASSERT_TRUE(link.ok()) << "could not make the namespace and veth pair";
-  RealCluster cluster("failover_link", {link.ns_ip()});
-  ASSERT_GE(cluster.StartWorker(), 0);
-  ASSERT_GE(cluster.StartWorker(), 0);
-  const int remote = cluster.StartWorker(absl::StrCat(link.ns_ip(), ":0"), {IpTool(), "netns", "exec", link.ns()});
-  ASSERT_EQ(remote, 2);
-  const std::string victim = cluster.worker_addresses()[remote];
+  RealCluster cluster("failover_link", {.extra_hosts = {link.ns_ip()}});
+  ASSERT_TRUE(cluster.StartWorker().ok());
+  ASSERT_TRUE(cluster.StartWorker().ok());
+  const absl::StatusOr<int> remote = cluster.StartWorker(
+      {.listen = absl::StrCat(link.ns_ip(), ":0"), .prefix = {IpTool(), "netns", "exec", link.ns()}});
+  ASSERT_TRUE(remote.ok()) << remote.status();
+  ASSERT_EQ(*remote, 2);
+  const std::string victim = cluster.worker_address(*remote);
   ASSERT_EQ(victim.rfind(link.ns_ip(), 0), 0u) << victim;
-  cluster.StartCoordinator({"--health-interval-ms", "250", "--health-deadline-ms", "400"});
+  absl::Status started =
+      cluster.StartCoordinator({.flags = {"--health-interval-ms", "250", "--health-deadline-ms", "400"}});
+  ASSERT_TRUE(started.ok()) << started;
+  started = cluster.WaitReady();
+  ASSERT_TRUE(started.ok()) << started;
   ASSERT_TRUE(cluster.WaitHealthy(3, absl::Seconds(20)));
 
   Load load(&cluster, {"cnn_data"}, 4);
