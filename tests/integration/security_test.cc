@@ -18,13 +18,8 @@
 //     output, at --log-level debug, over every error path we can trigger
 //     (every test's processes are scanned the same way in TearDown).
 // Every wait is bounded; processes are killed when their fixture ends.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -49,7 +44,6 @@
 #include "client/process.h"
 #include "common/certificate_authority.h"
 #include "common/file_contents.h"
-#include "common/openssl_objects.h"
 #include "common/tls_credentials.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -66,12 +60,17 @@ namespace {
 
 namespace fs = std::filesystem;
 using client::Process;
-using ::testing::HasSubstr;
 using testing::Call;
 using testing::CallResult;
 using testing::CapturedOutput;
+using testing::CertificateFileSerial;
+using testing::CertificateSerial;
 using testing::FreshConnectionArguments;
+using testing::HandshakeWithVersion;
+using ::testing::HasSubstr;
+using testing::PollUntil;
 using testing::RealCluster;
+using testing::ReissueCertificate;
 
 constexpr char kServerLive[] = "/inference.GRPCInferenceService/ServerLive";
 constexpr char kModelInfer[] = "/inference.GRPCInferenceService/ModelInfer";
@@ -140,11 +139,6 @@ void ExpectDoubled(const inference::ModelInferResponse& response) {
   for (int i = 0; i < 4; ++i) EXPECT_EQ(got[i], 2 * in[i]) << i;
 }
 
-std::string SerialOfPem(const std::string& pem) {
-  absl::StatusOr<X509Ptr> certificate = ParseCertificatePem(pem, "certificate");
-  return certificate.ok() ? SerialNumberHex(certificate->get()) : "";
-}
-
 // The port of "HOST:PORT".
 int PortOf(const std::string& address) {
   int port = 0;
@@ -165,44 +159,6 @@ std::unique_ptr<grpc::ClientContext> Context(int seconds = 10) {
   auto context = std::make_unique<grpc::ClientContext>();
   context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
   return context;
-}
-
-// The same raw OpenSSL client as tests/common/tls_credentials_test.cc, limited
-// to one TLS version and presenting `cert`/`key`: whether the handshake with
-// 127.0.0.1:port completed.
-bool HandshakeWithVersion(const TlsFiles& files, int port, int version) {
-  using SslCtxPtr = std::unique_ptr<SSL_CTX, OpenSslDeleter<SSL_CTX_free>>;
-  using SslPtr = std::unique_ptr<SSL, OpenSslDeleter<SSL_free>>;
-  SslCtxPtr context(SSL_CTX_new(TLS_client_method()));
-  if (context == nullptr) return false;
-  SSL_CTX_set_security_level(context.get(), 0);  // let this client offer old versions at all
-  SSL_CTX_set_min_proto_version(context.get(), version);
-  SSL_CTX_set_max_proto_version(context.get(), version);
-  if (SSL_CTX_use_certificate_file(context.get(), files.cert.c_str(), SSL_FILETYPE_PEM) != 1 ||
-      SSL_CTX_use_PrivateKey_file(context.get(), files.key.c_str(), SSL_FILETYPE_PEM) != 1) {
-    ADD_FAILURE() << "cannot load the client certificate";
-    return false;
-  }
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
-  timeval timeout{.tv_sec = 5, .tv_usec = 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool completed = false;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
-    SslPtr ssl(SSL_new(context.get()));
-    SSL_set_fd(ssl.get(), fd);
-    const unsigned char alpn[] = {2, 'h', '2'};
-    SSL_set_alpn_protos(ssl.get(), alpn, sizeof(alpn));
-    completed = SSL_connect(ssl.get()) == 1;
-  }
-  ::close(fd);
-  ERR_clear_error();
-  return completed;
 }
 
 // The base64 lines of a PEM file's body.
@@ -364,23 +320,16 @@ TEST_F(SecurityTest, ExpiredClientCertificateIsRefused) {
   StartMutualTlsCluster();
   std::unique_ptr<CertificateAuthority> ca = ClusterCa();
   ASSERT_NE(ca, nullptr);
-  auto expired =
-      ca->IssueLeaf({.role = NodeRole::kClient,
-                     .validity = {.not_before_offset = -absl::Hours(48), .not_after_offset = -absl::Hours(1)}});
-  ASSERT_TRUE(expired.ok()) << expired.status();
+  const CertificateValidity expired{.not_before_offset = -absl::Hours(48), .not_after_offset = -absl::Hours(1)};
   const fs::path dir = cluster_dir() / "expired";
   fs::create_directories(dir);
   TlsFiles files{.ca = Files(NodeRole::kClient).ca, .cert = (dir / "client.pem").string(),
                  .key = (dir / "client.key").string()};
-  ASSERT_TRUE(WriteKeyAndCertificate(*expired, files.cert, files.key).ok());
+  ASSERT_NO_FATAL_FAILURE(ReissueCertificate(*ca, NodeRole::kClient, files, expired));
   grpc::Status status = Call(Channel(cluster_->address(), {.files = files}), kServerLive, "").status;
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
   // An expired coordinator certificate at a worker, likewise.
-  auto expired_coordinator = ca->IssueLeaf({.role = NodeRole::kCoordinator,
-                                            .validity = {.not_before_offset = -absl::Hours(48),
-                                                         .not_after_offset = -absl::Hours(1)}});
-  ASSERT_TRUE(expired_coordinator.ok());
-  ASSERT_TRUE(WriteKeyAndCertificate(*expired_coordinator, files.cert, files.key).ok());
+  ASSERT_NO_FATAL_FAILURE(ReissueCertificate(*ca, NodeRole::kCoordinator, files, expired));
   status = Call(Channel(cluster_->worker_address(0), {.files = files}), kWorkerStatus, "").status;
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
   // A current certificate of the same role and CA is accepted.
@@ -520,12 +469,8 @@ TEST_F(TokenModeTest, ChangedTokensFileTakesEffectWhileRunning) {
   // Within a few refresh intervals (1 s): the new token is accepted, the old
   // one refused, on the already open connection too.
   auto new_token = TokenChannel(kRotatedToken);
-  const absl::Time give_up = absl::Now() + absl::Seconds(10);
-  grpc::Status status = Infer(new_token, &response);
-  while (!status.ok() && absl::Now() < give_up) {
-    absl::SleepFor(absl::Milliseconds(200));
-    status = Infer(new_token, &response);
-  }
+  grpc::Status status;
+  PollUntil([&] { return (status = Infer(new_token, &response)).ok(); }, absl::Seconds(10), absl::Milliseconds(200));
   ASSERT_TRUE(status.ok()) << status.error_message();
   ExpectDoubled(response);
   status = Infer(old_token, &response);
@@ -671,19 +616,14 @@ class RotatingFiles {
   // A new key and certificate for node `name` from `ca`, replacing the files
   // (key first, each with an atomic rename).
   void IssueNode(const CertificateAuthority& ca, NodeRole role, const std::string& name) {
-    auto leaf = ca.IssueLeaf({.role = role});
-    ASSERT_TRUE(leaf.ok()) << leaf.status();
-    const TlsFiles files = Node(name);
-    ASSERT_TRUE(WriteKeyAndCertificate(*leaf, files.cert, files.key).ok());
+    ReissueCertificate(ca, role, Node(name));
   }
   void IssueClient(const CertificateAuthority& ca) {
     const std::string version = absl::StrCat("client.v", ++client_version_);
     fs::create_directories(dir_ / version);
-    auto leaf = ca.IssueLeaf({.role = NodeRole::kClient});
-    ASSERT_TRUE(leaf.ok()) << leaf.status();
-    ASSERT_TRUE(WriteKeyAndCertificate(*leaf, (dir_ / version / "client.pem").string(),
-                                       (dir_ / version / "client.key").string())
-                    .ok());
+    ASSERT_NO_FATAL_FAILURE(ReissueCertificate(
+        ca, NodeRole::kClient,
+        {.cert = (dir_ / version / "client.pem").string(), .key = (dir_ / version / "client.key").string()}));
     fs::remove(dir_ / "client.next");
     fs::create_directory_symlink(version, dir_ / "client.next");
     fs::rename(dir_ / "client.next", dir_ / "client");
@@ -698,7 +638,7 @@ class RotatingFiles {
   static std::vector<std::string> Flags(const TlsFiles& files) {
     return {"--ca", files.ca, "--cert", files.cert, "--key", files.key};
   }
-  std::string Serial(const std::string& name) const { return SerialOfPem(ReadFile(Node(name).cert)); }
+  std::string Serial(const std::string& name) const { return CertificateFileSerial(Node(name).cert); }
 
  private:
   const fs::path dir_;
@@ -725,7 +665,7 @@ class RotationTest : public SecurityTest {
         MakeChannel(address, {.files = files}, FreshConnectionArguments());
     if (!channel.ok()) return "";
     CallResult result = Call(*channel, method, "");
-    return result.status.ok() ? SerialOfPem(result.peer_certificate_pem) : "";
+    return result.status.ok() ? CertificateSerial(result.peer_certificate_pem) : "";
   }
 
   // Waits (at most 10 s) until new connections to the coordinator and both
@@ -734,14 +674,12 @@ class RotationTest : public SecurityTest {
     const std::string coordinator = files.Serial("coordinator");
     const std::string worker0 = files.Serial("worker0"), worker1 = files.Serial("worker1");
     std::string seen_coordinator, seen_worker0, seen_worker1;
-    const absl::Time give_up = absl::Now() + absl::Seconds(10);
-    while (absl::Now() < give_up) {
+    PollUntil([&] {
       seen_coordinator = ServedSerial(cluster_->address(), files.Client(), kServerLive);
       seen_worker0 = ServedSerial(cluster_->worker_address(0), files.Node("coordinator"), kWorkerStatus);
       seen_worker1 = ServedSerial(cluster_->worker_address(1), files.Node("coordinator"), kWorkerStatus);
-      if (seen_coordinator == coordinator && seen_worker0 == worker0 && seen_worker1 == worker1) break;
-      absl::SleepFor(absl::Milliseconds(250));
-    }
+      return seen_coordinator == coordinator && seen_worker0 == worker0 && seen_worker1 == worker1;
+    });
     EXPECT_EQ(seen_coordinator, coordinator);
     EXPECT_EQ(seen_worker0, worker0);
     EXPECT_EQ(seen_worker1, worker1);
@@ -792,9 +730,7 @@ TEST_F(RotationTest, CaRotatedThroughABundleUnderLoadWithoutAFailedRequest) {
   // A client certificate of the old CA, kept for the end.
   const TlsFiles old_client{.ca = trust, .cert = (dir / "old_client.pem").string(),
                             .key = (dir / "old_client.key").string()};
-  auto old_leaf = old_ca->IssueLeaf({.role = NodeRole::kClient});
-  ASSERT_TRUE(old_leaf.ok());
-  ASSERT_TRUE(WriteKeyAndCertificate(*old_leaf, old_client.cert, old_client.key).ok());
+  ASSERT_NO_FATAL_FAILURE(ReissueCertificate(*old_ca, NodeRole::kClient, old_client));
   StartRotatingCluster(files);
 
   RequestLoop load(cluster_->address(), files.Client());
@@ -826,15 +762,15 @@ TEST_F(RotationTest, CaRotatedThroughABundleUnderLoadWithoutAFailedRequest) {
   const absl::Status restarted = cluster_->RestartWorker(0);
   ASSERT_TRUE(restarted.ok()) << restarted;
   auto status_stub = status::ClusterStatus::NewStub(Channel(cluster_->address(), {.files = files.Client()}));
-  bool both_healthy = false;
-  const absl::Time give_up = absl::Now() + absl::Seconds(10);
-  while (!both_healthy && absl::Now() < give_up) {
-    absl::SleepFor(absl::Milliseconds(200));
-    status::GetStatusResponse snapshot;
-    if (!status_stub->GetStatus(Context().get(), {}, &snapshot).ok()) continue;
-    both_healthy = snapshot.workers_size() == 2;
-    for (const auto& worker : snapshot.workers()) both_healthy &= worker.healthy();
-  }
+  const bool both_healthy = PollUntil(
+      [&] {
+        status::GetStatusResponse snapshot;
+        if (!status_stub->GetStatus(Context().get(), {}, &snapshot).ok()) return false;
+        bool healthy = snapshot.workers_size() == 2;
+        for (const auto& worker : snapshot.workers()) healthy &= worker.healthy();
+        return healthy;
+      },
+      absl::Seconds(10), absl::Milliseconds(200));
   EXPECT_TRUE(both_healthy) << cluster_->coordinator_output();
   inference::ModelInferResponse response;
   grpc::Status status =
