@@ -16,7 +16,7 @@
 #include "client/kserve_request.h"
 #include "gtest/gtest.h"
 #include "tests/integration/real_cluster.h"
-#include "tests/worker/engine/model_builder.h"
+#include "tests/worker/engine/engine_test_util.h"
 
 // AddressSanitizer (GCC defines __SANITIZE_ADDRESS__, clang has the feature).
 #if defined(__SANITIZE_ADDRESS__)
@@ -33,6 +33,9 @@
 namespace tessera {
 namespace {
 
+using engine::testing::Attr;
+using engine::testing::ImportSimDomain;
+using engine::testing::kSimDomain;
 using engine::testing::ModelBuilder;
 using testing::RealCluster;
 
@@ -41,23 +44,13 @@ constexpr int kBound = 6;             // --max-queued-requests-per-model
 constexpr int kQueueSize = 3;         // slow_batched's max_queue_size
 constexpr int64_t kDelayUs = 1000000;  // per Delay call
 
-onnx::AttributeProto IntAttr(const std::string& name, int64_t v) {
-  onnx::AttributeProto a;
-  a.set_name(name);
-  a.set_type(onnx::AttributeProto::INT);
-  a.set_i(v);
-  return a;
-}
-
 // x FP32 [-1, kFeatures] -> Delay(kDelayUs) -> y (= x).
 std::string SlowModel() {
   ModelBuilder b(13);
-  auto* imp = b.proto().add_opset_import();
-  imp->set_domain("ai.tessera.sim");
-  imp->set_version(1);
+  ImportSimDomain(b);
   b.Input("x", onnx::TensorProto::FLOAT, {-1, kFeatures})
-      .Node("Delay", {"x"}, {"y"}, {IntAttr("microseconds", kDelayUs), IntAttr("microseconds_per_sample", 0)},
-            "delay", "ai.tessera.sim")
+      .Node("Delay", {"x"}, {"y"}, {Attr("microseconds", kDelayUs), Attr("microseconds_per_sample", int64_t{0})},
+            "delay", kSimDomain)
       .Output("y", {-1, kFeatures});
   return b.Bytes();
 }
