@@ -230,7 +230,7 @@ bool HugeAllocationsFail() {
 }
 
 TEST(BadModelTest, EveryBadModelIsRefusedClearlyAndOthersKeepServing) {
-  RealCluster cluster("bad_model_test", {.cnn_models = false});
+  RealCluster cluster("bad_model_test", {.cnn_models = false, .ops_endpoint = false});
   cluster.WriteModel("good", "max_batch_size: 4", Relu().Bytes());
   ASSERT_TRUE(
       cluster.Start(2, {.flags = {"--health-interval-ms", "200", "--measure-plans=false", "--max-message-mb", "4"}})
@@ -312,7 +312,7 @@ TEST(BadModelTest, EveryBadModelIsRefusedClearlyAndOthersKeepServing) {
 // the workers survive, and the model answers sane requests.
 TEST(BadModelTest, AbsurdSizeComputedAtRunTimeFailsTheRequestNotTheWorker) {
   if (!HugeAllocationsFail()) GTEST_SKIP() << "this machine could grant a 512 GiB allocation";
-  RealCluster cluster("bad_model_runtime_test", {.cnn_models = false});
+  RealCluster cluster("bad_model_runtime_test", {.cnn_models = false, .ops_endpoint = false});
   ModelBuilder b;
   // y = Expand(x, s + 1): the planner's trial run with s = 0 expands to
   // [1,1,4].

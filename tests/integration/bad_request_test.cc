@@ -523,7 +523,7 @@ std::vector<StreamCase> StreamCatalog() {
 class BadRequestTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    cluster_ = new RealCluster("bad_request_test", {.cnn_models = false});
+    cluster_ = new RealCluster("bad_request_test", {.cnn_models = false, .ops_endpoint = false});
     cluster_->WriteModel("two", "max_batch_size: 4 parallelism { strategy: DATA }", TwoModel());
     cluster_->WriteModel("bools", "max_batch_size: 4", BoolModel());
     cluster_->WriteModel("fixed", "max_batch_size: 0", ReluModel({2, 2}));

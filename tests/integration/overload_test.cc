@@ -136,7 +136,7 @@ Outcome Check(const std::vector<std::unique_ptr<Call>>& calls, const std::string
 }
 
 TEST(OverloadTest, FloodsAreRefusedAtOnceAdmittedAnsweredMemoryBounded) {
-  RealCluster cluster("overload_test", {.cnn_models = false});
+  RealCluster cluster("overload_test", {.cnn_models = false, .ops_endpoint = false});
   cluster.WriteModel("slow", "max_batch_size: 8 parallelism { strategy: DATA }", SlowModel());
   cluster.WriteModel("slow_batched",
                      absl::StrCat("max_batch_size: 8 dynamic_batching { max_queue_delay_microseconds: 100000 "

@@ -16,8 +16,8 @@
 //     2 replicas, micro-batches of 2). dir() is a fresh temp directory,
 //     removed with the object.
 //   - Every process gets "--certs dir()/certs --threads 1", the coordinator
-//     also its listen and ops-listen ports (127.0.0.1:0), the repository and
-//     every worker started so far; ServerOptions::flags come last, so they
+//     also its listen port and (unless ops_endpoint is false) ops port, both
+//     127.0.0.1:0, the repository and every worker started so far; ServerOptions::flags come last, so they
 //     can override (--ca/--cert/--key override --certs).
 //   - Each process's stdout and stderr are kept whole (output()), across a
 //     worker's restarts, for tests that scan them.
@@ -136,6 +136,10 @@ struct ServerOptions {
 struct RealClusterOptions {
   std::vector<std::string> extra_hosts;  // names the certificates carry besides localhost/127.0.0.1
   bool cnn_models = true;                // write cnn_data, cnn_pipeline2 and cnn_hybrid
+  // The coordinator's ops endpoint (--ops-listen; Metric() reads it). Off, a
+  // coordinator stopped with SIGTERM exits at once rather than after its
+  // HTTP server's drain.
+  bool ops_endpoint = true;
 };
 
 class RealCluster {
@@ -146,7 +150,8 @@ class RealCluster {
   using Options = RealClusterOptions;
 
   explicit RealCluster(const std::string& name, Options options = {})
-      : dir_(fs::temp_directory_path() / absl::StrCat("tessera_", name, "_", ::getpid())) {
+      : dir_(fs::temp_directory_path() / absl::StrCat("tessera_", name, "_", ::getpid())),
+        ops_endpoint_(options.ops_endpoint) {
     fs::remove_all(dir_);
     certs_ok_ = MakeClusterCertificates(certs(), options.extra_hosts);
     EXPECT_TRUE(certs_ok_.ok()) << certs_ok_;
@@ -199,13 +204,14 @@ class RealCluster {
   absl::Status StartCoordinator(const ServerOptions& options = {}) {
     if (!certs_ok_.ok()) return certs_ok_;
     std::vector<std::string> argv = options.prefix;
-    argv.insert(argv.end(), {Bin("tessera-coordinator"), "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0",
-                             "--model-repository", models().string(), "--workers",
-                             absl::StrJoin(worker_addresses(), ","), "--certs", certs(), "--threads", "1"});
+    argv.insert(argv.end(),
+                {Bin("tessera-coordinator"), "--listen", "127.0.0.1:0", "--model-repository", models().string(),
+                 "--workers", absl::StrJoin(worker_addresses(), ","), "--certs", certs(), "--threads", "1"});
+    if (ops_endpoint_) argv.insert(argv.end(), {"--ops-listen", "127.0.0.1:0"});
     argv.insert(argv.end(), options.flags.begin(), options.flags.end());
     coordinator_ = std::make_unique<Node>(Node{.argv = std::move(argv), .env = WithEnvironment(options.env)});
-    // The ops endpoint announces itself first.
-    absl::Status started = Spawn(*coordinator_, /*death_signal=*/SIGTERM, /*announce_lines=*/2);
+    // The ops endpoint announces itself too.
+    absl::Status started = Spawn(*coordinator_, /*death_signal=*/SIGTERM, /*announce_lines=*/ops_endpoint_ ? 2 : 1);
     if (!started.ok()) return started;
     std::shared_ptr<grpc::Channel> channel = NewChannel();
     if (channel == nullptr) return absl::InternalError("no channel to the coordinator");
@@ -466,6 +472,7 @@ class RealCluster {
   }
 
   const fs::path dir_;
+  const bool ops_endpoint_;
   absl::Status certs_ok_;
   std::string cnn_;
   std::vector<Node> workers_;

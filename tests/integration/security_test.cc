@@ -213,7 +213,8 @@ void ExpectNoSecrets(const std::string& output, const std::string& whose, const 
 class SecurityTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    cluster_ = std::make_unique<RealCluster>("security_test", RealCluster::Options{.cnn_models = false});
+    cluster_ = std::make_unique<RealCluster>("security_test",
+                                             RealCluster::Options{.cnn_models = false, .ops_endpoint = false});
     ASSERT_TRUE(MakeClusterCertificates((cluster_dir() / "other_ca").string(), {}).ok());
     cluster_->WriteModel("doubling", "max_batch_size: 8\nparallelism { strategy: DATA }", DoublingModel());
     // Not ONNX: holds the tensor pattern, which must not be logged either.
