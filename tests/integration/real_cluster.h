@@ -1,6 +1,7 @@
 // A cluster of real tessera-worker and tessera-coordinator processes on
 // loopback over mutual TLS, the one fixture of the integration tests that run
-// the binaries (chaos, failover, overload, bad_request, bad_model, security).
+// the binaries (chaos, failover, overload, bad_request, bad_model, security,
+// ops).
 //
 //   RealCluster cluster("overload_test", {.cnn_models = false});
 //   cluster.WriteModel("slow", config, bytes);         // before or after start
@@ -40,6 +41,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/algorithm/container.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
@@ -210,8 +212,7 @@ class RealCluster {
     if (ops_endpoint_) argv.insert(argv.end(), {"--ops-listen", "127.0.0.1:0"});
     argv.insert(argv.end(), options.flags.begin(), options.flags.end());
     coordinator_ = std::make_unique<Node>(Node{.argv = std::move(argv), .env = WithEnvironment(options.env)});
-    // The ops endpoint announces itself too.
-    absl::Status started = Spawn(*coordinator_, /*death_signal=*/SIGTERM, /*announce_lines=*/ops_endpoint_ ? 2 : 1);
+    absl::Status started = Spawn(*coordinator_, /*death_signal=*/SIGTERM);
     if (!started.ok()) return started;
     std::shared_ptr<grpc::Channel> channel = NewChannel();
     if (channel == nullptr) return absl::InternalError("no channel to the coordinator");
@@ -333,7 +334,7 @@ class RealCluster {
   // The coordinator's /metrics value of `name` (summed over label sets);
   // -1 when unreadable.
   double Metric(const std::string& name) const {
-    absl::StatusOr<HttpResponse> response = HttpGet(ops_address_, "/metrics");
+    absl::StatusOr<HttpResponse> response = HttpGet(ops_address(), "/metrics");
     if (!response.ok()) return -1;
     double sum = 0;
     bool found = false;
@@ -399,7 +400,9 @@ class RealCluster {
 
   // The coordinator's client port ("127.0.0.1:PORT"); its ops endpoint.
   const std::string& address() const { return coordinator_address_; }
-  const std::string& ops_address() const { return ops_address_; }
+  std::string ops_address() const { return coordinator_ == nullptr ? "" : coordinator_->ops_address; }
+  // A worker's ops endpoint, when it was given --ops-listen.
+  const std::string& worker_ops_address(int i) const { return workers_[i].ops_address; }
   std::vector<std::string> worker_addresses() const {
     std::vector<std::string> addresses;
     for (const Node& worker : workers_) addresses.push_back(worker.address);
@@ -418,7 +421,8 @@ class RealCluster {
     std::vector<std::string> argv;
     std::vector<std::string> env;  // whole; empty: this process's
     std::unique_ptr<client::Process> process;
-    std::string address;  // the first announced, i.e. the client port
+    std::string address;      // its gRPC port, announced as "listening on"
+    std::string ops_address;  // announced as "ops listening on" when given --ops-listen
     std::shared_ptr<CapturedOutput> output = std::make_shared<CapturedOutput>();
   };
 
@@ -431,11 +435,12 @@ class RealCluster {
     return env;
   }
 
-  // Spawns `node` and reads its `announce_lines` "... listening on HOST:PORT"
-  // lines (an "ops listening on" one sets ops_address_, the other the
-  // node's address, and the coordinator's address_ when it is the
-  // coordinator); the rest of its output goes to node.output.
-  absl::Status Spawn(Node& node, int death_signal, int announce_lines = 1) {
+  // Spawns `node` and reads its "... listening on HOST:PORT" lines: the
+  // gRPC one, and an "ops listening on" one when its argv has --ops-listen
+  // (they set node.address and node.ops_address); the rest of its output
+  // goes to node.output.
+  absl::Status Spawn(Node& node, int death_signal) {
+    const int announce_lines = 1 + static_cast<int>(absl::c_count(node.argv, "--ops-listen"));
     std::shared_ptr<CapturedOutput> output = node.output;
     absl::StatusOr<std::unique_ptr<client::Process>> process =
         client::Process::Spawn({.argv = node.argv,
@@ -452,7 +457,7 @@ class RealCluster {
       output->Append(*line);
       const std::string address = line->substr(line->rfind(' ') + 1);
       if (absl::StrContains(*line, "ops listening on ")) {
-        ops_address_ = address;
+        node.ops_address = address;
       } else {
         node.address = address;
       }
@@ -478,7 +483,6 @@ class RealCluster {
   std::vector<Node> workers_;
   std::unique_ptr<Node> coordinator_;
   std::string coordinator_address_;
-  std::string ops_address_;
   std::unique_ptr<Stub> stub_;
   std::unique_ptr<status::ClusterStatus::Stub> status_stub_;
 };
