@@ -1,14 +1,9 @@
 #include "common/tls_credentials.h"
 
-#include <arpa/inet.h>
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_certificate_verifier.h>
 #include <grpcpp/security/tls_credentials_options.h>
-#include <netinet/in.h>
-#include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 
 #include <iostream>
 #include <sstream>
@@ -19,7 +14,6 @@
 #include "common/certificate_authority.h"
 #include "common/file_contents.h"
 #include "common/logging.h"
-#include "common/openssl_objects.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/common/tls_test_cluster.h"
@@ -27,9 +21,12 @@
 namespace tessera {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::Call;
+using testing::CertificateFileSerial;
+using testing::CertificateSerial;
 using testing::ChannelAs;
+using testing::HandshakeWithVersion;
+using ::testing::HasSubstr;
 using testing::kHealthCheck;
 using testing::kServingResponse;
 using testing::ServerCredentialsAs;
@@ -37,17 +34,6 @@ using testing::TemporaryDirectory;
 using testing::TestServer;
 
 constexpr char kWorkerStatus[] = "/tessera.worker.Worker/Status";
-
-std::string SerialOf(const std::string& pem) {
-  absl::StatusOr<X509Ptr> certificate = ParseCertificatePem(pem, "peer certificate");
-  if (!certificate.ok()) return "";
-  return SerialNumberHex(certificate->get());
-}
-
-std::string FileSerial(const std::string& path) {
-  absl::StatusOr<std::string> pem = ReadFileToString(path);
-  return pem.ok() ? SerialOf(*pem) : "";
-}
 
 // Redirects std::cerr into a string for the lifetime of the object.
 // The log lines written while it lives (common/logging.h), in text form.
@@ -85,10 +71,8 @@ class TlsCredentialsTest : public ::testing::Test {
   // returns files presenting it (with the cluster CA as trust root).
   TlsFiles WriteLeaf(const CertificateAuthority& ca, NodeRole role, const std::string& name,
                      CertificateValidity validity = {}) {
-    absl::StatusOr<KeyAndCertificate> leaf = ca.IssueLeaf({.role = role, .validity = validity});
-    EXPECT_TRUE(leaf.ok()) << leaf.status();
     TlsFiles files{.ca = dir_.File("ca.pem"), .cert = dir_.File(name + ".pem"), .key = dir_.File(name + ".key")};
-    EXPECT_TRUE(WriteKeyAndCertificate(*leaf, files.cert, files.key).ok());
+    testing::ReissueCertificate(ca, role, files, validity);
     return files;
   }
 
@@ -123,7 +107,7 @@ TEST_F(TlsCredentialsTest, MutualTlsCallSucceedsAndShowsTheServerCertificate) {
   testing::CallResult echo = Call(channel, kWorkerStatus, "hello");
   ASSERT_TRUE(echo.status.ok()) << echo.status.error_message();
   EXPECT_EQ(echo.response, "hello");
-  EXPECT_EQ(SerialOf(echo.peer_certificate_pem), FileSerial(dir_.File("worker.pem")));
+  EXPECT_EQ(CertificateSerial(echo.peer_certificate_pem), CertificateFileSerial(dir_.File("worker.pem")));
 }
 
 TEST_F(TlsCredentialsTest, ServerNameIsCheckedAgainstTheCertificate) {
@@ -211,66 +195,27 @@ TEST_F(TlsCredentialsTest, ExpiredClientCertificateIsRefused) {
 TEST_F(TlsCredentialsTest, RotatedServerCertificateIsServedToNewConnections) {
   std::unique_ptr<TestServer> server = StartWorkerServer(/*refresh_interval_seconds=*/1);
   ASSERT_NE(server, nullptr);
-  const std::string old_serial = FileSerial(dir_.File("worker.pem"));
+  const std::string old_serial = CertificateFileSerial(dir_.File("worker.pem"));
   testing::CallResult before = Call(ChannelAs(dir(), NodeRole::kCoordinator, server->address()), kWorkerStatus);
   ASSERT_TRUE(before.status.ok()) << before.status.error_message();
-  EXPECT_EQ(SerialOf(before.peer_certificate_pem), old_serial);
+  EXPECT_EQ(CertificateSerial(before.peer_certificate_pem), old_serial);
 
   // A new worker certificate from the same CA replaces the files on disk.
   std::unique_ptr<CertificateAuthority> ca = ClusterCa();
   ASSERT_NE(ca, nullptr);
   WriteLeaf(*ca, NodeRole::kWorker, "worker");
-  const std::string new_serial = FileSerial(dir_.File("worker.pem"));
+  const std::string new_serial = CertificateFileSerial(dir_.File("worker.pem"));
   ASSERT_NE(new_serial, old_serial);
 
   // Within a few refresh intervals, a new connection sees the new certificate.
   std::string seen = old_serial;
-  const absl::Time give_up = absl::Now() + absl::Seconds(10);
-  while (seen != new_serial && absl::Now() < give_up) {
-    absl::SleepFor(absl::Milliseconds(250));
+  testing::PollUntil([&] {
     testing::CallResult after = Call(ChannelAs(dir(), NodeRole::kCoordinator, server->address()), kWorkerStatus);
-    ASSERT_TRUE(after.status.ok()) << after.status.error_message();
-    seen = SerialOf(after.peer_certificate_pem);
-  }
+    EXPECT_TRUE(after.status.ok()) << after.status.error_message();
+    seen = CertificateSerial(after.peer_certificate_pem);
+    return !after.status.ok() || seen == new_serial;
+  });
   EXPECT_EQ(seen, new_serial);
-}
-
-// A raw OpenSSL client limited to one TLS version, presenting the client
-// certificate: returns whether the handshake with the server completed.
-bool HandshakeWithVersion(const std::string& dir, int port, int version) {
-  using SslCtxPtr = std::unique_ptr<SSL_CTX, OpenSslDeleter<SSL_CTX_free>>;
-  using SslPtr = std::unique_ptr<SSL, OpenSslDeleter<SSL_free>>;
-  SslCtxPtr context(SSL_CTX_new(TLS_client_method()));
-  if (context == nullptr) return false;
-  SSL_CTX_set_security_level(context.get(), 0);  // let this client offer old versions at all
-  SSL_CTX_set_min_proto_version(context.get(), version);
-  SSL_CTX_set_max_proto_version(context.get(), version);
-  TlsFiles files = TlsFiles::InDirectory(dir, NodeRole::kClient);
-  if (SSL_CTX_use_certificate_file(context.get(), files.cert.c_str(), SSL_FILETYPE_PEM) != 1 ||
-      SSL_CTX_use_PrivateKey_file(context.get(), files.key.c_str(), SSL_FILETYPE_PEM) != 1) {
-    ADD_FAILURE() << "cannot load the client certificate";
-    return false;
-  }
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
-  timeval timeout{.tv_sec = 5, .tv_usec = 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool completed = false;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
-    SslPtr ssl(SSL_new(context.get()));
-    SSL_set_fd(ssl.get(), fd);
-    const unsigned char alpn[] = {2, 'h', '2'};
-    SSL_set_alpn_protos(ssl.get(), alpn, sizeof(alpn));
-    completed = SSL_connect(ssl.get()) == 1;
-  }
-  ::close(fd);
-  ERR_clear_error();
-  return completed;
 }
 
 TEST_F(TlsCredentialsTest, ServersRefuseTlsBelowVersion12) {
@@ -279,10 +224,11 @@ TEST_F(TlsCredentialsTest, ServersRefuseTlsBelowVersion12) {
   const std::string address = server->address();
   int port = 0;
   ASSERT_TRUE(absl::SimpleAtoi(address.substr(address.rfind(':') + 1), &port));
-  EXPECT_TRUE(HandshakeWithVersion(dir(), port, TLS1_2_VERSION));
-  EXPECT_TRUE(HandshakeWithVersion(dir(), port, TLS1_3_VERSION));
-  EXPECT_FALSE(HandshakeWithVersion(dir(), port, TLS1_1_VERSION));
-  EXPECT_FALSE(HandshakeWithVersion(dir(), port, TLS1_VERSION));
+  const TlsFiles client = TlsFiles::InDirectory(dir(), NodeRole::kClient);
+  EXPECT_TRUE(HandshakeWithVersion(client, port, TLS1_2_VERSION));
+  EXPECT_TRUE(HandshakeWithVersion(client, port, TLS1_3_VERSION));
+  EXPECT_FALSE(HandshakeWithVersion(client, port, TLS1_1_VERSION));
+  EXPECT_FALSE(HandshakeWithVersion(client, port, TLS1_VERSION));
 }
 
 TEST_F(TlsCredentialsTest, FilesAreValidatedUpFrontWithTheFileNamed) {

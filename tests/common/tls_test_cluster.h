@@ -1,15 +1,22 @@
 // Test support for the TLS and authorization tests: a cluster's certificate
 // files in a temporary directory, a real gRPC server on 127.0.0.1 (port picked
 // by the kernel) that answers any method path by echoing the request plus
-// grpc.health.v1, and a bounded unary call over a GenericStub. Nothing here
-// depends on Tessera's protos.
+// grpc.health.v1, a bounded unary call over a GenericStub, certificates
+// re-issued on disk under a running server (rotation) and a raw OpenSSL
+// client pinned to one TLS version. Nothing here depends on Tessera's protos.
 #pragma once
 
+#include <arpa/inet.h>
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/auth_context.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -25,7 +32,9 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/certificate_authority.h"
+#include "common/file_contents.h"
 #include "common/node_role.h"
+#include "common/openssl_objects.h"
 #include "common/tls_credentials.h"
 #include "gtest/gtest.h"
 
@@ -205,6 +214,80 @@ inline std::shared_ptr<grpc::ServerCredentials> ServerCredentialsAs(const std::s
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = MakeServerCredentials(options);
   EXPECT_TRUE(credentials.ok()) << credentials.status();
   return credentials.ok() ? *credentials : nullptr;
+}
+
+// The serial number (hex) of a PEM certificate; "" if it does not parse.
+inline std::string CertificateSerial(const std::string& pem) {
+  absl::StatusOr<X509Ptr> certificate = ParseCertificatePem(pem, "certificate");
+  return certificate.ok() ? SerialNumberHex(certificate->get()) : "";
+}
+
+// The serial number of the certificate in the PEM file `path`; "" if unreadable.
+inline std::string CertificateFileSerial(const std::string& path) {
+  absl::StatusOr<std::string> pem = ReadFileToString(path);
+  return pem.ok() ? CertificateSerial(*pem) : "";
+}
+
+// Re-issues a certificate on disk: a new key and certificate for `role` from
+// `ca` (with `validity`) replace files.key and files.cert (key first, each
+// with an atomic rename, as WriteKeyAndCertificate does), so a server
+// watching them rotates. Fails the test on error.
+inline void ReissueCertificate(const CertificateAuthority& ca, NodeRole role, const TlsFiles& files,
+                               CertificateValidity validity = {}) {
+  absl::StatusOr<KeyAndCertificate> leaf = ca.IssueLeaf({.role = role, .validity = validity});
+  ASSERT_TRUE(leaf.ok()) << leaf.status();
+  const absl::Status written = WriteKeyAndCertificate(*leaf, files.cert, files.key);
+  ASSERT_TRUE(written.ok()) << written;
+}
+
+// Calls `done` until it returns true, every `interval`, for `timeout` at
+// most (a rotation is seen within a few refresh intervals); whether it did.
+inline bool PollUntil(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(10),
+                      absl::Duration interval = absl::Milliseconds(250)) {
+  const absl::Time give_up = absl::Now() + timeout;
+  for (;;) {
+    if (done()) return true;
+    if (absl::Now() >= give_up) return false;
+    absl::SleepFor(interval);
+  }
+}
+
+// A raw OpenSSL client limited to one TLS `version` (TLS1_2_VERSION, ...),
+// presenting files.cert/files.key: whether the handshake with
+// 127.0.0.1:`port` completed (5 s socket timeouts).
+inline bool HandshakeWithVersion(const TlsFiles& files, int port, int version) {
+  using SslCtxPtr = std::unique_ptr<SSL_CTX, OpenSslDeleter<SSL_CTX_free>>;
+  using SslPtr = std::unique_ptr<SSL, OpenSslDeleter<SSL_free>>;
+  SslCtxPtr context(SSL_CTX_new(TLS_client_method()));
+  if (context == nullptr) return false;
+  SSL_CTX_set_security_level(context.get(), 0);  // let this client offer old versions at all
+  SSL_CTX_set_min_proto_version(context.get(), version);
+  SSL_CTX_set_max_proto_version(context.get(), version);
+  if (SSL_CTX_use_certificate_file(context.get(), files.cert.c_str(), SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_use_PrivateKey_file(context.get(), files.key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    ADD_FAILURE() << "cannot load the client certificate";
+    return false;
+  }
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  timeval timeout{.tv_sec = 5, .tv_usec = 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool completed = false;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
+    SslPtr ssl(SSL_new(context.get()));
+    SSL_set_fd(ssl.get(), fd);
+    const unsigned char alpn[] = {2, 'h', '2'};
+    SSL_set_alpn_protos(ssl.get(), alpn, sizeof(alpn));
+    completed = SSL_connect(ssl.get()) == 1;
+  }
+  ::close(fd);
+  ERR_clear_error();
+  return completed;
 }
 
 }  // namespace tessera::testing

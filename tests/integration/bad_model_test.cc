@@ -18,15 +18,15 @@
 #include "client/kserve_request.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/integration/limits_cluster.h"
+#include "tests/integration/real_cluster.h"
 #include "tests/worker/engine/model_builder.h"
 
 namespace tessera {
 namespace {
 
 using engine::testing::ModelBuilder;
-using testing::LimitsCluster;
 using ::testing::HasSubstr;
+using testing::RealCluster;
 
 constexpr int32_t kFloat = onnx::TensorProto::FLOAT;
 constexpr char kConfig[] = R"({"platform": "onnx", "max_batch_size": 4})";
@@ -191,24 +191,24 @@ std::vector<BadModel> Catalog() {
   return c;
 }
 
-grpc::Status LoadOverride(LimitsCluster::Stub* stub, const std::string& name, const std::string& config,
+grpc::Status LoadOverride(RealCluster::Stub* stub, const std::string& name, const std::string& config,
                           const std::string& bytes) {
   inference::RepositoryModelLoadRequest request;
   request.set_model_name(name);
   (*request.mutable_parameters())["config"].set_string_param(config);
   (*request.mutable_parameters())["file:1/model.onnx"].set_bytes_param(bytes);
   inference::RepositoryModelLoadResponse response;
-  return stub->RepositoryModelLoad(LimitsCluster::Context(60).get(), request, &response);
+  return stub->RepositoryModelLoad(RealCluster::Context(60).get(), request, &response);
 }
 
 // "good" (Relu, from the repository directory) answers correctly.
-void ExpectGoodAnswers(LimitsCluster::Stub* stub, const std::string& model = "good") {
+void ExpectGoodAnswers(RealCluster::Stub* stub, const std::string& model = "good") {
   inference::ModelInferRequest r;
   r.set_model_name(model);
   client::AddInferInput("x", Tensor::FromVector<float>({2, 4}, {-1, 2, -3, 4, 5, -6, 7, -8}),
                         client::InferContents::kRaw, &r);
   inference::ModelInferResponse response;
-  grpc::Status st = stub->ModelInfer(LimitsCluster::Context().get(), r, &response);
+  grpc::Status st = stub->ModelInfer(RealCluster::Context().get(), r, &response);
   ASSERT_TRUE(st.ok()) << model << ": " << st.error_message();
   const float expected[8] = {0, 2, 0, 4, 5, 0, 7, 0};
   ASSERT_EQ(response.raw_output_contents(0).size(), sizeof(expected));
@@ -230,9 +230,11 @@ bool HugeAllocationsFail() {
 }
 
 TEST(BadModelTest, EveryBadModelIsRefusedClearlyAndOthersKeepServing) {
-  LimitsCluster cluster("bad_model_test");
+  RealCluster cluster("bad_model_test", {.cnn_models = false, .ops_endpoint = false});
   cluster.WriteModel("good", "max_batch_size: 4", Relu().Bytes());
-  ASSERT_TRUE(cluster.Start(2, {"--max-message-mb", "4"}).ok());
+  ASSERT_TRUE(
+      cluster.Start(2, {.flags = {"--health-interval-ms", "200", "--measure-plans=false", "--max-message-mb", "4"}})
+          .ok());
   auto admin = cluster.NewStub();
   auto client = cluster.NewStub();
   ExpectGoodAnswers(client.get());
@@ -256,7 +258,7 @@ TEST(BadModelTest, EveryBadModelIsRefusedClearlyAndOthersKeepServing) {
     inference::ModelReadyRequest ready_request;
     ready_request.set_name(bad.name);
     inference::ModelReadyResponse ready;
-    const grpc::Status ready_status = client->ModelReady(LimitsCluster::Context().get(), ready_request, &ready);
+    const grpc::Status ready_status = client->ModelReady(RealCluster::Context().get(), ready_request, &ready);
     EXPECT_TRUE(!ready_status.ok() || !ready.ready());
     ExpectGoodAnswers(client.get());
     ASSERT_TRUE(cluster.AllAlive()) << bad.name << "\n" << cluster.coordinator().StderrTail();
@@ -271,19 +273,19 @@ TEST(BadModelTest, EveryBadModelIsRefusedClearlyAndOthersKeepServing) {
 
   // Through the repository directory: garbage and a cyclic model written
   // there, then loaded without parameters.
-  LimitsCluster::WriteFile(cluster.models() / "dir_garbage" / "config.pbtxt", "platform: \"onnx\"\n");
-  LimitsCluster::WriteFile(cluster.models() / "dir_garbage" / "1" / "model.onnx", "\x08\x07garbage");
+  testing::WriteWholeFile(cluster.models() / "dir_garbage" / "config.pbtxt", "platform: \"onnx\"\n");
+  testing::WriteWholeFile(cluster.models() / "dir_garbage" / "1" / "model.onnx", "\x08\x07garbage");
   inference::RepositoryModelLoadRequest load;
   load.set_model_name("dir_garbage");
   inference::RepositoryModelLoadResponse loaded;
-  st = admin->RepositoryModelLoad(LimitsCluster::Context(60).get(), load, &loaded);
+  st = admin->RepositoryModelLoad(RealCluster::Context(60).get(), load, &loaded);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
   EXPECT_THAT(st.error_message(), HasSubstr("model 'dir_garbage' version 1"));
   // An absent model file.
-  LimitsCluster::WriteFile(cluster.models() / "dir_nofile" / "config.pbtxt", "platform: \"onnx\"\n");
+  testing::WriteWholeFile(cluster.models() / "dir_nofile" / "config.pbtxt", "platform: \"onnx\"\n");
   std::filesystem::create_directories(cluster.models() / "dir_nofile" / "1");
   load.set_model_name("dir_nofile");
-  st = admin->RepositoryModelLoad(LimitsCluster::Context(60).get(), load, &loaded);
+  st = admin->RepositoryModelLoad(RealCluster::Context(60).get(), load, &loaded);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND) << st.error_message();
   EXPECT_THAT(st.error_message(), HasSubstr("does not exist"));
 
@@ -298,7 +300,7 @@ TEST(BadModelTest, EveryBadModelIsRefusedClearlyAndOthersKeepServing) {
   inference::RepositoryModelUnloadRequest unload;
   unload.set_model_name("sent");
   inference::RepositoryModelUnloadResponse unloaded;
-  st = admin->RepositoryModelUnload(LimitsCluster::Context().get(), unload, &unloaded);
+  st = admin->RepositoryModelUnload(RealCluster::Context().get(), unload, &unloaded);
   EXPECT_TRUE(st.ok()) << st.error_message();
 
   ExpectGoodAnswers(client.get());
@@ -310,7 +312,7 @@ TEST(BadModelTest, EveryBadModelIsRefusedClearlyAndOthersKeepServing) {
 // the workers survive, and the model answers sane requests.
 TEST(BadModelTest, AbsurdSizeComputedAtRunTimeFailsTheRequestNotTheWorker) {
   if (!HugeAllocationsFail()) GTEST_SKIP() << "this machine could grant a 512 GiB allocation";
-  LimitsCluster cluster("bad_model_runtime_test");
+  RealCluster cluster("bad_model_runtime_test", {.cnn_models = false, .ops_endpoint = false});
   ModelBuilder b;
   // y = Expand(x, s + 1): the planner's trial run with s = 0 expands to
   // [1,1,4].
@@ -321,7 +323,7 @@ TEST(BadModelTest, AbsurdSizeComputedAtRunTimeFailsTheRequestNotTheWorker) {
       .Node("Expand", {"x", "shape"}, {"y"}, {}, "expand")
       .Output("y", {-1, -1, -1});
   cluster.WriteModel("expand", "max_batch_size: 0", b.Bytes());
-  const absl::Status started = cluster.Start(1);
+  const absl::Status started = cluster.Start(1, {.flags = {"--health-interval-ms", "200", "--measure-plans=false"}});
   ASSERT_TRUE(started.ok()) << started;
   auto stub = cluster.NewStub();
   auto infer = [&](std::vector<int64_t> shape, inference::ModelInferResponse* response) {
@@ -329,7 +331,7 @@ TEST(BadModelTest, AbsurdSizeComputedAtRunTimeFailsTheRequestNotTheWorker) {
     r.set_model_name("expand");
     client::AddInferInput("x", Tensor::FromVector<float>({1, 4}, {1, 2, 3, 4}), client::InferContents::kRaw, &r);
     client::AddInferInput("s", Tensor::FromVector<int64_t>({3}, shape), client::InferContents::kRaw, &r);
-    return stub->ModelInfer(LimitsCluster::Context().get(), r, response);
+    return stub->ModelInfer(RealCluster::Context().get(), r, response);
   };
   inference::ModelInferResponse response;
   grpc::Status st = infer({(int64_t{1} << 17) - 1, (int64_t{1} << 18) - 1, 3}, &response);

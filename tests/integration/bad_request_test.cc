@@ -21,10 +21,10 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "client/kserve_request.h"
-#include "grpcpp/generic/generic_stub.h"
 #include "gmock/gmock.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
-#include "tests/integration/limits_cluster.h"
+#include "tests/integration/real_cluster.h"
 #include "tests/worker/engine/model_builder.h"
 
 namespace tessera {
@@ -32,7 +32,7 @@ namespace {
 
 using client::InferContents;
 using engine::testing::ModelBuilder;
-using testing::LimitsCluster;
+using testing::RealCluster;
 using Request = inference::ModelInferRequest;
 using ::testing::HasSubstr;
 
@@ -101,7 +101,7 @@ void ExpectTwoAnswer(const inference::ModelInferResponse& response) {
 struct Case {
   std::string name;
   // Sends the bad request on `stub`.
-  std::function<grpc::Status(LimitsCluster::Stub* stub)> send;
+  std::function<grpc::Status(RealCluster::Stub* stub)> send;
   grpc::StatusCode code;
   std::string message;  // expected in the status message
 };
@@ -110,11 +110,11 @@ struct Case {
 Case Infer(std::string name, InferContents base, std::function<void(Request*)> mutate, grpc::StatusCode code,
            std::string message) {
   return Case{std::move(name),
-              [base, mutate](LimitsCluster::Stub* stub) {
+              [base, mutate](RealCluster::Stub* stub) {
                 Request r = TwoRequest(base);
                 mutate(&r);
                 inference::ModelInferResponse response;
-                return stub->ModelInfer(LimitsCluster::Context().get(), r, &response);
+                return stub->ModelInfer(RealCluster::Context().get(), r, &response);
               },
               code, std::move(message)};
 }
@@ -390,102 +390,102 @@ std::vector<Case> Catalog() {
                     [](Request* r) { (*r->mutable_parameters())["shared_memory_byte_size"].set_int64_param(64); },
                     kUnimplemented, "shared memory"));
   c.push_back(Case{"timeout parameter of 1 us: the deadline passes",
-                   [](LimitsCluster::Stub* stub) {
+                   [](RealCluster::Stub* stub) {
                      Request r = TwoRequest(kRaw);
                      (*r.mutable_parameters())["timeout"].set_int64_param(1);
                      inference::ModelInferResponse response;
-                     return stub->ModelInfer(LimitsCluster::Context().get(), r, &response);
+                     return stub->ModelInfer(RealCluster::Context().get(), r, &response);
                    },
                    grpc::StatusCode::DEADLINE_EXCEEDED, ""});
   // --- the other RPCs ---
   c.push_back(Case{"ModelMetadata of an unknown model",
-                   [](LimitsCluster::Stub* stub) {
+                   [](RealCluster::Stub* stub) {
                      inference::ModelMetadataRequest request;
                      request.set_name("ghost");
                      inference::ModelMetadataResponse response;
-                     return stub->ModelMetadata(LimitsCluster::Context().get(), request, &response);
+                     return stub->ModelMetadata(RealCluster::Context().get(), request, &response);
                    },
                    kNotFound, "'ghost'"});
   c.push_back(Case{"ModelMetadata of an unknown version",
-                   [](LimitsCluster::Stub* stub) {
+                   [](RealCluster::Stub* stub) {
                      inference::ModelMetadataRequest request;
                      request.set_name("two");
                      request.set_version("99");
                      inference::ModelMetadataResponse response;
-                     return stub->ModelMetadata(LimitsCluster::Context().get(), request, &response);
+                     return stub->ModelMetadata(RealCluster::Context().get(), request, &response);
                    },
                    kNotFound, "99"});
   c.push_back(Case{"ModelReady of an unknown model",
-                   [](LimitsCluster::Stub* stub) {
+                   [](RealCluster::Stub* stub) {
                      inference::ModelReadyRequest request;
                      request.set_name("ghost");
                      inference::ModelReadyResponse response;
-                     return stub->ModelReady(LimitsCluster::Context().get(), request, &response);
+                     return stub->ModelReady(RealCluster::Context().get(), request, &response);
                    },
                    kNotFound, "'ghost'"});
   c.push_back(Case{"ModelReady without a model name",
-                   [](LimitsCluster::Stub* stub) {
+                   [](RealCluster::Stub* stub) {
                      inference::ModelReadyResponse response;
-                     return stub->ModelReady(LimitsCluster::Context().get(), {}, &response);
+                     return stub->ModelReady(RealCluster::Context().get(), {}, &response);
                    },
                    kInvalid, "ModelReady names no model"});
   c.push_back(Case{"ModelReady of a version the policy does not serve",
-                   [](LimitsCluster::Stub* stub) {
+                   [](RealCluster::Stub* stub) {
                      inference::ModelReadyRequest request;
                      request.set_name("versioned");
                      request.set_version("1");
                      inference::ModelReadyResponse response;
-                     return stub->ModelReady(LimitsCluster::Context().get(), request, &response);
+                     return stub->ModelReady(RealCluster::Context().get(), request, &response);
                    },
                    kNotFound, "1"});
   c.push_back(Case{"ModelConfig with a version that is not a number",
-                   [](LimitsCluster::Stub* stub) {
+                   [](RealCluster::Stub* stub) {
                      inference::ModelConfigRequest request;
                      request.set_name("two");
                      request.set_version("v1");
                      inference::ModelConfigResponse response;
-                     return stub->ModelConfig(LimitsCluster::Context().get(), request, &response);
+                     return stub->ModelConfig(RealCluster::Context().get(), request, &response);
                    },
                    kInvalid, "'v1'"});
   c.push_back(Case{"ModelStatistics of an unknown model",
-                   [](LimitsCluster::Stub* stub) {
+                   [](RealCluster::Stub* stub) {
                      inference::ModelStatisticsRequest request;
                      request.set_name("ghost");
                      inference::ModelStatisticsResponse response;
-                     return stub->ModelStatistics(LimitsCluster::Context().get(), request, &response);
+                     return stub->ModelStatistics(RealCluster::Context().get(), request, &response);
                    },
                    kNotFound, "'ghost'"});
   c.push_back(Case{"ModelStatistics with a version that is not a number",
-                   [](LimitsCluster::Stub* stub) {
+                   [](RealCluster::Stub* stub) {
                      inference::ModelStatisticsRequest request;
                      request.set_name("two");
                      request.set_version("x");
                      inference::ModelStatisticsResponse response;
-                     return stub->ModelStatistics(LimitsCluster::Context().get(), request, &response);
+                     return stub->ModelStatistics(RealCluster::Context().get(), request, &response);
                    },
                    kInvalid, "'x' is not a number"});
   c.push_back(Case{"RepositoryModelLoad of a path outside the repository",
-                   [](LimitsCluster::Stub* stub) {
+                   [](RealCluster::Stub* stub) {
                      inference::RepositoryModelLoadRequest request;
                      request.set_model_name("../two");
                      inference::RepositoryModelLoadResponse response;
-                     return stub->RepositoryModelLoad(LimitsCluster::Context().get(), request, &response);
+                     return stub->RepositoryModelLoad(RealCluster::Context().get(), request, &response);
                    },
                    kInvalid, "../two"});
   c.push_back(Case{"RepositoryModelLoad of a model not in the repository",
-                   [](LimitsCluster::Stub* stub) {
+                   [](RealCluster::Stub* stub) {
                      inference::RepositoryModelLoadRequest request;
                      request.set_model_name("ghost");
                      inference::RepositoryModelLoadResponse response;
-                     return stub->RepositoryModelLoad(LimitsCluster::Context().get(), request, &response);
+                     return stub->RepositoryModelLoad(RealCluster::Context().get(), request, &response);
                    },
                    kNotFound, "ghost"});
   c.push_back(Case{"RepositoryModelUnload of an unknown model",
-                   [](LimitsCluster::Stub* stub) {
+                   [](RealCluster::Stub* stub) {
                      inference::RepositoryModelUnloadRequest request;
                      request.set_model_name("ghost");
                      inference::RepositoryModelUnloadResponse response;
-                     return stub->RepositoryModelUnload(LimitsCluster::Context().get(), request, &response);
+                     return stub->RepositoryModelUnload(RealCluster::Context().get(), request, &response);
                    },
                    kNotFound, "ghost"});
   return c;
@@ -523,7 +523,7 @@ std::vector<StreamCase> StreamCatalog() {
 class BadRequestTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    cluster_ = new LimitsCluster("bad_request_test");
+    cluster_ = new RealCluster("bad_request_test", {.cnn_models = false, .ops_endpoint = false});
     cluster_->WriteModel("two", "max_batch_size: 4 parallelism { strategy: DATA }", TwoModel());
     cluster_->WriteModel("bools", "max_batch_size: 4", BoolModel());
     cluster_->WriteModel("fixed", "max_batch_size: 0", ReluModel({2, 2}));
@@ -531,8 +531,8 @@ class BadRequestTest : public ::testing::Test {
     const std::string versioned = ReluModel({2, 2});
     cluster_->WriteModel("versioned", "max_batch_size: 0 version_policy { specific { versions: 2 } }", versioned, 1);
     cluster_->WriteModel("versioned", "max_batch_size: 0 version_policy { specific { versions: 2 } }", versioned, 2);
-    start_ = new absl::Status(
-        cluster_->Start(2, {"--max-message-mb", "2", "--max-request-tensor-mb", "1"}));
+    start_ = new absl::Status(cluster_->Start(2, {.flags = {"--health-interval-ms", "200", "--measure-plans=false",
+                                                            "--max-message-mb", "2", "--max-request-tensor-mb", "1"}}));
   }
   static void TearDownTestSuite() {
     delete cluster_;
@@ -541,19 +541,19 @@ class BadRequestTest : public ::testing::Test {
   void SetUp() override { ASSERT_TRUE(start_->ok()) << *start_; }
 
   // A good request on `stub`, answered correctly.
-  static void ExpectGoodAnswer(LimitsCluster::Stub* stub, InferContents contents) {
+  static void ExpectGoodAnswer(RealCluster::Stub* stub, InferContents contents) {
     inference::ModelInferResponse response;
-    grpc::Status st = stub->ModelInfer(LimitsCluster::Context().get(), TwoRequest(contents), &response);
+    grpc::Status st = stub->ModelInfer(RealCluster::Context().get(), TwoRequest(contents), &response);
     ASSERT_TRUE(st.ok()) << st.error_message();
     EXPECT_EQ(response.id(), "good");
     ExpectTwoAnswer(response);
   }
 
-  static LimitsCluster* cluster_;
+  static RealCluster* cluster_;
   static absl::Status* start_;
 };
 
-LimitsCluster* BadRequestTest::cluster_ = nullptr;
+RealCluster* BadRequestTest::cluster_ = nullptr;
 absl::Status* BadRequestTest::start_ = nullptr;
 
 TEST_F(BadRequestTest, EveryBadRequestIsRefusedClearlyAndOthersAreStillServed) {
@@ -586,7 +586,7 @@ TEST_F(BadRequestTest, EveryBadRequestIsRefusedClearlyAndOthersAreStillServed) {
 TEST_F(BadRequestTest, BadRequestsInAStreamGetErrorMessagesAndTheStreamGoesOn) {
   auto stub = cluster_->NewStub();
   auto good = cluster_->NewStub();
-  auto context = LimitsCluster::Context();
+  auto context = RealCluster::Context();
   auto stream = stub->ModelStreamInfer(context.get());
   const std::vector<StreamCase> cases = StreamCatalog();
   // good-0, bad-0, good-1, bad-1, ..., good-N
@@ -635,7 +635,7 @@ TEST_F(BadRequestTest, ValidEdgeCasesAreAnswered) {
     Request r;
     ReluRequest(&r, "dyn", shape);
     inference::ModelInferResponse response;
-    grpc::Status st = stub->ModelInfer(LimitsCluster::Context().get(), r, &response);
+    grpc::Status st = stub->ModelInfer(RealCluster::Context().get(), r, &response);
     ASSERT_TRUE(st.ok()) << st.error_message();
     ASSERT_EQ(response.outputs_size(), 1);
     EXPECT_EQ(Shape(response.outputs(0).shape().begin(), response.outputs(0).shape().end()), shape);
@@ -648,7 +648,7 @@ TEST_F(BadRequestTest, ValidEdgeCasesAreAnswered) {
   client::AddInferInput("k", Tensor::FromVector<int64_t>({4, 2}, std::vector<int64_t>(8, 7)), kRaw, &r);
   r.add_outputs()->set_name("z");
   inference::ModelInferResponse response;
-  grpc::Status st = stub->ModelInfer(LimitsCluster::Context().get(), r, &response);
+  grpc::Status st = stub->ModelInfer(RealCluster::Context().get(), r, &response);
   ASSERT_TRUE(st.ok()) << st.error_message();
   EXPECT_EQ(response.id(), r.id());
   ASSERT_EQ(response.outputs_size(), 1);

@@ -50,8 +50,8 @@ struct Counts {
 
 void RunChaos(const std::string& model, int workers) {
   RealCluster cluster(absl::StrCat("chaos_", model));
-  for (int i = 0; i < workers; ++i) ASSERT_GE(cluster.StartWorker(), 0);
-  cluster.StartCoordinator({"--health-interval-ms", "250"});
+  const absl::Status started = cluster.Start(workers, {.flags = {"--health-interval-ms", "250"}});
+  ASSERT_TRUE(started.ok()) << started;
   ASSERT_TRUE(cluster.WaitHealthy(workers, absl::Seconds(20)));
 
   // Inputs of 1 to 4 samples and their answers from the engine in-process.
@@ -112,9 +112,10 @@ void RunChaos(const std::string& model, int workers) {
     cluster.KillWorker(victim);
     ++kills;
     std::printf("[chaos] %s: killed worker %d (%s)\n", absl::FormatDuration(absl::Now() - start).c_str(), victim,
-                cluster.worker_addresses()[victim].c_str());
+                cluster.worker_address(victim).c_str());
     absl::SleepFor(absl::Seconds(2));
-    cluster.RestartWorker(victim);
+    const absl::Status restarted_status = cluster.RestartWorker(victim);
+    EXPECT_TRUE(restarted_status.ok()) << restarted_status;
     ++restarted[victim];
     std::printf("[chaos] %s: restarted worker %d\n", absl::FormatDuration(absl::Now() - start).c_str(), victim);
     std::fflush(stdout);

@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -132,68 +133,99 @@ Summary Summarize(const std::vector<Load::Request>& requests, absl::Time from, a
   return s;
 }
 
-TEST(FailoverTest, StoppedWorkerIsRoutedAroundAndReadmittedAfterSigcont) {
-  RealCluster cluster("failover_stop");
-  for (int i = 0; i < 3; ++i) ASSERT_GE(cluster.StartWorker(), 0);
-  cluster.StartCoordinator({"--health-interval-ms", "250", "--health-deadline-ms", "400"});
-  ASSERT_TRUE(cluster.WaitHealthy(3, absl::Seconds(20)));
-  // The first worker by address runs DATA shards and stage 1 of the
-  // pipeline (placement goes by address).
-  absl::StatusOr<status::GetStatusResponse> initial = cluster.ClusterStatus();
-  ASSERT_TRUE(initial.ok());
-  const std::string victim = initial->workers(0).address();
-  const int victim_index = static_cast<int>(
-      std::find(cluster.worker_addresses().begin(), cluster.worker_addresses().end(), victim) -
-      cluster.worker_addresses().begin());
-  ASSERT_LT(victim_index, 3);
-  Load load(&cluster, {"cnn_data", "cnn_pipeline2"}, 4);
+// What a worker's disruption under load showed (LoadThroughDisruption).
+struct Disruption {
+  Summary requests;  // max_during: of the requests started in the disruption's first second
+  absl::Duration detected = absl::InfiniteDuration();  // until the coordinator marked the worker unhealthy
+  absl::Duration back = absl::InfiniteDuration();      // from the restore until every worker was healthy
+  uint64_t executes_before = 0;                        // the worker's executes once back
+  uint64_t executes_after = 0;                         // and 2 s later
+  std::string errors;                                  // the first failed requests
+};
+
+// Steady load of `models` (4 clients); after 2 s `disrupt()` is applied to
+// the worker at `victim`, 3 s after that `restore()`; then waits (at most
+// `readmit_timeout`) until all `workers` are healthy again and lets the load
+// run 2 s more. Fatal failures (call it in ASSERT_NO_FATAL_FAILURE): the
+// disruption or restore failed, the workers did not come back, or the
+// coordinator does not know `victim`.
+void LoadThroughDisruption(RealCluster& cluster, const std::vector<std::string>& models, const std::string& victim,
+                           int workers, const std::function<void()>& disrupt, const std::function<void()>& restore,
+                           absl::Duration readmit_timeout, Disruption* out) {
+  Load load(&cluster, models, 4);
   absl::SleepFor(absl::Seconds(2));
-  const absl::Time stopped = absl::Now();
-  cluster.SignalWorker(victim_index, SIGSTOP);
-  const absl::Duration detected = TimeToUnhealthy(cluster, victim, stopped);
-  absl::SleepFor(stopped + absl::Seconds(3) - absl::Now());
-  const absl::Time resumed = absl::Now();
-  cluster.SignalWorker(victim_index, SIGCONT);
-  ASSERT_TRUE(cluster.WaitHealthy(3, absl::Seconds(10)));
-  const absl::Duration readmitted = absl::Now() - resumed;
+  const absl::Time disrupted = absl::Now();
+  disrupt();
+  if (::testing::Test::HasFatalFailure()) return;
+  out->detected = TimeToUnhealthy(cluster, victim, disrupted);
+  absl::SleepFor(disrupted + absl::Seconds(3) - absl::Now());
+  restore();
+  if (::testing::Test::HasFatalFailure()) return;
+  const absl::Time restored = absl::Now();
+  ASSERT_TRUE(cluster.WaitHealthy(workers, readmit_timeout));
+  out->back = absl::Now() - restored;
   absl::StatusOr<status::WorkerStatus> before = WorkerState(cluster, victim);
   ASSERT_TRUE(before.ok());
   absl::SleepFor(absl::Seconds(2));
   load.Stop();
   absl::StatusOr<status::WorkerStatus> after = WorkerState(cluster, victim);
   ASSERT_TRUE(after.ok());
+  out->requests = Summarize(load.requests(), disrupted, disrupted + absl::Seconds(1));
+  out->executes_before = before->executes_total();
+  out->executes_after = after->executes_total();
+  out->errors = load.errors();
+}
 
-  const Summary s = Summarize(load.requests(), stopped, stopped + absl::Seconds(1));
-  std::printf("[failover] SIGSTOP: %d requests, %d failed; detected after %s, re-admitted %s after SIGCONT; "
-              "max latency before the stop %s, of requests started in its first second %s; worker executes "
-              "%llu -> %llu after re-admission\n",
-              s.total, s.failed, absl::FormatDuration(detected).c_str(), absl::FormatDuration(readmitted).c_str(),
-              absl::FormatDuration(s.max_before).c_str(), absl::FormatDuration(s.max_during).c_str(),
-              static_cast<unsigned long long>(before->executes_total()),
-              static_cast<unsigned long long>(after->executes_total()));
+TEST(FailoverTest, StoppedWorkerIsRoutedAroundAndReadmittedAfterSigcont) {
+  RealCluster cluster("failover_stop");
+  const absl::Status started =
+      cluster.Start(3, {.flags = {"--health-interval-ms", "250", "--health-deadline-ms", "400"}});
+  ASSERT_TRUE(started.ok()) << started;
+  ASSERT_TRUE(cluster.WaitHealthy(3, absl::Seconds(20)));
+  // The first worker by address runs DATA shards and stage 1 of the
+  // pipeline (placement goes by address).
+  absl::StatusOr<status::GetStatusResponse> initial = cluster.ClusterStatus();
+  ASSERT_TRUE(initial.ok());
+  const std::string victim = initial->workers(0).address();
+  const std::vector<std::string> addresses = cluster.worker_addresses();
+  const int victim_index = static_cast<int>(std::find(addresses.begin(), addresses.end(), victim) - addresses.begin());
+  ASSERT_LT(victim_index, 3);
+  Disruption d;
+  ASSERT_NO_FATAL_FAILURE(LoadThroughDisruption(
+      cluster, {"cnn_data", "cnn_pipeline2"}, victim, 3, [&] { cluster.SignalWorker(victim_index, SIGSTOP); },
+      [&] { cluster.SignalWorker(victim_index, SIGCONT); }, absl::Seconds(10), &d));
+  const Summary& s = d.requests;
+  std::printf(
+      "[failover] SIGSTOP: %d requests, %d failed; detected after %s, re-admitted %s after SIGCONT; "
+      "max latency before the stop %s, of requests started in its first second %s; worker executes "
+      "%llu -> %llu after re-admission\n",
+      s.total, s.failed, absl::FormatDuration(d.detected).c_str(), absl::FormatDuration(d.back).c_str(),
+      absl::FormatDuration(s.max_before).c_str(), absl::FormatDuration(s.max_during).c_str(),
+      static_cast<unsigned long long>(d.executes_before), static_cast<unsigned long long>(d.executes_after));
   std::fflush(stdout);
-  EXPECT_EQ(s.failed, 0) << load.errors();
+  EXPECT_EQ(s.failed, 0) << d.errors;
   EXPECT_GT(s.total, 10);
   // Noticed within a second (interval 250 ms + poll deadline 400 ms, plus
   // the status polling here).
-  EXPECT_LT(detected, absl::Milliseconds(1000));
+  EXPECT_LT(d.detected, absl::Milliseconds(1000));
   // Requests caught by the stop waited about detection + their service.
-  EXPECT_LT(s.max_during, detected + s.max_before + absl::Milliseconds(1000));
+  EXPECT_LT(s.max_during, d.detected + s.max_before + absl::Milliseconds(1000));
   // Back, and working again.
-  EXPECT_GT(after->executes_total(), before->executes_total());
+  EXPECT_GT(d.executes_after, d.executes_before);
 }
 
 TEST(FailoverTest, ShortDeadlineEndsTheRequestAndReachesTheWorkersPiece) {
   RealCluster cluster("failover_deadline");
-  ASSERT_GE(cluster.StartWorker(), 0);
   // Slow health polls, so that only the deadline can end the request.
-  cluster.StartCoordinator({"--health-interval-ms", "1000", "--health-deadline-ms", "900"});
+  const absl::Status started =
+      cluster.Start(1, {.flags = {"--health-interval-ms", "1000", "--health-deadline-ms", "900"}});
+  ASSERT_TRUE(started.ok()) << started;
   ASSERT_TRUE(cluster.WaitHealthy(1, absl::Seconds(20)));
   const Tensor input = testing::RandomImage(1, 3);
   inference::ModelInferResponse response;
   ASSERT_TRUE(cluster.Infer("cnn_data", input, kDeadline, &response).ok());
   absl::SleepFor(absl::Milliseconds(1200));  // a poll after it
-  absl::StatusOr<status::WorkerStatus> before = WorkerState(cluster, cluster.worker_addresses()[0]);
+  absl::StatusOr<status::WorkerStatus> before = WorkerState(cluster, cluster.worker_address(0));
   ASSERT_TRUE(before.ok());
   // The worker hangs; a request with a 300 ms deadline fails at it.
   cluster.SignalWorker(0, SIGSTOP);
@@ -208,7 +240,7 @@ TEST(FailoverTest, ShortDeadlineEndsTheRequestAndReachesTheWorkersPiece) {
   cluster.SignalWorker(0, SIGCONT);
   ASSERT_TRUE(cluster.WaitHealthy(1, absl::Seconds(10)));
   absl::SleepFor(absl::Milliseconds(1200));  // a poll after the piece was seen
-  absl::StatusOr<status::WorkerStatus> after = WorkerState(cluster, cluster.worker_addresses()[0]);
+  absl::StatusOr<status::WorkerStatus> after = WorkerState(cluster, cluster.worker_address(0));
   ASSERT_TRUE(after.ok());
   std::printf("[failover] 300 ms deadline on a stopped worker: %s after %s; worker executes %llu -> %llu\n",
               grpc::StatusCode::DEADLINE_EXCEEDED == st.error_code() ? "DEADLINE_EXCEEDED" : "other",
@@ -221,8 +253,8 @@ TEST(FailoverTest, ShortDeadlineEndsTheRequestAndReachesTheWorkersPiece) {
 
 TEST(FailoverTest, PipelineWorkerKilledForGoodHasItsStageReplaced) {
   RealCluster cluster("failover_kill");
-  for (int i = 0; i < 3; ++i) ASSERT_GE(cluster.StartWorker(), 0);
-  cluster.StartCoordinator({"--health-interval-ms", "250"});
+  const absl::Status started = cluster.Start(3, {.flags = {"--health-interval-ms", "250"}});
+  ASSERT_TRUE(started.ok()) << started;
   ASSERT_TRUE(cluster.WaitHealthy(3, absl::Seconds(20)));
   const Tensor input = testing::RandomImage(2, 5);
   const Tensor expected = testing::ReferenceOutput(cluster.cnn(), input);
@@ -238,10 +270,9 @@ TEST(FailoverTest, PipelineWorkerKilledForGoodHasItsStageReplaced) {
   ASSERT_TRUE(initial.ok());
   ASSERT_EQ(initial->workers_size(), 3);
   const std::string spare = initial->workers(2).address();
+  const std::vector<std::string> addresses = cluster.worker_addresses();
   const int victim_index = static_cast<int>(
-      std::find(cluster.worker_addresses().begin(), cluster.worker_addresses().end(),
-                initial->workers(0).address()) -
-      cluster.worker_addresses().begin());
+      std::find(addresses.begin(), addresses.end(), initial->workers(0).address()) - addresses.begin());
   ASSERT_LT(victim_index, 3);
   absl::StatusOr<status::WorkerStatus> idle = WorkerState(cluster, spare);
   ASSERT_TRUE(idle.ok());
@@ -328,46 +359,39 @@ TEST(FailoverTest, LinkCutInANetworkNamespace) {
   if (Shell(absl::StrCat(IpTool(), " netns list")) != 0) GTEST_SKIP() << "`ip netns` does not work here";
   NetnsLink link;
   ASSERT_TRUE(link.ok()) << "could not make the namespace and veth pair";
-  RealCluster cluster("failover_link", {link.ns_ip()});
-  ASSERT_GE(cluster.StartWorker(), 0);
-  ASSERT_GE(cluster.StartWorker(), 0);
-  const int remote = cluster.StartWorker(absl::StrCat(link.ns_ip(), ":0"), {IpTool(), "netns", "exec", link.ns()});
-  ASSERT_EQ(remote, 2);
-  const std::string victim = cluster.worker_addresses()[remote];
+  RealCluster cluster("failover_link", {.extra_hosts = {link.ns_ip()}});
+  ASSERT_TRUE(cluster.StartWorker().ok());
+  ASSERT_TRUE(cluster.StartWorker().ok());
+  const absl::StatusOr<int> remote = cluster.StartWorker(
+      {.listen = absl::StrCat(link.ns_ip(), ":0"), .prefix = {IpTool(), "netns", "exec", link.ns()}});
+  ASSERT_TRUE(remote.ok()) << remote.status();
+  ASSERT_EQ(*remote, 2);
+  const std::string victim = cluster.worker_address(*remote);
   ASSERT_EQ(victim.rfind(link.ns_ip(), 0), 0u) << victim;
-  cluster.StartCoordinator({"--health-interval-ms", "250", "--health-deadline-ms", "400"});
+  absl::Status started =
+      cluster.StartCoordinator({.flags = {"--health-interval-ms", "250", "--health-deadline-ms", "400"}});
+  ASSERT_TRUE(started.ok()) << started;
+  started = cluster.WaitReady();
+  ASSERT_TRUE(started.ok()) << started;
   ASSERT_TRUE(cluster.WaitHealthy(3, absl::Seconds(20)));
 
-  Load load(&cluster, {"cnn_data"}, 4);
-  absl::SleepFor(absl::Seconds(2));
-  const absl::Time cut = absl::Now();
-  ASSERT_TRUE(link.Set(false));
-  const absl::Duration detected = TimeToUnhealthy(cluster, victim, cut);
-  absl::SleepFor(cut + absl::Seconds(3) - absl::Now());
-  ASSERT_TRUE(link.Set(true));
-  const absl::Time restored = absl::Now();
-  ASSERT_TRUE(cluster.WaitHealthy(3, absl::Seconds(15)));
-  const absl::Duration back = absl::Now() - restored;
-  absl::StatusOr<status::WorkerStatus> before = WorkerState(cluster, victim);
-  ASSERT_TRUE(before.ok());
-  absl::SleepFor(absl::Seconds(2));
-  load.Stop();
-  absl::StatusOr<status::WorkerStatus> after = WorkerState(cluster, victim);
-  ASSERT_TRUE(after.ok());
-
-  const Summary s = Summarize(load.requests(), cut, cut + absl::Seconds(1));
-  std::printf("[failover] link cut: %d requests, %d failed; detected after %s, back %s after the link came up; "
-              "max latency before %s, of requests started in the cut's first second %s; worker executes %llu -> "
-              "%llu\n",
-              s.total, s.failed, absl::FormatDuration(detected).c_str(), absl::FormatDuration(back).c_str(),
-              absl::FormatDuration(s.max_before).c_str(), absl::FormatDuration(s.max_during).c_str(),
-              static_cast<unsigned long long>(before->executes_total()),
-              static_cast<unsigned long long>(after->executes_total()));
+  Disruption d;
+  ASSERT_NO_FATAL_FAILURE(LoadThroughDisruption(
+      cluster, {"cnn_data"}, victim, 3, [&] { ASSERT_TRUE(link.Set(false)); }, [&] { ASSERT_TRUE(link.Set(true)); },
+      absl::Seconds(15), &d));
+  const Summary& s = d.requests;
+  std::printf(
+      "[failover] link cut: %d requests, %d failed; detected after %s, back %s after the link came up; "
+      "max latency before %s, of requests started in the cut's first second %s; worker executes %llu -> "
+      "%llu\n",
+      s.total, s.failed, absl::FormatDuration(d.detected).c_str(), absl::FormatDuration(d.back).c_str(),
+      absl::FormatDuration(s.max_before).c_str(), absl::FormatDuration(s.max_during).c_str(),
+      static_cast<unsigned long long>(d.executes_before), static_cast<unsigned long long>(d.executes_after));
   std::fflush(stdout);
-  EXPECT_EQ(s.failed, 0) << load.errors();
-  EXPECT_LT(detected, absl::Milliseconds(1000));
+  EXPECT_EQ(s.failed, 0) << d.errors;
+  EXPECT_LT(d.detected, absl::Milliseconds(1000));
   EXPECT_LT(s.max_during, kDeadline);
-  EXPECT_GT(after->executes_total(), before->executes_total());
+  EXPECT_GT(d.executes_after, d.executes_before);
 }
 
 }  // namespace

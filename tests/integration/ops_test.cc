@@ -29,6 +29,7 @@
 #include "gtest/gtest.h"
 #include "proto/inference.grpc.pb.h"
 #include "tests/common/http_test_client.h"
+#include "tests/integration/real_cluster.h"
 
 namespace tessera {
 namespace {
@@ -36,18 +37,9 @@ namespace {
 namespace fs = std::filesystem;
 using client::Process;
 using testing::HttpGet;
+using testing::RealCluster;
 
-constexpr absl::Duration kStartTimeout = absl::Seconds(60);
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void WriteFile(const fs::path& path, const std::string& contents) {
-  fs::create_directories(path.parent_path());
-  std::ofstream(path, std::ios::binary) << contents;
-}
+constexpr absl::Duration kStartTimeout = RealCluster::kStartTimeout;
 
 // One sample line of the text exposition: name{labels} value.
 struct Sample {
@@ -105,70 +97,21 @@ double Value(const std::vector<Sample>& samples, const std::string& name,
 
 class OpsTest : public ::testing::Test {
  protected:
-  struct Server {
-    std::unique_ptr<Process> process;
-    std::string grpc_address;
-    std::string ops_address;
-  };
-
-  static void SetUpTestSuite() {
-    dir_ = new fs::path(fs::temp_directory_path() / absl::StrCat("tessera_ops_test_", ::getpid()));
-    fs::remove_all(*dir_);
-    ASSERT_TRUE(MakeClusterCertificates((*dir_ / "certs").string(), {}).ok());
-    const std::string cnn = ReadFile(fs::path(TESSERA_TESTDATA_DIR) / "planner_resnet.onnx");
-    WriteFile(*dir_ / "models" / "cnn" / "config.pbtxt",
-              "platform: \"onnx\"\nmax_batch_size: 8 parallelism { strategy: DATA }\n");
-    WriteFile(*dir_ / "models" / "cnn" / "1" / "model.onnx", cnn);
-  }
-  static void TearDownTestSuite() {
-    fs::remove_all(*dir_);
-    delete dir_;
+  void SetUp() override {
+    cluster_.WriteModel("cnn", "max_batch_size: 8 parallelism { strategy: DATA }",
+                        testing::ReadWholeFile(fs::path(TESSERA_TESTDATA_DIR) / "planner_resnet.onnx"));
   }
 
-  static std::string Bin(const std::string& name) { return absl::StrCat(TESSERA_BIN_DIR, "/", name); }
-
-  // Starts a server with --ops-listen and reads both announce lines: the
-  // ops one first, then the gRPC one.
-  static Server Start(std::vector<std::string> argv) {
-    argv.insert(argv.end(), {"--ops-listen", "127.0.0.1:0", "--listen", "127.0.0.1:0", "--certs",
-                             (*dir_ / "certs").string(), "--threads", "1"});
-    Server server;
-    auto process = Process::Spawn({.argv = std::move(argv)});
-    EXPECT_TRUE(process.ok()) << process.status();
-    if (!process.ok()) return server;
-    server.process = *std::move(process);
-    for (int i = 0; i < 2; ++i) {
-      absl::StatusOr<std::string> line = server.process->ReadStdoutLine(kStartTimeout);
-      EXPECT_TRUE(line.ok()) << line.status() << "\n" << server.process->StderrTail();
-      if (!line.ok()) return server;
-      const std::string address = line->substr(line->rfind(' ') + 1);
-      if (absl::StrContains(*line, ": ops listening on ")) {
-        server.ops_address = address;
-      } else if (absl::StrContains(*line, ": listening on ")) {
-        server.grpc_address = address;
-      }
-    }
-    EXPECT_FALSE(server.ops_address.empty());
-    EXPECT_FALSE(server.grpc_address.empty());
-    return server;
-  }
-
+  // `workers` workers and the coordinator, each with its ops endpoint
+  // (127.0.0.1:0); the coordinator needs them all to be ready.
   void StartCluster(int workers) {
-    std::vector<std::string> addresses;
     for (int i = 0; i < workers; ++i) {
-      workers_.push_back(Start({Bin("tessera-worker")}));
-      ASSERT_NE(workers_.back().process, nullptr);
-      addresses.push_back(workers_.back().grpc_address);
+      absl::StatusOr<int> worker = cluster_.StartWorker({.flags = {"--ops-listen", "127.0.0.1:0"}});
+      ASSERT_TRUE(worker.ok()) << worker.status();
     }
-    coordinator_ = Start({Bin("tessera-coordinator"), "--model-repository", (*dir_ / "models").string(), "--workers",
-                          absl::StrJoin(addresses, ","), "--health-interval-ms", "200", "--min-ready-workers",
-                          absl::StrCat(workers)});
-    ASSERT_NE(coordinator_.process, nullptr);
-    TlsOptions tls;
-    tls.files = TlsFiles::InDirectory((*dir_ / "certs").string(), NodeRole::kClient);
-    auto channel = MakeChannel(coordinator_.grpc_address, tls, grpc::ChannelArguments());
-    ASSERT_TRUE(channel.ok()) << channel.status();
-    stub_ = inference::GRPCInferenceService::NewStub(*channel);
+    const absl::Status started = cluster_.StartCoordinator(
+        {.flags = {"--health-interval-ms", "200", "--min-ready-workers", absl::StrCat(workers)}});
+    ASSERT_TRUE(started.ok()) << started;
   }
 
   // Polls `path` on `address` until it answers `status` (bounded).
@@ -191,13 +134,8 @@ class OpsTest : public ::testing::Test {
     std::uniform_real_distribution<float> dist(-1, 1);
     Tensor input = Tensor::Allocate(DataType::kFloat32, shape);
     for (int64_t i = 0; i < input.num_elements(); ++i) input.data<float>()[i] = dist(rng);
-    inference::ModelInferRequest request;
-    request.set_model_name(model);
-    client::AddInferInput("input", input, client::InferContents::kRaw, &request);
     inference::ModelInferResponse response;
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    return stub_->ModelInfer(&context, request, &response);
+    return cluster_.Infer(model, input, absl::Seconds(60), &response);
   }
 
   static std::vector<Sample> Metrics(const std::string& address) {
@@ -209,29 +147,26 @@ class OpsTest : public ::testing::Test {
     return ParseExposition(response->body);
   }
 
-  static fs::path* dir_;
-  std::vector<Server> workers_;
-  Server coordinator_;
-  std::unique_ptr<inference::GRPCInferenceService::Stub> stub_;
+  RealCluster cluster_{"ops_test", {.cnn_models = false}};
 };
-
-fs::path* OpsTest::dir_ = nullptr;
 
 TEST_F(OpsTest, HealthReadinessAndMetricsOfARealCluster) {
   StartCluster(2);
-  for (const Server* server : {&workers_[0], &workers_[1], &coordinator_}) {
-    absl::StatusOr<testing::HttpResponse> health = HttpGet(server->ops_address, "/healthz");
+  for (const std::string& ops_address :
+       {cluster_.worker_ops_address(0), cluster_.worker_ops_address(1), cluster_.ops_address()}) {
+    ASSERT_FALSE(ops_address.empty());
+    absl::StatusOr<testing::HttpResponse> health = HttpGet(ops_address, "/healthz");
     ASSERT_TRUE(health.ok()) << health.status();
     EXPECT_EQ(health->status, 200);
     EXPECT_EQ(health->body, "ok\n");
-    absl::StatusOr<testing::HttpResponse> wrong = HttpGet(server->ops_address, "/nothing");
+    absl::StatusOr<testing::HttpResponse> wrong = HttpGet(ops_address, "/nothing");
     ASSERT_TRUE(wrong.ok()) << wrong.status();
     EXPECT_EQ(wrong->status, 404);
   }
-  absl::StatusOr<testing::HttpResponse> ready = WaitFor(workers_[0].ops_address, "/readyz", 200);
+  absl::StatusOr<testing::HttpResponse> ready = WaitFor(cluster_.worker_ops_address(0), "/readyz", 200);
   ASSERT_TRUE(ready.ok()) << ready.status();
-  ready = WaitFor(coordinator_.ops_address, "/readyz", 200);
-  ASSERT_TRUE(ready.ok()) << ready.status() << "\n" << coordinator_.process->StderrTail();
+  ready = WaitFor(cluster_.ops_address(), "/readyz", 200);
+  ASSERT_TRUE(ready.ok()) << ready.status() << "\n" << cluster_.coordinator().StderrTail();
 
   // Three answered, one malformed, one for a model nobody serves.
   for (int i = 0; i < 3; ++i) {
@@ -241,7 +176,7 @@ TEST_F(OpsTest, HealthReadinessAndMetricsOfARealCluster) {
   EXPECT_EQ(Infer("cnn", {2, 3, 31, 32}).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(Infer("nope", {1, 3, 32, 32}).error_code(), grpc::StatusCode::NOT_FOUND);
 
-  std::vector<Sample> m = Metrics(coordinator_.ops_address);
+  std::vector<Sample> m = Metrics(cluster_.ops_address());
   EXPECT_EQ(Value(m, "tessera_requests_total",
                   {{"model", "cnn"}, {"version", "1"}, {"outcome", "success"}, {"reason", "OK"}}),
             3);
@@ -265,8 +200,8 @@ TEST_F(OpsTest, HealthReadinessAndMetricsOfARealCluster) {
   EXPECT_GE(Value(m, "tessera_piece_retries_total"), 0);
 
   double executes = 0, loaded = 0;
-  for (const Server& worker : workers_) {
-    std::vector<Sample> w = Metrics(worker.ops_address);
+  for (int i = 0; i < cluster_.workers(); ++i) {
+    std::vector<Sample> w = Metrics(cluster_.worker_ops_address(i));
     executes += std::max(0.0, Value(w, "tessera_worker_executes_total", {{"outcome", "success"}}));
     loaded += std::max(0.0, Value(w, "tessera_worker_partitions_loaded"));
     EXPECT_EQ(Value(w, "tessera_worker_executes_in_flight"), 0);
@@ -276,22 +211,21 @@ TEST_F(OpsTest, HealthReadinessAndMetricsOfARealCluster) {
 
   // A worker dies: the coordinator is no longer ready (--min-ready-workers
   // 2), says why, and counts the worker down; it stays alive.
-  ASSERT_TRUE(workers_[1].process->Signal(SIGKILL).ok());
-  ASSERT_TRUE(workers_[1].process->Wait(absl::Seconds(10)).ok());
-  absl::StatusOr<testing::HttpResponse> unready = WaitFor(coordinator_.ops_address, "/readyz", 503);
+  ASSERT_NO_FATAL_FAILURE(cluster_.KillWorker(1));
+  absl::StatusOr<testing::HttpResponse> unready = WaitFor(cluster_.ops_address(), "/readyz", 503);
   ASSERT_TRUE(unready.ok()) << unready.status();
   EXPECT_TRUE(absl::StrContains(unready->body, "1 healthy worker, 2 needed")) << unready->body;
-  m = Metrics(coordinator_.ops_address);
+  m = Metrics(cluster_.ops_address());
   EXPECT_EQ(Value(m, "tessera_workers_up"), 1);
   EXPECT_EQ(Value(m, "tessera_workers_down"), 1);
-  absl::StatusOr<testing::HttpResponse> health = HttpGet(coordinator_.ops_address, "/healthz");
+  absl::StatusOr<testing::HttpResponse> health = HttpGet(cluster_.ops_address(), "/healthz");
   ASSERT_TRUE(health.ok()) << health.status();
   EXPECT_EQ(health->status, 200);
 }
 
 TEST_F(OpsTest, AnUnusableOpsAddressStopsTheServer) {
-  auto process = Process::Spawn({.argv = {Bin("tessera-worker"), "--ops-listen", "not-an-address", "--listen",
-                                          "127.0.0.1:0", "--certs", (*dir_ / "certs").string()}});
+  auto process = Process::Spawn({.argv = {RealCluster::Bin("tessera-worker"), "--ops-listen", "not-an-address",
+                                          "--listen", "127.0.0.1:0", "--certs", cluster_.certs()}});
   ASSERT_TRUE(process.ok()) << process.status();
   absl::StatusOr<client::ExitStatus> exit = (*process)->Wait(absl::Seconds(30));
   ASSERT_TRUE(exit.ok()) << exit.status();

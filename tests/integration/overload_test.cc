@@ -7,16 +7,16 @@
 // coordinator's resident memory stays bounded over repeated floods.
 #include <atomic>
 #include <cstring>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "client/kserve_request.h"
 #include "gtest/gtest.h"
-#include "tests/integration/limits_cluster.h"
-#include "tests/worker/engine/model_builder.h"
+#include "tests/integration/real_cluster.h"
+#include "tests/worker/engine/engine_test_util.h"
 
 // AddressSanitizer (GCC defines __SANITIZE_ADDRESS__, clang has the feature).
 #if defined(__SANITIZE_ADDRESS__)
@@ -33,31 +33,24 @@
 namespace tessera {
 namespace {
 
+using engine::testing::Attr;
+using engine::testing::ImportSimDomain;
+using engine::testing::kSimDomain;
 using engine::testing::ModelBuilder;
-using testing::LimitsCluster;
+using testing::RealCluster;
 
 constexpr int64_t kFeatures = 65536;  // 256 KiB per sample
 constexpr int kBound = 6;             // --max-queued-requests-per-model
 constexpr int kQueueSize = 3;         // slow_batched's max_queue_size
 constexpr int64_t kDelayUs = 1000000;  // per Delay call
 
-onnx::AttributeProto IntAttr(const std::string& name, int64_t v) {
-  onnx::AttributeProto a;
-  a.set_name(name);
-  a.set_type(onnx::AttributeProto::INT);
-  a.set_i(v);
-  return a;
-}
-
 // x FP32 [-1, kFeatures] -> Delay(kDelayUs) -> y (= x).
 std::string SlowModel() {
   ModelBuilder b(13);
-  auto* imp = b.proto().add_opset_import();
-  imp->set_domain("ai.tessera.sim");
-  imp->set_version(1);
+  ImportSimDomain(b);
   b.Input("x", onnx::TensorProto::FLOAT, {-1, kFeatures})
-      .Node("Delay", {"x"}, {"y"}, {IntAttr("microseconds", kDelayUs), IntAttr("microseconds_per_sample", 0)},
-            "delay", "ai.tessera.sim")
+      .Node("Delay", {"x"}, {"y"}, {Attr("microseconds", kDelayUs), Attr("microseconds_per_sample", int64_t{0})},
+            "delay", kSimDomain)
       .Output("y", {-1, kFeatures});
   return b.Bytes();
 }
@@ -80,8 +73,8 @@ struct Call {
 
 // Sends `count` requests for `model` at once (one sample, every element
 // `i + offset`), waits for every answer (bounded).
-std::vector<std::unique_ptr<Call>> Flood(LimitsCluster::Stub* stub, const std::string& model, int count,
-                                         float offset, std::atomic<int>* refusals = nullptr) {
+std::vector<std::unique_ptr<Call>> Flood(RealCluster::Stub* stub, const std::string& model, int count, float offset,
+                                         std::atomic<int>* refusals = nullptr) {
   std::vector<std::unique_ptr<Call>> calls;
   absl::Mutex mu;
   int pending = count;
@@ -143,7 +136,7 @@ Outcome Check(const std::vector<std::unique_ptr<Call>>& calls, const std::string
 }
 
 TEST(OverloadTest, FloodsAreRefusedAtOnceAdmittedAnsweredMemoryBounded) {
-  LimitsCluster cluster("overload_test");
+  RealCluster cluster("overload_test", {.cnn_models = false, .ops_endpoint = false});
   cluster.WriteModel("slow", "max_batch_size: 8 parallelism { strategy: DATA }", SlowModel());
   cluster.WriteModel("slow_batched",
                      absl::StrCat("max_batch_size: 8 dynamic_batching { max_queue_delay_microseconds: 100000 "
@@ -154,8 +147,9 @@ TEST(OverloadTest, FloodsAreRefusedAtOnceAdmittedAnsweredMemoryBounded) {
   // Two malloc arenas: RSS then follows what the coordinator holds rather
   // than how many threads freed memory into arenas of their own.
   const absl::Status started =
-      cluster.Start(2, {"--max-queued-requests-per-model", absl::StrCat(kBound), "--max-message-mb", "4"},
-                    {"MALLOC_ARENA_MAX=2"});
+      cluster.Start(2, {.flags = {"--health-interval-ms", "200", "--measure-plans=false",
+                                  "--max-queued-requests-per-model", absl::StrCat(kBound), "--max-message-mb", "4"},
+                        .env = {"MALLOC_ARENA_MAX=2"}});
   ASSERT_TRUE(started.ok()) << started;
   auto flood_stub = cluster.NewStub();
   auto batched_stub = cluster.NewStub();
@@ -165,7 +159,7 @@ TEST(OverloadTest, FloodsAreRefusedAtOnceAdmittedAnsweredMemoryBounded) {
   constexpr int kRequests = 100;  // per model and wave: 100 x 256 KiB = 25 MiB, 50 MiB in all
   constexpr int kWaves = 3;
   int64_t rss_after_first = -1;
-  const int64_t rss_before = LimitsCluster::RssKiB(coordinator);
+  const int64_t rss_before = RealCluster::RssKiB(coordinator);
   ASSERT_GT(rss_before, 0);
   int total_answered = 0, total_refused = 0;
   for (int wave = 0; wave < kWaves; ++wave) {
@@ -183,7 +177,7 @@ TEST(OverloadTest, FloodsAreRefusedAtOnceAdmittedAnsweredMemoryBounded) {
         client::AddInferInput("x", Tensor::FromVector<float>({1, 4}, {-1, 2, -3, 4}), client::InferContents::kRaw,
                               &r);
         inference::ModelInferResponse response;
-        grpc::Status st = fast_stub->ModelInfer(LimitsCluster::Context().get(), r, &response);
+        grpc::Status st = fast_stub->ModelInfer(RealCluster::Context().get(), r, &response);
         const float expected[4] = {0, 2, 0, 4};
         if (st.ok() && response.raw_output_contents(0).size() == sizeof(expected) &&
             std::memcmp(response.raw_output_contents(0).data(), expected, sizeof(expected)) == 0) {
@@ -211,7 +205,7 @@ TEST(OverloadTest, FloodsAreRefusedAtOnceAdmittedAnsweredMemoryBounded) {
                             client::InferContents::kRaw, &r);
       inference::ModelInferResponse response;
       const absl::Time sent = absl::Now();
-      grpc::Status st = probe_stub->ModelInfer(LimitsCluster::Context().get(), r, &response);
+      grpc::Status st = probe_stub->ModelInfer(RealCluster::Context().get(), r, &response);
       const absl::Duration took = absl::Now() - sent;
       std::printf("wave %d: a request while 'slow' is full: %d in %s\n", wave, static_cast<int>(st.error_code()),
                   absl::FormatDuration(took).c_str());
@@ -225,10 +219,11 @@ TEST(OverloadTest, FloodsAreRefusedAtOnceAdmittedAnsweredMemoryBounded) {
 
     const Outcome s = Check(slow, "slow", absl::StrCat("limit per model (", kBound));
     const Outcome b = Check(batched, "slow_batched", "");
-    std::printf("wave %d: slow answered %d refused %d; slow_batched answered %d refused %d; "
-                "fast answered %d; coordinator VmRSS %lld KiB\n",
-                wave, s.answered, s.refused, b.answered, b.refused,
-                fast_ok.load(), static_cast<long long>(LimitsCluster::RssKiB(coordinator)));
+    std::printf(
+        "wave %d: slow answered %d refused %d; slow_batched answered %d refused %d; "
+        "fast answered %d; coordinator VmRSS %lld KiB\n",
+        wave, s.answered, s.refused, b.answered, b.refused, fast_ok.load(),
+        static_cast<long long>(RealCluster::RssKiB(coordinator)));
     // At most the bound is admitted at once; with every request sent at
     // once, most are refused, and refusals do not wait for the model.
     EXPECT_GE(s.answered, 1);
@@ -241,9 +236,9 @@ TEST(OverloadTest, FloodsAreRefusedAtOnceAdmittedAnsweredMemoryBounded) {
     EXPECT_EQ(fast_failed.load(), 0);
     total_answered += s.answered + b.answered;
     total_refused += s.refused + b.refused;
-    if (wave == 0) rss_after_first = LimitsCluster::RssKiB(coordinator);
+    if (wave == 0) rss_after_first = RealCluster::RssKiB(coordinator);
   }
-  const int64_t rss_after = LimitsCluster::RssKiB(coordinator);
+  const int64_t rss_after = RealCluster::RssKiB(coordinator);
   std::printf("overload: %d requests, %d answered, %d refused; coordinator VmRSS %lld KiB before, %lld after the "
               "first wave, %lld after %d waves (%.1f MiB sent in all)\n",
               2 * kRequests * kWaves, total_answered, total_refused, static_cast<long long>(rss_before),

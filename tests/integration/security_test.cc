@@ -18,13 +18,8 @@
 //     output, at --log-level debug, over every error path we can trigger
 //     (every test's processes are scanned the same way in TearDown).
 // Every wait is bounded; processes are killed when their fixture ends.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -49,7 +44,6 @@
 #include "client/process.h"
 #include "common/certificate_authority.h"
 #include "common/file_contents.h"
-#include "common/openssl_objects.h"
 #include "common/tls_credentials.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -58,6 +52,7 @@
 #include "proto/inference.grpc.pb.h"
 #include "proto/worker.grpc.pb.h"
 #include "tests/common/tls_test_cluster.h"
+#include "tests/integration/real_cluster.h"
 #include "tests/worker/engine/model_builder.h"
 
 namespace tessera {
@@ -65,12 +60,17 @@ namespace {
 
 namespace fs = std::filesystem;
 using client::Process;
-using ::testing::HasSubstr;
 using testing::Call;
 using testing::CallResult;
+using testing::CapturedOutput;
+using testing::CertificateFileSerial;
+using testing::CertificateSerial;
 using testing::FreshConnectionArguments;
-
-constexpr absl::Duration kStartTimeout = absl::Seconds(30);
+using testing::HandshakeWithVersion;
+using ::testing::HasSubstr;
+using testing::PollUntil;
+using testing::RealCluster;
+using testing::ReissueCertificate;
 
 constexpr char kServerLive[] = "/inference.GRPCInferenceService/ServerLive";
 constexpr char kModelInfer[] = "/inference.GRPCInferenceService/ModelInfer";
@@ -89,8 +89,6 @@ constexpr char kTensorPattern[] = "SECRETtensorDATA";
 constexpr char kGoodToken[] = "good-token-3f9a2c71d0e84b56";
 constexpr char kRotatedToken[] = "rotated-token-8e1d4c0b7a6f2e93";
 constexpr char kWrongToken[] = "wrong-token-c4d2e0f1a3b59768";
-
-std::string Bin(const std::string& name) { return absl::StrCat(TESSERA_BIN_DIR, "/", name); }
 
 void WriteFile(const fs::path& path, const std::string& contents) {
   fs::create_directories(path.parent_path());
@@ -141,66 +139,11 @@ void ExpectDoubled(const inference::ModelInferResponse& response) {
   for (int i = 0; i < 4; ++i) EXPECT_EQ(got[i], 2 * in[i]) << i;
 }
 
-std::string SerialOfPem(const std::string& pem) {
-  absl::StatusOr<X509Ptr> certificate = ParseCertificatePem(pem, "certificate");
-  return certificate.ok() ? SerialNumberHex(certificate->get()) : "";
-}
-
-// Everything a process wrote on stdout and stderr.
-class CapturedOutput {
- public:
-  void Append(absl::string_view line) {
-    absl::MutexLock lock(&mu_);
-    absl::StrAppend(&text_, line, "\n");
-  }
-  std::string text() const {
-    absl::MutexLock lock(&mu_);
-    return text_;
-  }
-
- private:
-  mutable absl::Mutex mu_;
-  std::string text_;
-};
-
-struct Server {
-  std::unique_ptr<Process> process;
-  std::string address;
-  std::shared_ptr<CapturedOutput> output = std::make_shared<CapturedOutput>();
-
-  int port() const {
-    int port = 0;
-    EXPECT_TRUE(absl::SimpleAtoi(address.substr(address.rfind(':') + 1), &port));
-    return port;
-  }
-  // Stops the process (SIGTERM, bounded) so that its output is complete.
-  void Stop() {
-    if (process == nullptr) return;
-    EXPECT_TRUE(process->Signal(SIGTERM).ok());
-    absl::StatusOr<client::ExitStatus> status = process->Wait(absl::Seconds(15));
-    EXPECT_TRUE(status.ok()) << status.status();
-    process.reset();  // joins the reader: every line has been delivered
-  }
-};
-
-// Starts a server binary and waits for its "listening on HOST:PORT" line;
-// stdout and stderr are captured whole.
-Server StartServer(std::vector<std::string> argv) {
-  Server server;
-  auto output = server.output;
-  auto process = Process::Spawn({.argv = std::move(argv), .stderr_sink = [output](absl::string_view line) {
-                                   output->Append(line);
-                                 }});
-  EXPECT_TRUE(process.ok()) << process.status();
-  if (!process.ok()) return server;
-  absl::StatusOr<std::string> line = (*process)->ReadStdoutLine(kStartTimeout);
-  EXPECT_TRUE(line.ok()) << line.status() << "\n" << (*process)->StderrTail();
-  if (!line.ok()) return server;
-  output->Append(*line);
-  (*process)->ForwardStdout([output](absl::string_view l) { output->Append(l); });
-  server.address = line->substr(line->rfind(' ') + 1);
-  server.process = *std::move(process);
-  return server;
+// The port of "HOST:PORT".
+int PortOf(const std::string& address) {
+  int port = 0;
+  EXPECT_TRUE(absl::SimpleAtoi(address.substr(address.rfind(':') + 1), &port)) << address;
+  return port;
 }
 
 // A channel presenting `files` (client side), each channel with its own
@@ -216,44 +159,6 @@ std::unique_ptr<grpc::ClientContext> Context(int seconds = 10) {
   auto context = std::make_unique<grpc::ClientContext>();
   context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
   return context;
-}
-
-// The same raw OpenSSL client as tests/common/tls_credentials_test.cc, limited
-// to one TLS version and presenting `cert`/`key`: whether the handshake with
-// 127.0.0.1:port completed.
-bool HandshakeWithVersion(const TlsFiles& files, int port, int version) {
-  using SslCtxPtr = std::unique_ptr<SSL_CTX, OpenSslDeleter<SSL_CTX_free>>;
-  using SslPtr = std::unique_ptr<SSL, OpenSslDeleter<SSL_free>>;
-  SslCtxPtr context(SSL_CTX_new(TLS_client_method()));
-  if (context == nullptr) return false;
-  SSL_CTX_set_security_level(context.get(), 0);  // let this client offer old versions at all
-  SSL_CTX_set_min_proto_version(context.get(), version);
-  SSL_CTX_set_max_proto_version(context.get(), version);
-  if (SSL_CTX_use_certificate_file(context.get(), files.cert.c_str(), SSL_FILETYPE_PEM) != 1 ||
-      SSL_CTX_use_PrivateKey_file(context.get(), files.key.c_str(), SSL_FILETYPE_PEM) != 1) {
-    ADD_FAILURE() << "cannot load the client certificate";
-    return false;
-  }
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
-  timeval timeout{.tv_sec = 5, .tv_usec = 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool completed = false;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
-    SslPtr ssl(SSL_new(context.get()));
-    SSL_set_fd(ssl.get(), fd);
-    const unsigned char alpn[] = {2, 'h', '2'};
-    SSL_set_alpn_protos(ssl.get(), alpn, sizeof(alpn));
-    completed = SSL_connect(ssl.get()) == 1;
-  }
-  ::close(fd);
-  ERR_clear_error();
-  return completed;
 }
 
 // The base64 lines of a PEM file's body.
@@ -303,121 +208,96 @@ void ExpectNoSecrets(const std::string& output, const std::string& whose, const 
   }
 }
 
+// Each test gets a RealCluster of its own (certificates, a second CA in
+// other_ca/, the models doubling and garbage) and starts its processes.
 class SecurityTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new fs::path(fs::temp_directory_path() / absl::StrCat("tessera_security_test_", ::getpid()));
-    fs::remove_all(*dir_);
-    ASSERT_TRUE(MakeClusterCertificates((*dir_ / "certs").string(), {}).ok());
-    ASSERT_TRUE(MakeClusterCertificates((*dir_ / "other_ca").string(), {}).ok());
-    WriteFile(*dir_ / "models" / "doubling" / "config.pbtxt",
-              "platform: \"onnx\"\nmax_batch_size: 8\nparallelism { strategy: DATA }\n");
-    WriteFile(*dir_ / "models" / "doubling" / "1" / "model.onnx", DoublingModel());
+  void SetUp() override {
+    cluster_ = std::make_unique<RealCluster>("security_test",
+                                             RealCluster::Options{.cnn_models = false, .ops_endpoint = false});
+    ASSERT_TRUE(MakeClusterCertificates((cluster_dir() / "other_ca").string(), {}).ok());
+    cluster_->WriteModel("doubling", "max_batch_size: 8\nparallelism { strategy: DATA }", DoublingModel());
     // Not ONNX: holds the tensor pattern, which must not be logged either.
-    WriteFile(*dir_ / "models" / "garbage" / "config.pbtxt",
-              "platform: \"onnx\"\nmax_batch_size: 8\nparallelism { strategy: DATA }\n");
-    WriteFile(*dir_ / "models" / "garbage" / "1" / "model.onnx",
-              absl::StrCat("\x0a\x05", kTensorPattern, kTensorPattern));
-  }
-  static void TearDownTestSuite() {
-    fs::remove_all(*dir_);
-    delete dir_;
+    cluster_->WriteModel("garbage", "max_batch_size: 8\nparallelism { strategy: DATA }",
+                         absl::StrCat("\x0a\x05", kTensorPattern, kTensorPattern));
   }
 
   // Every test's processes are checked for leaked secrets once stopped,
   // whatever error paths the test went through.
   void TearDown() override {
-    coordinator_.Stop();
-    for (Server& worker : workers_) worker.Stop();
-    ExpectNoSecrets(coordinator_.output->text(), "the coordinator", *dir_);
-    for (size_t i = 0; i < workers_.size(); ++i) {
-      ExpectNoSecrets(workers_[i].output->text(), absl::StrCat("worker ", i), *dir_);
+    if (cluster_ == nullptr) return;
+    cluster_->Stop();
+    ExpectNoSecrets(cluster_->coordinator_output(), "the coordinator", cluster_dir());
+    for (int i = 0; i < cluster_->workers(); ++i) {
+      ExpectNoSecrets(cluster_->worker_output(i), absl::StrCat("worker ", i), cluster_dir());
     }
-    workers_.clear();
+    cluster_.reset();
   }
 
-  static std::string certs() { return (*dir_ / "certs").string(); }
-  static TlsFiles Files(NodeRole role) { return TlsFiles::InDirectory(certs(), role); }
-  static TlsOptions As(NodeRole role) { return {.files = Files(role)}; }
-  static std::unique_ptr<CertificateAuthority> ClusterCa() {
+  const fs::path& cluster_dir() const { return cluster_->dir(); }
+  std::string certs() const { return cluster_->certs(); }
+  TlsFiles Files(NodeRole role) const { return TlsFiles::InDirectory(certs(), role); }
+  TlsOptions As(NodeRole role) const { return {.files = Files(role)}; }
+  std::unique_ptr<CertificateAuthority> ClusterCa() const {
     auto ca = CertificateAuthority::LoadFromFiles(certs() + "/ca.pem", certs() + "/ca.key");
     EXPECT_TRUE(ca.ok()) << ca.status();
     return ca.ok() ? *std::move(ca) : nullptr;
   }
 
   // Starts `workers` workers and a coordinator over them. Every process gets
-  // `extra` flags too; the coordinator also `coordinator_extra`.
+  // `extra` flags too; the coordinator also `coordinator_extra`, worker i
+  // also `worker_tls[i]` (if there).
   void StartCluster(int workers, std::vector<std::string> extra = {},
                     std::vector<std::string> coordinator_extra = {},
                     std::vector<std::vector<std::string>> worker_tls = {}) {
-    std::vector<std::string> addresses;
     for (int i = 0; i < workers; ++i) {
-      std::vector<std::string> argv = {Bin("tessera-worker"), "--listen", "127.0.0.1:0", "--threads", "1"};
-      if (static_cast<size_t>(i) < worker_tls.size()) {
-        argv.insert(argv.end(), worker_tls[i].begin(), worker_tls[i].end());
-      } else {
-        argv.insert(argv.end(), {"--certs", certs()});
-      }
-      argv.insert(argv.end(), extra.begin(), extra.end());
-      workers_.push_back(StartServer(argv));
-      ASSERT_NE(workers_.back().process, nullptr);
-      addresses.push_back(workers_.back().address);
+      std::vector<std::string> flags;
+      if (static_cast<size_t>(i) < worker_tls.size()) flags = worker_tls[i];
+      flags.insert(flags.end(), extra.begin(), extra.end());
+      absl::StatusOr<int> worker = cluster_->StartWorker({.flags = flags});
+      ASSERT_TRUE(worker.ok()) << worker.status();
     }
-    std::vector<std::string> argv = {Bin("tessera-coordinator"), "--listen", "127.0.0.1:0", "--model-repository",
-                                     (*dir_ / "models").string(), "--workers", absl::StrJoin(addresses, ","),
-                                     "--certs", certs(), "--threads", "1", "--health-interval-ms", "200"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    argv.insert(argv.end(), coordinator_extra.begin(), coordinator_extra.end());
-    coordinator_ = StartServer(argv);
-    ASSERT_NE(coordinator_.process, nullptr);
+    std::vector<std::string> flags = {"--health-interval-ms", "200"};
+    flags.insert(flags.end(), extra.begin(), extra.end());
+    flags.insert(flags.end(), coordinator_extra.begin(), coordinator_extra.end());
+    const absl::Status started = cluster_->StartCoordinator({.flags = flags});
+    ASSERT_TRUE(started.ok()) << started;
   }
 
   // Waits until `channel` sees the coordinator ready (model deployed).
   void WaitReady(const std::shared_ptr<grpc::Channel>& channel) {
-    auto stub = inference::GRPCInferenceService::NewStub(channel);
-    const absl::Time give_up = absl::Now() + kStartTimeout;
-    while (absl::Now() < give_up) {
-      inference::ModelReadyRequest request;
-      request.set_name("doubling");
-      inference::ModelReadyResponse ready;
-      if (stub->ModelReady(Context(2).get(), request, &ready).ok() && ready.ready()) return;
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    FAIL() << "the coordinator did not become ready\n" << coordinator_.output->text();
+    const absl::Status ready = cluster_->WaitReady(channel, "doubling");
+    ASSERT_TRUE(ready.ok()) << ready;
   }
 
   // A mutual-TLS cluster of one worker, ready to serve.
   void StartMutualTlsCluster() {
     StartCluster(1);
-    WaitReady(Channel(coordinator_.address, As(NodeRole::kClient)));
+    WaitReady(Channel(cluster_->address(), As(NodeRole::kClient)));
   }
 
-  static fs::path* dir_;
-  Server coordinator_;
-  std::vector<Server> workers_;
+  std::unique_ptr<RealCluster> cluster_;
 };
-
-fs::path* SecurityTest::dir_ = nullptr;
 
 // ---- Refusals under mutual TLS -------------------------------------------
 
 TEST_F(SecurityTest, PlaintextToTheCoordinatorAndToAWorkerIsRefused) {
   StartMutualTlsCluster();
-  for (const std::string& address : {coordinator_.address, workers_[0].address}) {
+  for (const std::string& address : {cluster_->address(), cluster_->worker_address(0)}) {
     SCOPED_TRACE(address);
     auto channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), FreshConnectionArguments());
-    const grpc::Status status = Call(channel, address == coordinator_.address ? kServerLive : kWorkerStatus, "").status;
+    const grpc::Status status = Call(channel, address == cluster_->address() ? kServerLive : kWorkerStatus, "").status;
     EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
   }
   // The cluster still answers its clients.
-  EXPECT_TRUE(Call(Channel(coordinator_.address, As(NodeRole::kClient)), kServerLive, "").status.ok());
+  EXPECT_TRUE(Call(Channel(cluster_->address(), As(NodeRole::kClient)), kServerLive, "").status.ok());
 }
 
 TEST_F(SecurityTest, NoClientCertificateIsRefused) {
   StartMutualTlsCluster();
   // Trusts the cluster CA, presents no certificate.
   TlsOptions anonymous{.files = {.ca = Files(NodeRole::kClient).ca}};
-  for (const std::string& address : {coordinator_.address, workers_[0].address}) {
+  for (const std::string& address : {cluster_->address(), cluster_->worker_address(0)}) {
     SCOPED_TRACE(address);
     const grpc::Status status = Call(Channel(address, anonymous), kServerLive, "").status;
     EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
@@ -426,14 +306,14 @@ TEST_F(SecurityTest, NoClientCertificateIsRefused) {
 
 TEST_F(SecurityTest, CertificateFromAnotherCaIsRefused) {
   StartMutualTlsCluster();
-  TlsFiles foreign = TlsFiles::InDirectory((*dir_ / "other_ca").string(), NodeRole::kClient);
+  TlsFiles foreign = TlsFiles::InDirectory((cluster_dir() / "other_ca").string(), NodeRole::kClient);
   foreign.ca = Files(NodeRole::kClient).ca;  // trusts the server; the server does not trust it
-  grpc::Status status = Call(Channel(coordinator_.address, {.files = foreign}), kServerLive, "").status;
+  grpc::Status status = Call(Channel(cluster_->address(), {.files = foreign}), kServerLive, "").status;
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
   // A coordinator certificate of another cluster at a worker.
-  TlsFiles foreign_coordinator = TlsFiles::InDirectory((*dir_ / "other_ca").string(), NodeRole::kCoordinator);
+  TlsFiles foreign_coordinator = TlsFiles::InDirectory((cluster_dir() / "other_ca").string(), NodeRole::kCoordinator);
   foreign_coordinator.ca = foreign.ca;
-  status = Call(Channel(workers_[0].address, {.files = foreign_coordinator}), kWorkerStatus, "").status;
+  status = Call(Channel(cluster_->worker_address(0), {.files = foreign_coordinator}), kWorkerStatus, "").status;
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
 }
 
@@ -441,57 +321,50 @@ TEST_F(SecurityTest, ExpiredClientCertificateIsRefused) {
   StartMutualTlsCluster();
   std::unique_ptr<CertificateAuthority> ca = ClusterCa();
   ASSERT_NE(ca, nullptr);
-  auto expired =
-      ca->IssueLeaf({.role = NodeRole::kClient,
-                     .validity = {.not_before_offset = -absl::Hours(48), .not_after_offset = -absl::Hours(1)}});
-  ASSERT_TRUE(expired.ok()) << expired.status();
-  const fs::path dir = *dir_ / "expired";
+  const CertificateValidity expired{.not_before_offset = -absl::Hours(48), .not_after_offset = -absl::Hours(1)};
+  const fs::path dir = cluster_dir() / "expired";
   fs::create_directories(dir);
   TlsFiles files{.ca = Files(NodeRole::kClient).ca, .cert = (dir / "client.pem").string(),
                  .key = (dir / "client.key").string()};
-  ASSERT_TRUE(WriteKeyAndCertificate(*expired, files.cert, files.key).ok());
-  grpc::Status status = Call(Channel(coordinator_.address, {.files = files}), kServerLive, "").status;
+  ASSERT_NO_FATAL_FAILURE(ReissueCertificate(*ca, NodeRole::kClient, files, expired));
+  grpc::Status status = Call(Channel(cluster_->address(), {.files = files}), kServerLive, "").status;
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
   // An expired coordinator certificate at a worker, likewise.
-  auto expired_coordinator = ca->IssueLeaf({.role = NodeRole::kCoordinator,
-                                            .validity = {.not_before_offset = -absl::Hours(48),
-                                                         .not_after_offset = -absl::Hours(1)}});
-  ASSERT_TRUE(expired_coordinator.ok());
-  ASSERT_TRUE(WriteKeyAndCertificate(*expired_coordinator, files.cert, files.key).ok());
-  status = Call(Channel(workers_[0].address, {.files = files}), kWorkerStatus, "").status;
+  ASSERT_NO_FATAL_FAILURE(ReissueCertificate(*ca, NodeRole::kCoordinator, files, expired));
+  status = Call(Channel(cluster_->worker_address(0), {.files = files}), kWorkerStatus, "").status;
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
   // A current certificate of the same role and CA is accepted.
-  EXPECT_TRUE(Call(Channel(coordinator_.address, As(NodeRole::kClient)), kServerLive, "").status.ok());
+  EXPECT_TRUE(Call(Channel(cluster_->address(), As(NodeRole::kClient)), kServerLive, "").status.ok());
 }
 
 TEST_F(SecurityTest, ClientCertificateAtAWorkerIsPermissionDenied) {
   StartMutualTlsCluster();
-  auto channel = Channel(workers_[0].address, As(NodeRole::kClient));
+  auto channel = Channel(cluster_->worker_address(0), As(NodeRole::kClient));
   for (const char* method : {kWorkerStatus, kWorkerExecute, kWorkerLoad, kWorkerUnload}) {
     const grpc::Status status = Call(channel, method, "").status;
     EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << method << ": " << status.error_message();
   }
   // The coordinator's certificate is what a worker answers.
-  EXPECT_TRUE(Call(Channel(workers_[0].address, As(NodeRole::kCoordinator)), kWorkerStatus, "").status.ok());
+  EXPECT_TRUE(Call(Channel(cluster_->worker_address(0), As(NodeRole::kCoordinator)), kWorkerStatus, "").status.ok());
 }
 
 TEST_F(SecurityTest, WorkerCertificateCannotCallCoordinatorOrWorkerOnlyRpcs) {
   StartMutualTlsCluster();
-  auto at_coordinator = Channel(coordinator_.address, As(NodeRole::kWorker));
+  auto at_coordinator = Channel(cluster_->address(), As(NodeRole::kWorker));
   for (const char* method : {kServerLive, kModelInfer, kRepositoryLoad, kRepositoryUnload, kGetStatus}) {
     const grpc::Status status = Call(at_coordinator, method, "").status;
     EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << method << ": " << status.error_message();
   }
   // Another worker's certificate may forward a stage (Execute) but not load,
   // unload or inspect.
-  auto at_worker = Channel(workers_[0].address, As(NodeRole::kWorker));
+  auto at_worker = Channel(cluster_->worker_address(0), As(NodeRole::kWorker));
   for (const char* method : {kWorkerStatus, kWorkerLoad, kWorkerUnload}) {
     const grpc::Status status = Call(at_worker, method, "").status;
     EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << method << ": " << status.error_message();
   }
   // A coordinator replica may infer through a peer but never change its
   // repository.
-  auto coordinator_peer = Channel(coordinator_.address, As(NodeRole::kCoordinator));
+  auto coordinator_peer = Channel(cluster_->address(), As(NodeRole::kCoordinator));
   for (const char* method : {kRepositoryLoad, kRepositoryUnload}) {
     const grpc::Status status = Call(coordinator_peer, method, "").status;
     EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << method << ": " << status.error_message();
@@ -501,13 +374,13 @@ TEST_F(SecurityTest, WorkerCertificateCannotCallCoordinatorOrWorkerOnlyRpcs) {
 
 TEST_F(SecurityTest, RealServersRefuseTls11AndAcceptTls12And13) {
   StartMutualTlsCluster();
-  for (Server* server : {&coordinator_, &workers_[0]}) {
-    SCOPED_TRACE(server->address);
-    const TlsFiles files = Files(server == &coordinator_ ? NodeRole::kClient : NodeRole::kCoordinator);
-    EXPECT_FALSE(HandshakeWithVersion(files, server->port(), TLS1_1_VERSION));
-    EXPECT_FALSE(HandshakeWithVersion(files, server->port(), TLS1_VERSION));
-    EXPECT_TRUE(HandshakeWithVersion(files, server->port(), TLS1_2_VERSION));
-    EXPECT_TRUE(HandshakeWithVersion(files, server->port(), TLS1_3_VERSION));
+  for (const std::string& address : {cluster_->address(), cluster_->worker_address(0)}) {
+    SCOPED_TRACE(address);
+    const TlsFiles files = Files(address == cluster_->address() ? NodeRole::kClient : NodeRole::kCoordinator);
+    EXPECT_FALSE(HandshakeWithVersion(files, PortOf(address), TLS1_1_VERSION));
+    EXPECT_FALSE(HandshakeWithVersion(files, PortOf(address), TLS1_VERSION));
+    EXPECT_TRUE(HandshakeWithVersion(files, PortOf(address), TLS1_2_VERSION));
+    EXPECT_TRUE(HandshakeWithVersion(files, PortOf(address), TLS1_3_VERSION));
   }
 }
 
@@ -522,10 +395,10 @@ class TokenModeTest : public SecurityTest {
     WaitReady(TokenChannel(kGoodToken));
   }
 
-  std::string tokens_file() const { return (*dir_ / "tokens").string(); }
+  std::string tokens_file() const { return (cluster_dir() / "tokens").string(); }
 
   std::string ClientTokenFile(const std::string& token) {
-    const std::string path = (*dir_ / absl::StrCat("client_token_", ++client_token_files_)).string();
+    const std::string path = (cluster_dir() / absl::StrCat("client_token_", ++client_token_files_)).string();
     WriteFile(path, token + "\n");
     return path;
   }
@@ -535,7 +408,7 @@ class TokenModeTest : public SecurityTest {
   std::shared_ptr<grpc::Channel> TokenChannel(const std::string& token, const std::string& address = "") {
     TlsOptions tls{.files = {.ca = Files(NodeRole::kClient).ca}};
     if (!token.empty()) tls.bearer_token_file = ClientTokenFile(token);
-    return Channel(address.empty() ? coordinator_.address : address, tls);
+    return Channel(address.empty() ? cluster_->address() : address, tls);
   }
 
   grpc::Status Infer(const std::shared_ptr<grpc::Channel>& channel, inference::ModelInferResponse* response) {
@@ -576,10 +449,10 @@ TEST_F(TokenModeTest, NoCertificateNeededButInternalPathsStayProtected) {
     EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << method << ": " << status.error_message();
   }
   // A client certificate is no substitute for the token on this port.
-  grpc::Status status = Call(Channel(coordinator_.address, As(NodeRole::kClient)), kServerLive, "").status;
+  grpc::Status status = Call(Channel(cluster_->address(), As(NodeRole::kClient)), kServerLive, "").status;
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << status.error_message();
   // Workers stay mutual TLS: a token client (no certificate) cannot even connect.
-  status = Call(TokenChannel(kGoodToken, workers_[0].address), kWorkerStatus, "").status;
+  status = Call(TokenChannel(kGoodToken, cluster_->worker_address(0)), kWorkerStatus, "").status;
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
   // ... and the coordinator still reaches them: inference works.
   inference::ModelInferResponse response;
@@ -597,12 +470,8 @@ TEST_F(TokenModeTest, ChangedTokensFileTakesEffectWhileRunning) {
   // Within a few refresh intervals (1 s): the new token is accepted, the old
   // one refused, on the already open connection too.
   auto new_token = TokenChannel(kRotatedToken);
-  const absl::Time give_up = absl::Now() + absl::Seconds(10);
-  grpc::Status status = Infer(new_token, &response);
-  while (!status.ok() && absl::Now() < give_up) {
-    absl::SleepFor(absl::Milliseconds(200));
-    status = Infer(new_token, &response);
-  }
+  grpc::Status status;
+  PollUntil([&] { return (status = Infer(new_token, &response)).ok(); }, absl::Seconds(10), absl::Milliseconds(200));
   ASSERT_TRUE(status.ok()) << status.error_message();
   ExpectDoubled(response);
   status = Infer(old_token, &response);
@@ -613,7 +482,7 @@ TEST_F(TokenModeTest, ChangedTokensFileTakesEffectWhileRunning) {
 
 // Runs the `tessera` CLI; returns its exit code and output.
 std::pair<int, std::string> RunCli(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {Bin("tessera")};
+  std::vector<std::string> argv = {RealCluster::Bin("tessera")};
   argv.insert(argv.end(), args.begin(), args.end());
   auto output = std::make_shared<CapturedOutput>();
   auto process = Process::Spawn({.argv = argv, .stderr_sink = [output](absl::string_view l) { output->Append(l); }});
@@ -629,14 +498,14 @@ std::pair<int, std::string> RunCli(const std::vector<std::string>& args) {
 TEST_F(TokenModeTest, CliCommandsConnectWithATokenFile) {
   StartTokenCluster();
   const std::string ca = Files(NodeRole::kClient).ca;
-  auto [code, text] = RunCli({"infer", "--server", coordinator_.address, "--ca", ca, "--token-file",
+  auto [code, text] = RunCli({"infer", "--server", cluster_->address(), "--ca", ca, "--token-file",
                               ClientTokenFile(kGoodToken), "--model", "doubling", "--random-input", "input=1x4"});
   EXPECT_EQ(code, 0) << text;
-  std::tie(code, text) = RunCli({"status", "--server", coordinator_.address, "--certs", certs(), "--token-file",
+  std::tie(code, text) = RunCli({"status", "--server", cluster_->address(), "--certs", certs(), "--token-file",
                                  ClientTokenFile(kGoodToken), "--json"});
   EXPECT_EQ(code, 0) << text;
-  EXPECT_THAT(text, HasSubstr(workers_[0].address));
-  std::tie(code, text) = RunCli({"infer", "--server", coordinator_.address, "--ca", ca, "--token-file",
+  EXPECT_THAT(text, HasSubstr(cluster_->worker_address(0)));
+  std::tie(code, text) = RunCli({"infer", "--server", cluster_->address(), "--ca", ca, "--token-file",
                                  ClientTokenFile(kWrongToken), "--model", "doubling", "--random-input", "input=1x4"});
   EXPECT_NE(code, 0);
   EXPECT_THAT(text, HasSubstr("UNAUTHENTICATED"));
@@ -649,12 +518,12 @@ TEST_F(TokenModeTest, BadClientAuthFlagsStopTheCoordinatorWithAMessage) {
       {{"--client-auth", "token"}, "--client-auth=token needs --client-tokens-file"},
       {{"--client-auth", "password"}, "--client-auth expects mtls or token"},
       {{"--client-tokens-file", tokens_file()}, "--client-tokens-file needs --client-auth=token"},
-      {{"--client-auth", "token", "--client-tokens-file", (*dir_ / "no_tokens").string()}, "no_tokens"},
+      {{"--client-auth", "token", "--client-tokens-file", (cluster_dir() / "no_tokens").string()}, "no_tokens"},
       {{"--insecure", "--client-auth", "token", "--client-tokens-file", tokens_file()}, "needs TLS"},
   };
   for (const auto& [flags, message] : cases) {
-    std::vector<std::string> argv = {Bin("tessera-coordinator"), "--listen", "127.0.0.1:0", "--model-repository",
-                                     (*dir_ / "models").string(), "--certs", certs()};
+    std::vector<std::string> argv = {RealCluster::Bin("tessera-coordinator"), "--listen", "127.0.0.1:0", "--model-repository",
+                                     (cluster_dir() / "models").string(), "--certs", certs()};
     argv.insert(argv.end(), flags.begin(), flags.end());
     auto output = std::make_shared<CapturedOutput>();
     auto process =
@@ -748,19 +617,14 @@ class RotatingFiles {
   // A new key and certificate for node `name` from `ca`, replacing the files
   // (key first, each with an atomic rename).
   void IssueNode(const CertificateAuthority& ca, NodeRole role, const std::string& name) {
-    auto leaf = ca.IssueLeaf({.role = role});
-    ASSERT_TRUE(leaf.ok()) << leaf.status();
-    const TlsFiles files = Node(name);
-    ASSERT_TRUE(WriteKeyAndCertificate(*leaf, files.cert, files.key).ok());
+    ReissueCertificate(ca, role, Node(name));
   }
   void IssueClient(const CertificateAuthority& ca) {
     const std::string version = absl::StrCat("client.v", ++client_version_);
     fs::create_directories(dir_ / version);
-    auto leaf = ca.IssueLeaf({.role = NodeRole::kClient});
-    ASSERT_TRUE(leaf.ok()) << leaf.status();
-    ASSERT_TRUE(WriteKeyAndCertificate(*leaf, (dir_ / version / "client.pem").string(),
-                                       (dir_ / version / "client.key").string())
-                    .ok());
+    ASSERT_NO_FATAL_FAILURE(ReissueCertificate(
+        ca, NodeRole::kClient,
+        {.cert = (dir_ / version / "client.pem").string(), .key = (dir_ / version / "client.key").string()}));
     fs::remove(dir_ / "client.next");
     fs::create_directory_symlink(version, dir_ / "client.next");
     fs::rename(dir_ / "client.next", dir_ / "client");
@@ -775,7 +639,7 @@ class RotatingFiles {
   static std::vector<std::string> Flags(const TlsFiles& files) {
     return {"--ca", files.ca, "--cert", files.cert, "--key", files.key};
   }
-  std::string Serial(const std::string& name) const { return SerialOfPem(ReadFile(Node(name).cert)); }
+  std::string Serial(const std::string& name) const { return CertificateFileSerial(Node(name).cert); }
 
  private:
   const fs::path dir_;
@@ -789,7 +653,7 @@ class RotationTest : public SecurityTest {
   void StartRotatingCluster(const RotatingFiles& files) {
     StartCluster(2, {"--tls-refresh-seconds", "1"}, RotatingFiles::Flags(files.Node("coordinator")),
                  {RotatingFiles::Flags(files.Node("worker0")), RotatingFiles::Flags(files.Node("worker1"))});
-    WaitReady(Channel(coordinator_.address, {.files = files.Client()}));
+    WaitReady(Channel(cluster_->address(), {.files = files.Client()}));
   }
 
   // The serial of the certificate a new connection to `address` is served,
@@ -802,7 +666,7 @@ class RotationTest : public SecurityTest {
         MakeChannel(address, {.files = files}, FreshConnectionArguments());
     if (!channel.ok()) return "";
     CallResult result = Call(*channel, method, "");
-    return result.status.ok() ? SerialOfPem(result.peer_certificate_pem) : "";
+    return result.status.ok() ? CertificateSerial(result.peer_certificate_pem) : "";
   }
 
   // Waits (at most 10 s) until new connections to the coordinator and both
@@ -811,14 +675,12 @@ class RotationTest : public SecurityTest {
     const std::string coordinator = files.Serial("coordinator");
     const std::string worker0 = files.Serial("worker0"), worker1 = files.Serial("worker1");
     std::string seen_coordinator, seen_worker0, seen_worker1;
-    const absl::Time give_up = absl::Now() + absl::Seconds(10);
-    while (absl::Now() < give_up) {
-      seen_coordinator = ServedSerial(coordinator_.address, files.Client(), kServerLive);
-      seen_worker0 = ServedSerial(workers_[0].address, files.Node("coordinator"), kWorkerStatus);
-      seen_worker1 = ServedSerial(workers_[1].address, files.Node("coordinator"), kWorkerStatus);
-      if (seen_coordinator == coordinator && seen_worker0 == worker0 && seen_worker1 == worker1) break;
-      absl::SleepFor(absl::Milliseconds(250));
-    }
+    PollUntil([&] {
+      seen_coordinator = ServedSerial(cluster_->address(), files.Client(), kServerLive);
+      seen_worker0 = ServedSerial(cluster_->worker_address(0), files.Node("coordinator"), kWorkerStatus);
+      seen_worker1 = ServedSerial(cluster_->worker_address(1), files.Node("coordinator"), kWorkerStatus);
+      return seen_coordinator == coordinator && seen_worker0 == worker0 && seen_worker1 == worker1;
+    });
     EXPECT_EQ(seen_coordinator, coordinator);
     EXPECT_EQ(seen_worker0, worker0);
     EXPECT_EQ(seen_worker1, worker1);
@@ -828,13 +690,13 @@ class RotationTest : public SecurityTest {
 TEST_F(RotationTest, EveryNodesCertificateRotatedUnderLoadWithoutAFailedRequest) {
   std::unique_ptr<CertificateAuthority> ca = ClusterCa();
   ASSERT_NE(ca, nullptr);
-  RotatingFiles files(*dir_ / "rotation", Files(NodeRole::kClient).ca);
+  RotatingFiles files(cluster_dir() / "rotation", Files(NodeRole::kClient).ca);
   files.IssueAll(*ca, 2);
   StartRotatingCluster(files);
   const std::string old_coordinator = files.Serial("coordinator");
-  ASSERT_EQ(ServedSerial(coordinator_.address, files.Client(), kServerLive), old_coordinator);
+  ASSERT_EQ(ServedSerial(cluster_->address(), files.Client(), kServerLive), old_coordinator);
 
-  RequestLoop load(coordinator_.address, files.Client());
+  RequestLoop load(cluster_->address(), files.Client());
   absl::SleepFor(absl::Milliseconds(500));
   const int answered_before = load.answered();
 
@@ -861,7 +723,7 @@ TEST_F(RotationTest, CaRotatedThroughABundleUnderLoadWithoutAFailedRequest) {
   absl::StatusOr<std::unique_ptr<CertificateAuthority>> new_ca =
       CertificateAuthority::Create({.common_name = "Tessera cluster CA 2"});
   ASSERT_TRUE(new_ca.ok()) << new_ca.status();
-  const fs::path dir = *dir_ / "ca_rotation";
+  const fs::path dir = cluster_dir() / "ca_rotation";
   const std::string trust = (dir / "ca.pem").string();
   WriteFile(trust, old_ca->certificate_pem());
   RotatingFiles files(dir, trust);
@@ -869,12 +731,10 @@ TEST_F(RotationTest, CaRotatedThroughABundleUnderLoadWithoutAFailedRequest) {
   // A client certificate of the old CA, kept for the end.
   const TlsFiles old_client{.ca = trust, .cert = (dir / "old_client.pem").string(),
                             .key = (dir / "old_client.key").string()};
-  auto old_leaf = old_ca->IssueLeaf({.role = NodeRole::kClient});
-  ASSERT_TRUE(old_leaf.ok());
-  ASSERT_TRUE(WriteKeyAndCertificate(*old_leaf, old_client.cert, old_client.key).ok());
+  ASSERT_NO_FATAL_FAILURE(ReissueCertificate(*old_ca, NodeRole::kClient, old_client));
   StartRotatingCluster(files);
 
-  RequestLoop load(coordinator_.address, files.Client());
+  RequestLoop load(cluster_->address(), files.Client());
   absl::SleepFor(absl::Milliseconds(500));
   // 1. Every node trusts both CAs.
   WriteFile(trust, old_ca->certificate_pem() + (*new_ca)->certificate_pem());
@@ -893,31 +753,29 @@ TEST_F(RotationTest, CaRotatedThroughABundleUnderLoadWithoutAFailedRequest) {
   EXPECT_EQ(load.failed(), 0) << load.errors();
 
   // A certificate of the old CA is now refused.
-  const grpc::Status refused = Call(Channel(coordinator_.address, {.files = old_client}), kServerLive, "").status;
+  const grpc::Status refused = Call(Channel(cluster_->address(), {.files = old_client}), kServerLive, "").status;
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE) << refused.error_message();
 
   // A worker restarted now trusts only the new CA: the coordinator must reach
   // it with its new certificate for it to become healthy and serve again.
-  const std::string address = workers_[0].address;
-  workers_[0].Stop();
-  workers_[0] = StartServer({Bin("tessera-worker"), "--listen", address, "--threads", "1", "--tls-refresh-seconds",
-                             "1", "--ca", trust, "--cert", files.Node("worker0").cert, "--key",
-                             files.Node("worker0").key});
-  ASSERT_NE(workers_[0].process, nullptr);
-  auto status_stub = status::ClusterStatus::NewStub(Channel(coordinator_.address, {.files = files.Client()}));
-  bool both_healthy = false;
-  const absl::Time give_up = absl::Now() + absl::Seconds(10);
-  while (!both_healthy && absl::Now() < give_up) {
-    absl::SleepFor(absl::Milliseconds(200));
-    status::GetStatusResponse snapshot;
-    if (!status_stub->GetStatus(Context().get(), {}, &snapshot).ok()) continue;
-    both_healthy = snapshot.workers_size() == 2;
-    for (const auto& worker : snapshot.workers()) both_healthy &= worker.healthy();
-  }
-  EXPECT_TRUE(both_healthy) << coordinator_.output->text();
+  // (Same flags as at its start: the trust file now holds only the new CA.)
+  cluster_->StopWorker(0);
+  const absl::Status restarted = cluster_->RestartWorker(0);
+  ASSERT_TRUE(restarted.ok()) << restarted;
+  auto status_stub = status::ClusterStatus::NewStub(Channel(cluster_->address(), {.files = files.Client()}));
+  const bool both_healthy = PollUntil(
+      [&] {
+        status::GetStatusResponse snapshot;
+        if (!status_stub->GetStatus(Context().get(), {}, &snapshot).ok()) return false;
+        bool healthy = snapshot.workers_size() == 2;
+        for (const auto& worker : snapshot.workers()) healthy &= worker.healthy();
+        return healthy;
+      },
+      absl::Seconds(10), absl::Milliseconds(200));
+  EXPECT_TRUE(both_healthy) << cluster_->coordinator_output();
   inference::ModelInferResponse response;
   grpc::Status status =
-      inference::GRPCInferenceService::NewStub(Channel(coordinator_.address, {.files = files.Client()}))
+      inference::GRPCInferenceService::NewStub(Channel(cluster_->address(), {.files = files.Client()}))
           ->ModelInfer(Context().get(), PatternRequest(), &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   ExpectDoubled(response);
@@ -1020,10 +878,9 @@ TEST_F(TokenModeTest, TensorContentsKeysAndTokensNeverReachTheLogs) {
   EXPECT_TRUE(stub->ModelInfer(Context().get(), PatternRequest(), &response).ok());
 
   // Stop everything so that every line has been written, then look.
-  coordinator_.Stop();
-  for (Server& worker : workers_) worker.Stop();
-  const std::string coordinator_log = coordinator_.output->text();
-  const std::string worker_log = workers_[0].output->text();
+  cluster_->Stop();
+  const std::string coordinator_log = cluster_->coordinator_output();
+  const std::string worker_log = cluster_->worker_output(0);
   // The logs are there and did record the error paths.
   EXPECT_THAT(coordinator_log, HasSubstr("tessera-coordinator: listening on"));
   EXPECT_THAT(coordinator_log, HasSubstr("bearer tokens file re-read"));
@@ -1032,10 +889,10 @@ TEST_F(TokenModeTest, TensorContentsKeysAndTokensNeverReachTheLogs) {
   EXPECT_THAT(coordinator_log, HasSubstr("log_level=debug"));
   EXPECT_THAT(worker_log, HasSubstr("tessera-worker: listening on"));
 
-  const std::vector<std::pair<std::string, std::string>> secrets = Secrets(*dir_);
+  const std::vector<std::pair<std::string, std::string>> secrets = Secrets(cluster_dir());
   // The scan has something to look for: the body of every node's key.
   for (const char* key : {"certs/ca.key", "certs/coordinator.key", "certs/worker.key", "certs/client.key"}) {
-    const std::string path = (*dir_ / key).string();
+    const std::string path = (cluster_dir() / key).string();
     const std::string body = absl::StrJoin(PemBodyLines(ReadFile(path)), "");
     ASSERT_GT(body.size(), 40u) << path;
     EXPECT_TRUE(absl::c_any_of(secrets, [&](const auto& secret) { return secret.first == path; })) << path;

@@ -8,42 +8,12 @@
 #include "coordinator/planner/stage_planner.h"
 #include "gtest/gtest.h"
 #include "tests/coordinator/planner/planner_test_util.h"
-#include "tests/worker/engine/kernels/kernel_test_util.h"
-#include "tests/worker/engine/model_builder.h"
+#include "tests/worker/engine/engine_test_util.h"
 
 namespace tessera::planner {
 namespace {
 
-using engine::testing::Attr;
-using engine::testing::ModelBuilder;
-
-constexpr const char* kSim = "ai.tessera.sim";
-
-// x [N, 16] -> Delay(us[0]) -> Add(1) -> Delay(us[1]) -> Add(1) -> ... -> y,
-// the shape of bench/models/make_sim_models.py's sim_pipeline.onnx.
-std::string DelayChain(const std::vector<int64_t>& micros_per_sample) {
-  ModelBuilder b;
-  auto* imp = b.proto().add_opset_import();
-  imp->set_domain(kSim);
-  imp->set_version(1);
-  b.Input("x", onnx::TensorProto::FLOAT, {-1, 16});
-  b.Initializer("one", Tensor::FromVector<float>({1}, {1.0f}));
-  std::string prev = "x";
-  for (size_t i = 0; i < micros_per_sample.size(); ++i) {
-    const std::string d = "delayed" + std::to_string(i);
-    b.Node("Delay", {prev}, {d}, {Attr("microseconds_per_sample", micros_per_sample[i])}, "delay" + std::to_string(i),
-           kSim);
-    prev = d;
-    if (i + 1 < micros_per_sample.size()) {
-      const std::string a = "added" + std::to_string(i);
-      b.Node("Add", {prev, "one"}, {a}, {}, "add" + std::to_string(i));
-      prev = a;
-    }
-  }
-  b.Node("Identity", {prev}, {"y"}, {}, "out");
-  b.Output("y", {-1, 16});
-  return b.Bytes();
-}
+using engine::testing::DelayChainModel;
 
 PlannerOptions Options(int stages, int measure_runs) {
   PlannerOptions o;
@@ -61,7 +31,7 @@ int DelaysIn(const PlannedStage& s) {
 }
 
 TEST(DelayStagePlanner, FourEqualDelaysMakeFourBalancedStagesOnTheEstimate) {
-  const std::string bytes = DelayChain({10000, 10000, 10000, 10000});  // 10 ms per sample
+  const std::string bytes = DelayChainModel({10000, 10000, 10000, 10000});  // 10 ms per sample
   auto plan = PlanPipeline(bytes, Options(4, /*measure_runs=*/0));
   ASSERT_TRUE(plan.ok()) << plan.status();
   ASSERT_EQ(plan->stages.size(), 4u);
@@ -83,7 +53,7 @@ TEST(DelayStagePlanner, FourEqualDelaysMakeFourBalancedStagesOnTheEstimate) {
 }
 
 TEST(DelayStagePlanner, MeasuredTimesIncludeTheSleep) {
-  const std::string bytes = DelayChain({5000, 5000, 5000, 5000});  // 20 ms per Delay at batch 4
+  const std::string bytes = DelayChainModel({5000, 5000, 5000, 5000});  // 20 ms per Delay at batch 4
   auto plan = PlanPipeline(bytes, Options(4, /*measure_runs=*/1));
   ASSERT_TRUE(plan.ok()) << plan.status();
   ASSERT_TRUE(plan->measured);
@@ -97,7 +67,7 @@ TEST(DelayStagePlanner, MeasuredTimesIncludeTheSleep) {
 
 TEST(DelayStagePlanner, UnequalDelaysMoveTheCut) {
   // 1 + 1 + 1 | 3: by node count the cut would fall in the middle.
-  const std::string bytes = DelayChain({1000, 1000, 1000, 3000});
+  const std::string bytes = DelayChainModel({1000, 1000, 1000, 3000});
   auto plan = PlanPipeline(bytes, Options(2, /*measure_runs=*/0));
   ASSERT_TRUE(plan.ok()) << plan.status();
   ASSERT_EQ(plan->stages.size(), 2u);

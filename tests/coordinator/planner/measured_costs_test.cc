@@ -6,39 +6,16 @@
 
 #include "coordinator/planner/stage_planner.h"
 #include "gtest/gtest.h"
-#include "tests/worker/engine/kernels/kernel_test_util.h"
-#include "tests/worker/engine/model_builder.h"
+#include "tests/worker/engine/engine_test_util.h"
 
 namespace tessera::planner {
 namespace {
 
-using engine::testing::Attr;
-using engine::testing::ModelBuilder;
+using engine::testing::DelayChainModel;
 
-// x -> Delay "delay0" -> Add "add0" -> Delay "delay1" -> ... -> Identity "out".
-std::string DelayChain(int delays, int64_t micros) {
-  ModelBuilder b;
-  auto* imp = b.proto().add_opset_import();
-  imp->set_domain("ai.tessera.sim");
-  imp->set_version(1);
-  b.Input("x", onnx::TensorProto::FLOAT, {-1, 16});
-  b.Initializer("one", Tensor::FromVector<float>({1}, {1.0f}));
-  std::string prev = "x";
-  for (int i = 0; i < delays; ++i) {
-    const std::string d = "delayed" + std::to_string(i);
-    b.Node("Delay", {prev}, {d}, {Attr("microseconds_per_sample", micros)}, "delay" + std::to_string(i),
-           "ai.tessera.sim");
-    prev = d;
-    if (i + 1 < delays) {
-      const std::string a = "added" + std::to_string(i);
-      b.Node("Add", {prev, "one"}, {a}, {}, "add" + std::to_string(i));
-      prev = a;
-    }
-  }
-  b.Node("Identity", {prev}, {"y"}, {}, "out");
-  b.Output("y", {-1, 16});
-  return b.Bytes();
-}
+// Delay "delay0" -> Add "add0" -> ... -> Identity "out": `delays` Delays of
+// `micros` per sample (DelayChainModel).
+std::string DelayChain(int delays, int64_t micros) { return DelayChainModel(std::vector<int64_t>(delays, micros)); }
 
 PlannerOptions Options() {
   PlannerOptions o;

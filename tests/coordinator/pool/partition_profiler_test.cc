@@ -6,28 +6,27 @@
 
 #include <atomic>
 #include <memory>
-#include <thread>
 #include <string>
+#include <thread>
 
 #include "coordinator/pool/fake_worker_fleet.h"
 #include "gtest/gtest.h"
-#include "tests/worker/engine/kernels/kernel_test_util.h"
-#include "tests/worker/engine/model_builder.h"
+#include "tests/worker/engine/engine_test_util.h"
 
 namespace tessera::coordinator {
 namespace {
 
 using engine::testing::Attr;
+using engine::testing::ImportSimDomain;
+using engine::testing::kSimDomain;
 using engine::testing::ModelBuilder;
 
 // x [N, 4] -> Delay(1 ms per sample) "wait" -> Relu "relu" -> y.
 std::string Model() {
   ModelBuilder b;
-  auto* imp = b.proto().add_opset_import();
-  imp->set_domain("ai.tessera.sim");
-  imp->set_version(1);
+  ImportSimDomain(b);
   b.Input("x", onnx::TensorProto::FLOAT, {-1, 4});
-  b.Node("Delay", {"x"}, {"d"}, {Attr("microseconds_per_sample", int64_t{1000})}, "wait", "ai.tessera.sim");
+  b.Node("Delay", {"x"}, {"d"}, {Attr("microseconds_per_sample", int64_t{1000})}, "wait", kSimDomain);
   b.Node("Relu", {"d"}, {"y"}, {}, "relu");
   b.Output("y", {-1, 4});
   return b.Bytes();

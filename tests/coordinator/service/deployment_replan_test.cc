@@ -13,40 +13,19 @@
 #include "coordinator/service/deployment_builder.h"
 #include "gtest/gtest.h"
 #include "onnx/onnx_pb.h"
-#include "tests/worker/engine/kernels/kernel_test_util.h"
-#include "tests/worker/engine/model_builder.h"
+#include "tests/worker/engine/engine_test_util.h"
 
 namespace tessera::coordinator {
 namespace {
 
-using engine::testing::Attr;
-using engine::testing::ModelBuilder;
+using engine::testing::DelayChainModel;
 
 // x [N, 16] -> (Delay "delayI" -> Add "addI") x 3 -> Delay "delay3" -> Identity "out".
 LoadedModelVersion Model(int stages) {
-  ModelBuilder b;
-  auto* imp = b.proto().add_opset_import();
-  imp->set_domain("ai.tessera.sim");
-  imp->set_version(1);
-  b.Input("x", onnx::TensorProto::FLOAT, {-1, 16});
-  b.Initializer("one", Tensor::FromVector<float>({1}, {1.0f}));
-  std::string prev = "x";
-  for (int i = 0; i < 4; ++i) {
-    const std::string d = "delayed" + std::to_string(i);
-    b.Node("Delay", {prev}, {d}, {Attr("microseconds_per_sample", int64_t{200})}, "delay" + std::to_string(i),
-           "ai.tessera.sim");
-    prev = d;
-    if (i < 3) {
-      b.Node("Add", {prev, "one"}, {"added" + std::to_string(i)}, {}, "add" + std::to_string(i));
-      prev = "added" + std::to_string(i);
-    }
-  }
-  b.Node("Identity", {prev}, {"y"}, {}, "out");
-  b.Output("y", {-1, 16});
   LoadedModelVersion model;
   model.name = "chain";
   model.version = 1;
-  model.model_bytes = b.Bytes();
+  model.model_bytes = DelayChainModel({200, 200, 200, 200});
   model.config.mutable_parallelism()->set_strategy(inference::ModelParallelism::PIPELINE);
   model.config.mutable_parallelism()->set_stages(stages);
   return model;

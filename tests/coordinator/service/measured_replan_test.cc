@@ -22,40 +22,13 @@
 #include "coordinator/service/coordinator_backend.h"
 #include "gtest/gtest.h"
 #include "onnx/onnx_pb.h"
-#include "tests/worker/engine/kernels/kernel_test_util.h"
-#include "tests/worker/engine/model_builder.h"
+#include "tests/worker/engine/engine_test_util.h"
 
 namespace tessera::coordinator {
 namespace {
 
 namespace fs = std::filesystem;
-using engine::testing::Attr;
-using engine::testing::ModelBuilder;
-
-// x [N, 16] -> Delay "delay0" -> Add(1) -> Delay "delay1" -> Add(1) -> ... -> Identity -> y = x + 3.
-std::string DelayChain() {
-  ModelBuilder b;
-  auto* imp = b.proto().add_opset_import();
-  imp->set_domain("ai.tessera.sim");
-  imp->set_version(1);
-  b.Input("x", onnx::TensorProto::FLOAT, {-1, 16});
-  b.Initializer("one", Tensor::FromVector<float>({1}, {1.0f}));
-  std::string prev = "x";
-  for (int i = 0; i < 4; ++i) {
-    const std::string d = "delayed" + std::to_string(i);
-    b.Node("Delay", {prev}, {d}, {Attr("microseconds_per_sample", int64_t{500})}, "delay" + std::to_string(i),
-           "ai.tessera.sim");
-    prev = d;
-    if (i + 1 < 4) {
-      const std::string a = "added" + std::to_string(i);
-      b.Node("Add", {prev, "one"}, {a}, {}, "add" + std::to_string(i));
-      prev = a;
-    }
-  }
-  b.Node("Identity", {prev}, {"y"}, {}, "out");
-  b.Output("y", {-1, 16});
-  return b.Bytes();
-}
+using engine::testing::DelayChainModel;
 
 // Delay nodes in a stage partition.
 int DelaysIn(const StagePartition& stage) {
@@ -78,7 +51,8 @@ class MeasuredReplanTest : public ::testing::Test {
     std::ofstream(root_ / "chain" / "config.pbtxt")
         << "platform: \"onnx\"\nmax_batch_size: 8 parallelism { strategy: PIPELINE stages: 2 }\n"
         << extra_config << "\n";
-    std::ofstream(root_ / "chain" / "1" / "model.onnx", std::ios::binary) << DelayChain();
+    std::ofstream(root_ / "chain" / "1" / "model.onnx", std::ios::binary)
+        << DelayChainModel({500, 500, 500, 500});  // y = x + 3
     auto repository = ModelRepository::Create({.root = root_.string()});
     ASSERT_TRUE(repository.ok()) << repository.status();
     repository_ = *std::move(repository);

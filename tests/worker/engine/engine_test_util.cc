@@ -1,5 +1,6 @@
 #include "tests/worker/engine/engine_test_util.h"
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/worker/engine/kernels/kernel_test_util.h"
 #include "worker/engine/constant_folding.h"
@@ -42,6 +43,34 @@ std::vector<std::string> OpTypes(const Graph& graph) {
   std::vector<std::string> ops;
   for (const auto& n : graph.nodes) ops.push_back(n.domain().empty() ? n.op_type() : n.domain() + "." + n.op_type());
   return ops;
+}
+
+void ImportSimDomain(ModelBuilder& b) {
+  onnx::OperatorSetIdProto* imp = b.proto().add_opset_import();
+  imp->set_domain(kSimDomain);
+  imp->set_version(1);
+}
+
+std::string DelayChainModel(const std::vector<int64_t>& micros_per_sample) {
+  ModelBuilder b;
+  ImportSimDomain(b);
+  b.Input("x", onnx::TensorProto::FLOAT, {-1, 16});
+  b.Initializer("one", Tensor::FromVector<float>({1}, {1.0f}));
+  std::string prev = "x";
+  for (size_t i = 0; i < micros_per_sample.size(); ++i) {
+    const std::string delayed = absl::StrCat("delayed", i);
+    b.Node("Delay", {prev}, {delayed}, {Attr("microseconds_per_sample", micros_per_sample[i])},
+           absl::StrCat("delay", i), kSimDomain);
+    prev = delayed;
+    if (i + 1 < micros_per_sample.size()) {
+      const std::string added = absl::StrCat("added", i);
+      b.Node("Add", {prev, "one"}, {added}, {}, absl::StrCat("add", i));
+      prev = added;
+    }
+  }
+  b.Node("Identity", {prev}, {"y"}, {}, "out");
+  b.Output("y", {-1, 16});
+  return b.Bytes();
 }
 
 }  // namespace tessera::engine::testing
