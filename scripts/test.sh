@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, configures, builds (warnings
-# are errors) and runs every test with ctest. Safe to run repeatedly.
-# TESSERA_SANITIZE_STAGE=1 then runs the sanitizer and fuzzing stage
-# (scripts/sanitize.sh: the suite under ASan + UBSan, the concurrency tests
-# under TSan, each fuzzer briefly); it is not yet part of the default run.
+# are errors) and runs every test with ctest, then the sanitizer and fuzzing
+# stage (scripts/sanitize.sh: the suite under ASan + UBSan, the concurrency
+# tests under TSan, each fuzzer briefly). Safe to run repeatedly.
+# TESSERA_SANITIZE_STAGE=0 skips the sanitizer stage (a quick local run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +17,6 @@ start=$SECONDS
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$(nproc)"
 echo "=== test: release tests took $((SECONDS - start)) s"
 
-if [ "${TESSERA_SANITIZE_STAGE:-0}" = 1 ]; then
+if [ "${TESSERA_SANITIZE_STAGE:-1}" != 0 ]; then
   scripts/sanitize.sh
 fi
