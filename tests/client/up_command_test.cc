@@ -354,47 +354,125 @@ TEST_F(UpProcessTest, GeneratedTokenWithGivenCertsStaysOutOfTheCertsDirectory) {
 }
 
 // ---------------------------------------------------------------------------
-// The real cluster: needs tessera-coordinator next to tessera. Four workers,
-// because examples/models serves demo_cnn_hybrid (2 stages x 2 replicas) and
-// the coordinator reports ready only once every model is deployed.
+// The real cluster: needs tessera-coordinator and tessera-worker next to
+// tessera.
 
-TEST(UpClusterTest, ServesTheDemoRepositoryAndStopsOnSigterm) {
-  const std::string bin_dir = fs::path(CliBinary()).parent_path().string();
-  if (!fs::exists(fs::path(bin_dir) / "tessera-coordinator") || !fs::exists(fs::path(bin_dir) / "tessera-worker")) {
-    GTEST_SKIP() << "tessera-coordinator or tessera-worker not built in " << bin_dir;
-  }
+bool ServerBinariesBuilt() {
+  const fs::path bin_dir = fs::path(CliBinary()).parent_path();
+  return fs::exists(bin_dir / "tessera-coordinator") && fs::exists(bin_dir / "tessera-worker");
+}
+
+// A running `tessera up` and what it printed on stdout before its ready line.
+struct RunningUp {
+  std::unique_ptr<Process> process;
+  std::string certs;       // "certificates: DIR" (generated ones)
+  std::string token_line;  // the whole "token-file: ..." line, if any
+  std::string token_file;  // its path
+  std::string address;     // "ready: ADDR"
+};
+
+// Starts `tessera up ARGS` and reads its stdout until the ready line, for at
+// most `timeout`; a failure names what was missing, with up's stderr.
+absl::StatusOr<RunningUp> StartRealUp(const std::vector<std::string>& args, absl::Duration timeout) {
   Process::Options options;
-  options.argv = {CliBinary(), "up", "--model-repository", TESSERA_SOURCE_DIR "/examples/models",
-                  "--workers", "4", "--listen", "127.0.0.1:0", "--threads", "1", "--ready-timeout-s", "120"};
-  absl::StatusOr<std::unique_ptr<Process>> up = Process::Spawn(std::move(options));
-  ASSERT_TRUE(up.ok()) << up.status();
-  std::string certs, address;
-  const absl::Time deadline = absl::Now() + absl::Seconds(150);
-  while (address.empty() && absl::Now() < deadline) {
-    absl::StatusOr<std::string> line = (*up)->ReadStdoutLine(absl::Seconds(1));
+  options.argv = {CliBinary(), "up"};
+  options.argv.insert(options.argv.end(), args.begin(), args.end());
+  absl::StatusOr<std::unique_ptr<Process>> spawned = Process::Spawn(std::move(options));
+  if (!spawned.ok()) return spawned.status();
+  RunningUp up{.process = *std::move(spawned)};
+  const absl::Time deadline = absl::Now() + timeout;
+  while (up.address.empty() && absl::Now() < deadline) {
+    absl::StatusOr<std::string> line = up.process->ReadStdoutLine(absl::Seconds(1));
     if (!line.ok()) {
-      ASSERT_EQ(line.status().code(), absl::StatusCode::kDeadlineExceeded) << (*up)->StderrTail();
+      if (line.status().code() != absl::StatusCode::kDeadlineExceeded) {
+        return absl::Status(line.status().code(),
+                            absl::StrCat(line.status().message(), "; stderr:\n", up.process->StderrTail()));
+      }
       continue;
     }
-    if (absl::StartsWith(*line, "certificates: ")) certs = line->substr(14, line->find(' ', 14) - 14);
-    if (absl::StartsWith(*line, "ready: ")) address = line->substr(7);
+    if (absl::StartsWith(*line, "certificates: ")) up.certs = line->substr(14, line->find(' ', 14) - 14);
+    if (absl::StartsWith(*line, "token-file: ")) {
+      up.token_line = *line;
+      up.token_file = line->substr(12, line->find(' ', 12) - 12);
+    }
+    if (absl::StartsWith(*line, "ready: ")) up.address = line->substr(7);
   }
-  ASSERT_FALSE(address.empty()) << "no ready line; stderr:\n" << (*up)->StderrTail();
-  ASSERT_FALSE(certs.empty());
+  if (up.address.empty()) {
+    return absl::DeadlineExceededError(absl::StrCat("no ready line; stderr:\n", up.process->StderrTail()));
+  }
+  return up;
+}
+
+// SIGTERM, then `tessera up` must exit 0 within 15 s.
+void ExpectStopsCleanly(Process& up) {
+  ASSERT_TRUE(up.Signal(SIGTERM).ok());
+  absl::StatusOr<ExitStatus> status = up.Wait(absl::Seconds(15));
+  ASSERT_TRUE(status.ok()) << status.status() << "\n" << up.StderrTail();
+  EXPECT_EQ(status->ToString(), "exit code 0") << up.StderrTail();
+}
+
+// A model repository in a fresh directory holding only the data-parallel
+// demo model (one worker serves it).
+fs::path DemoCnnOnlyRepository(const std::string& name) {
+  const fs::path dir = fs::path(::testing::TempDir()) / absl::StrCat(name, "_", ::getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir / "models");
+  fs::copy(TESSERA_SOURCE_DIR "/examples/models/demo_cnn", dir / "models" / "demo_cnn",
+           fs::copy_options::recursive);
+  return dir;
+}
+
+// Four workers, because examples/models serves demo_cnn_hybrid (2 stages x 2
+// replicas) and the coordinator reports ready only once every model is
+// deployed.
+TEST(UpClusterTest, ServesTheDemoRepositoryAndStopsOnSigterm) {
+  if (!ServerBinariesBuilt()) GTEST_SKIP() << "tessera-coordinator or tessera-worker not built";
+  absl::StatusOr<RunningUp> up =
+      StartRealUp({"--model-repository", TESSERA_SOURCE_DIR "/examples/models", "--workers", "4", "--listen",
+                   "127.0.0.1:0", "--threads", "1", "--ready-timeout-s", "120"},
+                  absl::Seconds(150));
+  ASSERT_TRUE(up.ok()) << up.status();
+  ASSERT_FALSE(up->certs.empty());
 
   std::ostringstream out, err;
-  EXPECT_EQ(RunCli({"infer", "--server", address, "--certs", certs, "--model", "demo_cnn", "--random-input",
+  EXPECT_EQ(RunCli({"infer", "--server", up->address, "--certs", up->certs, "--model", "demo_cnn", "--random-input",
                     "input=2x3x32x32", "--json", "--timeout-ms", "60000"},
                    out, err),
             kExitOk)
       << err.str();
   EXPECT_THAT(out.str(), HasSubstr("\"model_name\": \"demo_cnn\""));
 
-  ASSERT_TRUE((*up)->Signal(SIGTERM).ok());
-  absl::StatusOr<ExitStatus> status = (*up)->Wait(absl::Seconds(15));
-  ASSERT_TRUE(status.ok()) << status.status() << "\n" << (*up)->StderrTail();
-  EXPECT_EQ(status->ToString(), "exit code 0") << (*up)->StderrTail();
-  EXPECT_FALSE(fs::exists(certs));
+  ExpectStopsCleanly(*up->process);
+  EXPECT_FALSE(fs::exists(up->certs));
+}
+
+// Token mode with the user's tokens file (a comment and two tokens): readiness
+// is polled with its first token, and a client holding the second is served.
+TEST(UpClusterTest, TokenModeWithAGivenTokensFile) {
+  if (!ServerBinariesBuilt()) GTEST_SKIP() << "tessera-coordinator or tessera-worker not built";
+  const fs::path dir = DemoCnnOnlyRepository("up_given_tokens");
+  const std::string tokens = (dir / "tokens").string();
+  std::ofstream(tokens) << "# clients\nfirst-token-0123456789abcdef\nsecond-token-0123456789abcdef\n";
+  const std::string second = (dir / "second").string();
+  std::ofstream(second) << "second-token-0123456789abcdef\n";
+
+  absl::StatusOr<RunningUp> up =
+      StartRealUp({"--model-repository", (dir / "models").string(), "--workers", "1", "--listen", "127.0.0.1:0",
+                   "--threads", "1", "--ready-timeout-s", "60", "--client-auth", "token", "--client-tokens-file",
+                   tokens},
+                  absl::Seconds(90));
+  ASSERT_TRUE(up.ok()) << up.status();
+  EXPECT_EQ(up->token_line, absl::StrCat("token-file: ", tokens));
+  std::ostringstream out, err;
+  EXPECT_EQ(RunCli({"infer", "--server", up->address, "--ca", up->certs + "/ca.pem", "--token-file", second,
+                    "--model", "demo_cnn", "--random-input", "input=1x3x32x32", "--json", "--timeout-ms", "30000"},
+                   out, err),
+            kExitOk)
+      << err.str();
+  EXPECT_THAT(out.str(), HasSubstr("\"model_name\": \"demo_cnn\""));
+  ExpectStopsCleanly(*up->process);
+  EXPECT_TRUE(fs::exists(tokens)) << "the user's tokens file must stay";
+  fs::remove_all(dir);
 }
 
 // Token mode with the real binaries, one worker and a repository of only the
@@ -402,92 +480,23 @@ TEST(UpClusterTest, ServesTheDemoRepositoryAndStopsOnSigterm) {
 // CA, no client certificate) is answered; one with the client certificate but
 // no token, and one with a token not in the file, are refused with
 // UNAUTHENTICATED.
-// Token mode with the user's tokens file (a comment and two tokens): readiness
-// is polled with its first token, and a client holding the second is served.
-TEST(UpClusterTest, TokenModeWithAGivenTokensFile) {
-  const std::string bin_dir = fs::path(CliBinary()).parent_path().string();
-  if (!fs::exists(fs::path(bin_dir) / "tessera-coordinator") || !fs::exists(fs::path(bin_dir) / "tessera-worker")) {
-    GTEST_SKIP() << "tessera-coordinator or tessera-worker not built in " << bin_dir;
-  }
-  const fs::path dir = fs::path(::testing::TempDir()) / absl::StrCat("up_token_file_cluster_", ::getpid());
-  fs::remove_all(dir);
-  fs::create_directories(dir / "models");
-  fs::copy(TESSERA_SOURCE_DIR "/examples/models/demo_cnn", dir / "models" / "demo_cnn",
-           fs::copy_options::recursive);
-  const std::string tokens = (dir / "tokens").string();
-  std::ofstream(tokens) << "# clients\nfirst-token-0123456789abcdef\nsecond-token-0123456789abcdef\n";
-  const std::string second = (dir / "second").string();
-  std::ofstream(second) << "second-token-0123456789abcdef\n";
-
-  Process::Options options;
-  options.argv = {CliBinary(), "up", "--model-repository", (dir / "models").string(), "--workers", "1",
-                  "--listen", "127.0.0.1:0", "--threads", "1", "--ready-timeout-s", "60", "--client-auth", "token",
-                  "--client-tokens-file", tokens};
-  absl::StatusOr<std::unique_ptr<Process>> up = Process::Spawn(std::move(options));
-  ASSERT_TRUE(up.ok()) << up.status();
-  std::string certs, token_line, address;
-  const absl::Time deadline = absl::Now() + absl::Seconds(90);
-  while (address.empty() && absl::Now() < deadline) {
-    absl::StatusOr<std::string> line = (*up)->ReadStdoutLine(absl::Seconds(1));
-    if (!line.ok()) {
-      ASSERT_EQ(line.status().code(), absl::StatusCode::kDeadlineExceeded) << (*up)->StderrTail();
-      continue;
-    }
-    if (absl::StartsWith(*line, "certificates: ")) certs = line->substr(14, line->find(' ', 14) - 14);
-    if (absl::StartsWith(*line, "token-file: ")) token_line = *line;
-    if (absl::StartsWith(*line, "ready: ")) address = line->substr(7);
-  }
-  ASSERT_FALSE(address.empty()) << "no ready line; stderr:\n" << (*up)->StderrTail();
-  EXPECT_EQ(token_line, absl::StrCat("token-file: ", tokens));
-  std::ostringstream out, err;
-  EXPECT_EQ(RunCli({"infer", "--server", address, "--ca", certs + "/ca.pem", "--token-file", second, "--model",
-                    "demo_cnn", "--random-input", "input=1x3x32x32", "--json", "--timeout-ms", "30000"},
-                   out, err),
-            kExitOk)
-      << err.str();
-  EXPECT_THAT(out.str(), HasSubstr("\"model_name\": \"demo_cnn\""));
-  ASSERT_TRUE((*up)->Signal(SIGTERM).ok());
-  absl::StatusOr<ExitStatus> status = (*up)->Wait(absl::Seconds(15));
-  ASSERT_TRUE(status.ok()) << status.status() << "\n" << (*up)->StderrTail();
-  EXPECT_EQ(status->ToString(), "exit code 0") << (*up)->StderrTail();
-  EXPECT_TRUE(fs::exists(tokens)) << "the user's tokens file must stay";
-  fs::remove_all(dir);
-}
-
 TEST(UpClusterTest, TokenModeAnswersTheTokenAndRefusesCallsWithoutIt) {
-  const std::string bin_dir = fs::path(CliBinary()).parent_path().string();
-  if (!fs::exists(fs::path(bin_dir) / "tessera-coordinator") || !fs::exists(fs::path(bin_dir) / "tessera-worker")) {
-    GTEST_SKIP() << "tessera-coordinator or tessera-worker not built in " << bin_dir;
-  }
-  const fs::path dir = fs::path(::testing::TempDir()) / absl::StrCat("up_token_cluster_", ::getpid());
-  fs::remove_all(dir);
-  fs::create_directories(dir / "models");
-  fs::copy(TESSERA_SOURCE_DIR "/examples/models/demo_cnn", dir / "models" / "demo_cnn",
-           fs::copy_options::recursive);
-
-  Process::Options options;
-  options.argv = {CliBinary(), "up", "--model-repository", (dir / "models").string(), "--workers", "1",
-                  "--listen", "127.0.0.1:0", "--threads", "1", "--ready-timeout-s", "60", "--client-auth=token"};
-  absl::StatusOr<std::unique_ptr<Process>> up = Process::Spawn(std::move(options));
+  if (!ServerBinariesBuilt()) GTEST_SKIP() << "tessera-coordinator or tessera-worker not built";
+  const fs::path dir = DemoCnnOnlyRepository("up_token_cluster");
+  absl::StatusOr<RunningUp> up =
+      StartRealUp({"--model-repository", (dir / "models").string(), "--workers", "1", "--listen", "127.0.0.1:0",
+                   "--threads", "1", "--ready-timeout-s", "60", "--client-auth=token"},
+                  absl::Seconds(90));
   ASSERT_TRUE(up.ok()) << up.status();
-  std::string certs, token_file, address;
-  const absl::Time deadline = absl::Now() + absl::Seconds(90);
-  while (address.empty() && absl::Now() < deadline) {
-    absl::StatusOr<std::string> line = (*up)->ReadStdoutLine(absl::Seconds(1));
-    if (!line.ok()) {
-      ASSERT_EQ(line.status().code(), absl::StatusCode::kDeadlineExceeded) << (*up)->StderrTail();
-      continue;
-    }
-    if (absl::StartsWith(*line, "certificates: ")) certs = line->substr(14, line->find(' ', 14) - 14);
-    if (absl::StartsWith(*line, "token-file: ")) token_file = line->substr(12, line->find(' ', 12) - 12);
-    if (absl::StartsWith(*line, "ready: ")) address = line->substr(7);
-  }
-  ASSERT_FALSE(address.empty()) << "no ready line; stderr:\n" << (*up)->StderrTail();
+  const std::string& certs = up->certs;
+  const std::string& token_file = up->token_file;
+  const std::string& address = up->address;
   ASSERT_FALSE(certs.empty());
   ASSERT_EQ(fs::path(token_file).parent_path(), fs::path(certs));
   absl::SleepFor(absl::Milliseconds(100));
-  EXPECT_THAT((*up)->StderrTail(), HasSubstr(absl::StrCat("try: tessera infer --server ", address, " --ca ", certs,
-                                                          "/ca.pem --token-file ", token_file, " --model NAME")));
+  EXPECT_THAT(up->process->StderrTail(),
+              HasSubstr(absl::StrCat("try: tessera infer --server ", address, " --ca ", certs, "/ca.pem --token-file ",
+                                     token_file, " --model NAME")));
 
   const std::vector<std::string> request = {"--model", "demo_cnn", "--random-input", "input=2x3x32x32",
                                             "--json", "--timeout-ms", "30000"};
@@ -513,10 +522,7 @@ TEST(UpClusterTest, TokenModeAnswersTheTokenAndRefusesCallsWithoutIt) {
   EXPECT_NE(infer({"--ca", certs + "/ca.pem", "--token-file", wrong_token}, &out, &err), kExitOk) << out;
   EXPECT_THAT(err, HasSubstr("UNAUTHENTICATED"));
 
-  ASSERT_TRUE((*up)->Signal(SIGTERM).ok());
-  absl::StatusOr<ExitStatus> status = (*up)->Wait(absl::Seconds(15));
-  ASSERT_TRUE(status.ok()) << status.status() << "\n" << (*up)->StderrTail();
-  EXPECT_EQ(status->ToString(), "exit code 0") << (*up)->StderrTail();
+  ExpectStopsCleanly(*up->process);
   EXPECT_FALSE(fs::exists(token_file));
   fs::remove_all(dir);
 }
