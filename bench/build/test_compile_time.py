@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Compile time of the test code: as the build compiles it (TESSERA_TEST_OPTIMIZE
+"""Compile time of the test code: as the build compiles it (TESSERA_TEST_OPTIMIZATION
 plus the shared precompiled header, cmake/TesseraTest.cmake) against the
 former way (-O3, every header parsed by every test), side by side.
 
@@ -51,7 +51,7 @@ def main():
         # The former way: no forced include of the precompiled header, and
         # the test optimization flag taken out so the build type's -O3 rules.
         before = re.sub(r" -Winvalid-pch -include \S+", "", command)
-        before = re.sub(r" -Og(?= )", "", before)
+        before = re.sub(r" -O(g|0)(?= )", "", before)
         # Alternate which goes first, so neither always runs on a warm cache.
         if i % 2 == 0:
             t_now, t_before = cpu_seconds_of(now), cpu_seconds_of(before)
