@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Compile time of the test code: as the build compiles it (TESSERA_TEST_OPTIMIZATION
 plus the shared precompiled header, cmake/TesseraTest.cmake) against the
-former way (-O3, every header parsed by every test), side by side.
+former way (the build type's optimization, -O3 or the sanitizer builds' -O1,
+and every header parsed by every test), side by side. Works on the Release
+tree (GCC) and on build-asan / build-tsan (clang).
 
     bench/build/test_compile_time.py [--build-dir build] [--sample N]
 
@@ -36,7 +38,7 @@ def main():
     with open(os.path.join(args.build_dir, "compile_commands.json")) as f:
         entries = json.load(f)
     tests = sorted((e for e in entries if "/tests/" in e["file"] and e["file"].endswith("_test.cc")
-                    and "-include " in e["command"]), key=lambda e: e["file"])
+                    and "-Winvalid-pch" in e["command"]), key=lambda e: e["file"])
     if not tests:
         sys.exit("no test translation units built with the precompiled header in " + args.build_dir)
     step = max(1, len(tests) // args.sample)
@@ -49,8 +51,11 @@ def main():
         command = re.sub(r" -o \S+", f" -o {scratch}/out{i}.o", entry["command"])
         now = command
         # The former way: no forced include of the precompiled header, and
-        # the test optimization flag taken out so the build type's -O3 rules.
-        before = re.sub(r" -Winvalid-pch -include \S+", "", command)
+        # the test optimization flag taken out so the build type's rules
+        # (-O3; -O1 in the sanitizer builds).
+        before = re.sub(r" -Winvalid-pch -include \S+", "", command)  # GCC
+        before = re.sub(r" -Winvalid-pch -Xclang -include-pch -Xclang \S+ -Xclang -include -Xclang \S+", "",
+                        before)  # clang
         before = re.sub(r" -O(g|0)(?= )", "", before)
         # Alternate which goes first, so neither always runs on a warm cache.
         if i % 2 == 0:
