@@ -12,7 +12,7 @@ PACKAGES=(
   libonnx-dev libonnx-testdata
   libdnnl-dev libopenblas-dev
   prometheus-cpp-dev libcivetweb-dev
-  clang-14 libclang-rt-14-dev llvm-14
+  clang-14 libclang-rt-14-dev libomp-14-dev llvm-14
   python3 python3-yaml iproute2 curl ca-certificates
 )
 
